@@ -1,0 +1,124 @@
+//! Reading events: `GET /api/v1/projects/{project_id}/events[/{event_id}]`, newest first,
+//! with Convoy's cursor pagination.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{ListPage, Pagination};
+use crate::error::{ApiError, ok};
+use crate::server::AppState;
+use crate::store::EventQuery;
+
+const DEFAULT_PER_PAGE: usize = 20;
+const MAX_PER_PAGE: usize = 1000;
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Path(project_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state
+        .auth
+        .require_project(&state.store, &headers, &project_id)?;
+    let project = super::projects::find(&state, &project_id)?;
+    let query = parse_query(query.as_deref().unwrap_or(""))?;
+    let page = state
+        .store
+        .list_events(&project.uid, &query)
+        .map_err(ApiError::store)?;
+    Ok(ok(
+        StatusCode::OK,
+        "Events fetched successfully",
+        ListPage {
+            content: page.events,
+            pagination: Pagination {
+                per_page: query.per_page,
+                has_next_page: page.next_cursor.is_some(),
+                next_page_cursor: page.next_cursor.unwrap_or_default(),
+            },
+        },
+    ))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    Path((project_id, event_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state
+        .auth
+        .require_project(&state.store, &headers, &project_id)?;
+    let event = state
+        .store
+        .event(&project_id, &event_id)
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(ok(StatusCode::OK, "Event fetched successfully", event))
+}
+
+/// Convoy's query names: `sourceId`, `eventType`, `startDate`, `endDate` (RFC 3339),
+/// `perPage`, `next_page_cursor`.
+fn parse_query(query: &str) -> Result<EventQuery, ApiError> {
+    let mut q = EventQuery {
+        per_page: DEFAULT_PER_PAGE,
+        ..Default::default()
+    };
+    let mut end_bound = None;
+    let mut cursor = None;
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = value.into_owned();
+        match name.as_ref() {
+            "sourceId" => q.source_id = Some(value).filter(|v| !v.is_empty()),
+            "eventType" => q.event_type = Some(value).filter(|v| !v.is_empty()),
+            "startDate" => q.from_uid = Some(uid_at(&value, "startDate", 0)?),
+            // The end is inclusive to the millisecond: stop before the next millisecond.
+            "endDate" => end_bound = Some(uid_at(&value, "endDate", 1)?),
+            "perPage" => {
+                q.per_page = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_PER_PAGE).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_query",
+                            format!("perPage: must be a number from 1 to {MAX_PER_PAGE}"),
+                        )
+                    })?;
+            }
+            "next_page_cursor" if !value.is_empty() => {
+                if ulid::Ulid::from_string(&value).is_err() {
+                    return Err(ApiError::bad_request(
+                        "invalid_query",
+                        "next_page_cursor: not a cursor from a previous page",
+                    ));
+                }
+                cursor = Some(value);
+            }
+            _ => {}
+        }
+    }
+    q.before_uid = match (cursor, end_bound) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Ok(q)
+}
+
+/// The smallest uid of the millisecond `offset_ms` after the given time.
+fn uid_at(value: &str, name: &str, offset_ms: u64) -> Result<String, ApiError> {
+    let time = OffsetDateTime::parse(value, &Rfc3339).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{name}: must be an RFC 3339 time such as 2026-01-31T12:00:00Z"),
+        )
+    })?;
+    let ms = u64::try_from(time.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| ApiError::bad_request("invalid_query", format!("{name}: before 1970")))?;
+    Ok(ulid::Ulid::from_parts(ms + offset_ms, 0).to_string())
+}

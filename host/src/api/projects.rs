@@ -1,0 +1,171 @@
+//! `/api/v1/projects`: admin-only management of projects. An outgoing project gets an API
+//! key, shown once in the creation response and stored only as a hash.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ADMIN_BODY_LIMIT, ListPage};
+use crate::auth::new_api_key;
+use crate::error::{ApiError, ok};
+use crate::model::{Project, ProjectType, new_uid, now_rfc3339};
+use crate::request::json_body;
+use crate::server::AppState;
+use crate::store::{Cf, Write};
+
+#[derive(Deserialize)]
+struct ProjectInput {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<ProjectType>,
+}
+
+fn valid_name(name: Option<String>) -> Result<String, ApiError> {
+    match name.map(|n| n.trim().to_string()) {
+        Some(n) if !n.is_empty() => Ok(n),
+        _ => Err(ApiError::bad_request(
+            "invalid_field",
+            "name: a project needs a name",
+        )),
+    }
+}
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    state.auth.require_admin(&state.store, &headers)?;
+    let input: ProjectInput = json_body(&headers, body, ADMIN_BODY_LIMIT).await?;
+    let name = valid_name(input.name)?;
+    let kind = input.kind.ok_or_else(|| {
+        ApiError::bad_request("invalid_field", "type: must be incoming or outgoing")
+    })?;
+    let now = now_rfc3339();
+    let project = Project {
+        uid: new_uid(),
+        name,
+        kind,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let mut writes = vec![put_project(&project)?];
+    let api_key = (kind == ProjectType::Outgoing).then(|| {
+        let (key, hash) = new_api_key();
+        writes.push(Write::Put(
+            Cf::ApiKeys,
+            hash.to_vec(),
+            project.uid.clone().into_bytes(),
+        ));
+        key
+    });
+    state.store.write(writes).await.map_err(ApiError::store)?;
+    tracing::info!(project = %project.uid, kind = ?project.kind, "project created");
+    let mut data = json!(project);
+    if let Some(key) = api_key {
+        data["api_key"] = json!(key);
+    }
+    Ok(ok(
+        StatusCode::CREATED,
+        "Project created successfully",
+        data,
+    ))
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.auth.require_admin(&state.store, &headers)?;
+    let projects = state.store.projects().map_err(ApiError::store)?;
+    Ok(ok(
+        StatusCode::OK,
+        "Projects fetched successfully",
+        ListPage::whole(projects),
+    ))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.auth.require_admin(&state.store, &headers)?;
+    let project = find(&state, &project_id)?;
+    Ok(ok(StatusCode::OK, "Project fetched successfully", project))
+}
+
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    state.auth.require_admin(&state.store, &headers)?;
+    let input: ProjectInput = json_body(&headers, body, ADMIN_BODY_LIMIT).await?;
+    let mut project = find(&state, &project_id)?;
+    if input.kind.is_some_and(|k| k != project.kind) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "type: a project's type cannot change; create a new project instead",
+        ));
+    }
+    if input.name.is_some() {
+        project.name = valid_name(input.name)?;
+    }
+    project.updated_at = now_rfc3339();
+    state
+        .store
+        .write(vec![put_project(&project)?])
+        .await
+        .map_err(ApiError::store)?;
+    Ok(ok(StatusCode::OK, "Project updated successfully", project))
+}
+
+/// Deletes the project with everything it owns: sources, API keys, events and indexes.
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.auth.require_admin(&state.store, &headers)?;
+    let project = find(&state, &project_id)?;
+    let store = &state.store;
+    let uid = project.uid.as_bytes().to_vec();
+    let mut writes = vec![
+        Write::Delete(Cf::Projects, uid.clone()),
+        Write::DeletePrefix(Cf::Sources, uid.clone()),
+        Write::DeletePrefix(Cf::Events, uid.clone()),
+        Write::DeletePrefix(Cf::Idempotency, uid),
+    ];
+    for source in store.sources(&project.uid).map_err(ApiError::store)? {
+        writes.extend(super::sources::index_removals(&source));
+    }
+    for hash in store.key_hashes_of(&project.uid).map_err(ApiError::store)? {
+        writes.push(Write::Delete(Cf::ApiKeys, hash));
+    }
+    store.write(writes).await.map_err(ApiError::store)?;
+    tracing::info!(project = %project.uid, "project deleted");
+    Ok(ok(StatusCode::OK, "Project deleted successfully", ()))
+}
+
+pub(super) fn find(state: &AppState, project_id: &str) -> Result<Project, ApiError> {
+    state
+        .store
+        .project(project_id)
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("project"))
+}
+
+fn put_project(project: &Project) -> Result<Write, ApiError> {
+    Ok(Write::Put(
+        Cf::Projects,
+        project.uid.clone().into_bytes(),
+        serde_json::to_vec(project).map_err(|e| ApiError::store(e.into()))?,
+    ))
+}

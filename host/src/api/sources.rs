@@ -1,0 +1,304 @@
+//! `/api/v1/projects/{project_id}/sources`: Convoy's source JSON, validated field by field.
+//! Managed by the admin or the project's API key; secrets are always masked on the way out.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ADMIN_BODY_LIMIT, ListPage};
+use crate::error::{ApiError, ok};
+use crate::intake::Location;
+use crate::model::{CustomResponse, ProjectType, Source, SourceType, new_uid, now_rfc3339};
+use crate::request::json_body;
+use crate::secret::random_mask_id;
+use crate::server::AppState;
+use crate::store::{Cf, Write, key};
+use crate::verify::VerifierConfig;
+
+/// Convoy's source body. Every field is optional here so that the same shape serves a
+/// create (where `validate` demands what is required) and a partial update. Fields Inlet
+/// does not use (Convoy's `forward_headers`, `body_function`, …) are accepted and ignored.
+#[derive(Deserialize, Default)]
+struct SourceInput {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<SourceType>,
+    provider: Option<String>,
+    verifier: Option<VerifierConfig>,
+    idempotency_keys: Option<Vec<String>>,
+    event_type_location: Option<String>,
+    custom_response: Option<CustomResponse>,
+    pub_sub: Option<Value>,
+    max_payload_bytes: Option<u64>,
+    is_disabled: Option<bool>,
+}
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    state
+        .auth
+        .require_project(&state.store, &headers, &project_id)?;
+    let project = super::projects::find(&state, &project_id)?;
+    let input: SourceInput = json_body(&headers, body, ADMIN_BODY_LIMIT).await?;
+    let now = now_rfc3339();
+    let mut source = Source {
+        uid: new_uid(),
+        project_id: project.uid,
+        mask_id: random_mask_id(),
+        name: String::new(),
+        kind: input.kind.ok_or_else(|| field("type", "required: http"))?,
+        provider: String::new(),
+        verifier: VerifierConfig::default(),
+        idempotency_keys: Vec::new(),
+        event_type_location: None,
+        custom_response: None,
+        max_payload_bytes: None,
+        is_disabled: false,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    if input.verifier.is_none() {
+        return Err(field(
+            "verifier",
+            "required; use {\"type\": \"noop\"} to accept unauthenticated events",
+        ));
+    }
+    apply(&mut source, input)?;
+    validate(&source, project.kind)?;
+    state
+        .store
+        .write(vec![
+            put_source(&source)?,
+            Write::Put(
+                Cf::SourceMasks,
+                source.mask_id.clone().into_bytes(),
+                source_key(&source),
+            ),
+        ])
+        .await
+        .map_err(ApiError::store)?;
+    tracing::info!(project = %source.project_id, source = %source.uid, "source created");
+    Ok(ok(
+        StatusCode::CREATED,
+        "Source created successfully",
+        view(&source, &state.public_url),
+    ))
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state
+        .auth
+        .require_project(&state.store, &headers, &project_id)?;
+    let project = super::projects::find(&state, &project_id)?;
+    let sources = state.store.sources(&project.uid).map_err(ApiError::store)?;
+    let views = sources.iter().map(|s| view(s, &state.public_url)).collect();
+    Ok(ok(
+        StatusCode::OK,
+        "Sources fetched successfully",
+        ListPage::whole(views),
+    ))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    Path((project_id, source_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state
+        .auth
+        .require_project(&state.store, &headers, &project_id)?;
+    let source = find(&state, &project_id, &source_id)?;
+    Ok(ok(
+        StatusCode::OK,
+        "Source fetched successfully",
+        view(&source, &state.public_url),
+    ))
+}
+
+/// A partial update: fields present replace the stored ones. A verifier echoed back with
+/// masked secrets keeps the stored secrets.
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    Path((project_id, source_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    state
+        .auth
+        .require_project(&state.store, &headers, &project_id)?;
+    let project = super::projects::find(&state, &project_id)?;
+    let mut source = find(&state, &project_id, &source_id)?;
+    let mut input: SourceInput = json_body(&headers, body, ADMIN_BODY_LIMIT).await?;
+    if input.kind.is_some_and(|k| k != source.kind) {
+        return Err(field(
+            "type",
+            "a source's type cannot change; create a new source instead",
+        ));
+    }
+    if let Some(verifier) = &mut input.verifier {
+        verifier.unmask_from(&source.verifier);
+    }
+    apply(&mut source, input)?;
+    validate(&source, project.kind)?;
+    source.updated_at = now_rfc3339();
+    state
+        .store
+        .write(vec![put_source(&source)?])
+        .await
+        .map_err(ApiError::store)?;
+    tracing::info!(project = %source.project_id, source = %source.uid, "source updated");
+    Ok(ok(
+        StatusCode::OK,
+        "Source updated successfully",
+        view(&source, &state.public_url),
+    ))
+}
+
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path((project_id, source_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state
+        .auth
+        .require_project(&state.store, &headers, &project_id)?;
+    let source = find(&state, &project_id, &source_id)?;
+    let mut writes = vec![Write::Delete(Cf::Sources, source_key(&source))];
+    writes.extend(index_removals(&source));
+    state.store.write(writes).await.map_err(ApiError::store)?;
+    tracing::info!(project = %source.project_id, source = %source.uid, "source deleted");
+    Ok(ok(StatusCode::OK, "Source deleted successfully", ()))
+}
+
+/// The index entries that point at a source; its events stay listed under the project.
+pub(super) fn index_removals(source: &Source) -> [Write; 2] {
+    [
+        Write::Delete(Cf::SourceMasks, source.mask_id.clone().into_bytes()),
+        Write::DeletePrefix(Cf::SourceEvents, source.uid.clone().into_bytes()),
+    ]
+}
+
+fn find(state: &AppState, project_id: &str, source_id: &str) -> Result<Source, ApiError> {
+    state
+        .store
+        .source(project_id, source_id)
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("source"))
+}
+
+fn apply(source: &mut Source, input: SourceInput) -> Result<(), ApiError> {
+    if let Some(name) = input.name {
+        source.name = name.trim().to_string();
+    }
+    if let Some(provider) = input.provider {
+        source.provider = provider.trim().to_string();
+    }
+    if let Some(verifier) = input.verifier {
+        source.verifier = verifier;
+    }
+    if let Some(keys) = input.idempotency_keys {
+        source.idempotency_keys = keys;
+    }
+    if let Some(location) = input.event_type_location {
+        source.event_type_location = Some(location).filter(|l| !l.is_empty());
+    }
+    if let Some(response) = input.custom_response {
+        source.custom_response = Some(response).filter(|r| !r.body.is_empty());
+    }
+    if input.max_payload_bytes.is_some() {
+        source.max_payload_bytes = input.max_payload_bytes;
+    }
+    if let Some(disabled) = input.is_disabled {
+        source.is_disabled = disabled;
+    }
+    if input.pub_sub.is_some_and(|p| !p.is_null()) || source.kind == SourceType::PubSub {
+        return Err(ApiError::bad_request(
+            "unsupported_source_type",
+            "type: pub_sub sources (Google Pub/Sub, SQS, Kafka) are not available in this \
+             version of Inlet; use the REST API source to push events",
+        ));
+    }
+    Ok(())
+}
+
+fn validate(source: &Source, project: ProjectType) -> Result<(), ApiError> {
+    if source.name.is_empty() {
+        return Err(field("name", "a source needs a name"));
+    }
+    if project != ProjectType::Incoming {
+        return Err(field(
+            "type",
+            "http sources belong to incoming projects; an outgoing project receives events \
+             through its REST API source",
+        ));
+    }
+    if !source.provider.is_empty() {
+        return Err(ApiError::bad_request(
+            "unknown_provider",
+            format!(
+                "provider: no provider plugin named {:?} is installed",
+                source.provider
+            ),
+        ));
+    }
+    source
+        .verifier
+        .compile()
+        .map_err(|e| field(e.field, &e.message))?;
+    for location in &source.idempotency_keys {
+        Location::parse(location).map_err(|m| field("idempotency_keys", &m))?;
+    }
+    if let Some(location) = &source.event_type_location {
+        Location::parse(location).map_err(|m| field("event_type_location", &m))?;
+    }
+    if let Some(response) = &source.custom_response
+        && http::HeaderValue::from_str(&response.content_type).is_err()
+    {
+        return Err(field(
+            "custom_response.content_type",
+            "must be a valid Content-Type value",
+        ));
+    }
+    if source.max_payload_bytes == Some(0) {
+        return Err(field("max_payload_bytes", "must be positive"));
+    }
+    Ok(())
+}
+
+fn field(name: &str, message: &str) -> ApiError {
+    ApiError::bad_request("invalid_field", format!("{name}: {message}"))
+}
+
+fn source_key(source: &Source) -> Vec<u8> {
+    key(&source.project_id, source.uid.as_bytes())
+}
+
+fn put_source(source: &Source) -> Result<Write, ApiError> {
+    Ok(Write::Put(
+        Cf::Sources,
+        source_key(source),
+        serde_json::to_vec(source).map_err(|e| ApiError::store(e.into()))?,
+    ))
+}
+
+/// The API representation: secrets masked, and the public ingest URL.
+fn view(source: &Source, public_url: &str) -> Value {
+    let mut shown = source.clone();
+    shown.verifier = source.verifier.masked();
+    let mut value = json!(shown);
+    value["url"] = json!(format!("{public_url}/ingest/{}", source.mask_id));
+    value
+}

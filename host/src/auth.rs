@@ -1,0 +1,119 @@
+//! API authentication: `Authorization: Bearer <token>` with the admin token or a project's
+//! API key. Only SHA-256 hashes of tokens are kept; comparisons are constant-time.
+
+use http::HeaderMap;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::secret::{random_token, sha256};
+use crate::store::{ADMIN_TOKEN_KEY, Cf, Store, Write};
+
+pub const API_KEY_PREFIX: &str = "ik_";
+const ADMIN_TOKEN_PREFIX: &str = "ia_";
+
+pub struct Auth {
+    admin_hash: [u8; 32],
+}
+
+/// Who is calling.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Caller {
+    Admin,
+    /// The holder of a project's API key.
+    Project(String),
+}
+
+impl Auth {
+    /// Uses the configured admin token, or the one generated at first start. Returns the
+    /// plaintext token when it was generated just now, so it can be printed once.
+    pub async fn init(
+        store: &Store,
+        configured: Option<&str>,
+    ) -> anyhow::Result<(Self, Option<String>)> {
+        if let Some(token) = configured {
+            return Ok((
+                Self {
+                    admin_hash: sha256(token.as_bytes()),
+                },
+                None,
+            ));
+        }
+        if let Some(hash) = store.get_raw(Cf::Meta, ADMIN_TOKEN_KEY)? {
+            let admin_hash = hash
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("the stored admin token hash is corrupt"))?;
+            return Ok((Self { admin_hash }, None));
+        }
+        let token = random_token(ADMIN_TOKEN_PREFIX);
+        let admin_hash = sha256(token.as_bytes());
+        store
+            .write(vec![Write::Put(
+                Cf::Meta,
+                ADMIN_TOKEN_KEY.to_vec(),
+                admin_hash.to_vec(),
+            )])
+            .await?;
+        Ok((Self { admin_hash }, Some(token)))
+    }
+
+    /// Identifies the caller, or answers 401.
+    pub fn caller(&self, store: &Store, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let token = bearer(headers).ok_or_else(|| {
+            ApiError::unauthorized("send `Authorization: Bearer <admin token or project API key>`")
+        })?;
+        let hash = sha256(token.as_bytes());
+        if bool::from(hash.ct_eq(&self.admin_hash)) {
+            return Ok(Caller::Admin);
+        }
+        if token.starts_with(API_KEY_PREFIX)
+            && let Some(project) = store.project_for_key_hash(&hash).map_err(ApiError::store)?
+        {
+            return Ok(Caller::Project(project));
+        }
+        Err(ApiError::unauthorized("the token is not valid"))
+    }
+
+    pub fn require_admin(&self, store: &Store, headers: &HeaderMap) -> Result<(), ApiError> {
+        match self.caller(store, headers)? {
+            Caller::Admin => Ok(()),
+            Caller::Project(_) => Err(forbidden()),
+        }
+    }
+
+    /// The admin, or the holder of this project's API key.
+    pub fn require_project(
+        &self,
+        store: &Store,
+        headers: &HeaderMap,
+        project_id: &str,
+    ) -> Result<Caller, ApiError> {
+        match self.caller(store, headers)? {
+            Caller::Project(p) if p != project_id => Err(forbidden()),
+            caller => Ok(caller),
+        }
+    }
+}
+
+fn forbidden() -> ApiError {
+    ApiError::new(
+        http::StatusCode::FORBIDDEN,
+        "forbidden",
+        "this API key may only manage its own project's sources and events",
+    )
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// A new API key and the hash to store for it.
+pub fn new_api_key() -> (String, [u8; 32]) {
+    let key = random_token(API_KEY_PREFIX);
+    let hash = sha256(key.as_bytes());
+    (key, hash)
+}

@@ -1,0 +1,129 @@
+//! The records Inlet keeps, in Convoy's JSON field names: projects, sources and events.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::verify::VerifierConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectType {
+    /// Receives webhooks from third-party providers through HTTP sources.
+    Incoming,
+    /// The operator's own services push events through the REST API and broker sources.
+    Outgoing,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Project {
+    pub uid: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ProjectType,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceType {
+    Http,
+    PubSub,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomResponse {
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Source {
+    pub uid: String,
+    pub project_id: String,
+    pub mask_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: SourceType,
+    #[serde(default)]
+    pub provider: String,
+    pub verifier: VerifierConfig,
+    #[serde(default)]
+    pub idempotency_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type_location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_response: Option<CustomResponse>,
+    /// Lowers the server's body limit for this source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_payload_bytes: Option<u64>,
+    #[serde(default)]
+    pub is_disabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// How `raw` is written: as the text received, or base64 when the body is not UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawEncoding {
+    #[default]
+    Utf8,
+    Base64,
+}
+
+impl RawEncoding {
+    fn is_utf8(&self) -> bool {
+        *self == RawEncoding::Utf8
+    }
+}
+
+/// An accepted event, as stored and as returned by the API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    pub uid: String,
+    pub event_type: String,
+    pub project_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    /// Request headers (HTTP sources) or custom headers (REST API), by lower-case name.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub url_query_params: String,
+    #[serde(default)]
+    pub url_path: String,
+    #[serde(default)]
+    pub idempotency_key: String,
+    #[serde(default)]
+    pub is_duplicate_event: bool,
+    /// The payload as JSON: the body itself when it is JSON, form fields as an object,
+    /// `null` when the body is neither.
+    pub data: Box<RawValue>,
+    /// The body exactly as received.
+    pub raw: String,
+    #[serde(default, skip_serializing_if = "RawEncoding::is_utf8")]
+    pub raw_encoding: RawEncoding,
+    pub created_at: String,
+}
+
+pub fn now_rfc3339() -> String {
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("an RFC 3339 timestamp is always formattable")
+}
+
+pub fn new_uid() -> String {
+    ulid::Ulid::new().to_string()
+}

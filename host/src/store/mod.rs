@@ -1,0 +1,325 @@
+//! The durable store: one embedded RocksDB holding configuration and events.
+//!
+//! Reads go straight to RocksDB. Every write goes through the group-commit [`writer`], which
+//! batches whatever is waiting into one `WriteBatch` and syncs the write-ahead log once for
+//! all of it; a caller is answered only after that sync. Key layout: `docs/ARCHITECTURE.md`.
+
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions};
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::Metrics;
+use crate::model::{Event, Project, Source};
+use writer::Job;
+pub use writer::Write;
+
+/// Length of every uid (a ULID string); keys are built from fixed-length uids.
+pub const UID_LEN: usize = 26;
+
+/// The column families. Names are stable on-disk identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cf {
+    /// `admin_token_sha256` → hash of the generated admin token.
+    Meta,
+    /// project uid → project JSON.
+    Projects,
+    /// project uid ++ source uid → source JSON.
+    Sources,
+    /// mask id → project uid ++ source uid.
+    SourceMasks,
+    /// SHA-256 of an API key → project uid.
+    ApiKeys,
+    /// project uid ++ event uid → event JSON. ULIDs sort by time, so this is the time index.
+    Events,
+    /// source uid ++ event uid → project uid: the per-source time index.
+    SourceEvents,
+    /// project uid ++ idempotency key → event uid of the first event with that key.
+    Idempotency,
+}
+
+impl Cf {
+    const ALL: [Cf; 8] = [
+        Cf::Meta,
+        Cf::Projects,
+        Cf::Sources,
+        Cf::SourceMasks,
+        Cf::ApiKeys,
+        Cf::Events,
+        Cf::SourceEvents,
+        Cf::Idempotency,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Cf::Meta => "meta",
+            Cf::Projects => "projects",
+            Cf::Sources => "sources",
+            Cf::SourceMasks => "source_masks",
+            Cf::ApiKeys => "api_keys",
+            Cf::Events => "events",
+            Cf::SourceEvents => "source_events",
+            Cf::Idempotency => "idempotency",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("corrupt record: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("the store writer has stopped")]
+    Closed,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub struct Store {
+    db: Arc<DB>,
+    jobs: mpsc::Sender<Job>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+pub const ADMIN_TOKEN_KEY: &[u8] = b"admin_token_sha256";
+
+/// A page of events, newest first.
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// The uid to pass as the cursor for the next (older) page, if there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// What to list. Bounds are event uids (ULIDs), so a time range is a key range.
+#[derive(Debug, Default)]
+pub struct EventQuery {
+    pub source_id: Option<String>,
+    pub event_type: Option<String>,
+    /// Inclusive lower bound.
+    pub from_uid: Option<String>,
+    /// Exclusive upper bound (an end time or the cursor, whichever is lower).
+    pub before_uid: Option<String>,
+    pub per_page: usize,
+}
+
+/// Bounds the work of one listing when a filter matches rarely: past this many keys the page
+/// ends early and its cursor continues the scan.
+const MAX_SCAN: usize = 10_000;
+
+impl Store {
+    pub fn open(dir: &Path, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cfs = Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), Options::default()));
+        let db = DB::open_cf_descriptors(&opts, dir, cfs)
+            .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", dir.display()))?;
+        let db = Arc::new(db);
+        let (jobs, writer) = writer::spawn(db.clone(), metrics)?;
+        Ok(Self {
+            db,
+            jobs,
+            writer: Some(writer),
+        })
+    }
+
+    /// Stores an event durably and returns it as stored. The store assigns its `uid` (a ULID,
+    /// increasing in commit order, so listing order is storage order) and `created_at`. When
+    /// its idempotency key was seen before in the project, the event is stored flagged
+    /// `is_duplicate_event`; the check and the write are atomic.
+    pub async fn put_event(&self, event: Event) -> Result<Event> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Event {
+            event: Box::new(event),
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Applies writes atomically and durably.
+    pub async fn write(&self, writes: Vec<Write>) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Writes { writes, reply }).await?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn send(&self, job: Job) -> Result<()> {
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Whether the store can take writes.
+    pub fn is_ready(&self) -> bool {
+        !self.jobs.is_closed()
+    }
+
+    pub fn get_raw(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, cf: Cf, key: &[u8]) -> Result<Option<T>> {
+        match self.db.get_pinned_cf(self.cf(cf), key)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every value under `prefix`, in key order.
+    fn scan_json<T: DeserializeOwned>(&self, cf: Cf, prefix: &[u8]) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(cf), IteratorMode::From(prefix, Direction::Forward))
+        {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            out.push(serde_json::from_slice(&value)?);
+        }
+        Ok(out)
+    }
+
+    pub fn project(&self, uid: &str) -> Result<Option<Project>> {
+        self.get_json(Cf::Projects, uid.as_bytes())
+    }
+
+    pub fn projects(&self) -> Result<Vec<Project>> {
+        self.scan_json(Cf::Projects, b"")
+    }
+
+    pub fn source(&self, project_id: &str, source_id: &str) -> Result<Option<Source>> {
+        self.get_json(Cf::Sources, &key(project_id, source_id.as_bytes()))
+    }
+
+    pub fn sources(&self, project_id: &str) -> Result<Vec<Source>> {
+        self.scan_json(Cf::Sources, project_id.as_bytes())
+    }
+
+    pub fn source_by_mask(&self, mask_id: &str) -> Result<Option<Source>> {
+        match self.get_raw(Cf::SourceMasks, mask_id.as_bytes())? {
+            Some(source_key) => self.get_json(Cf::Sources, &source_key),
+            None => Ok(None),
+        }
+    }
+
+    /// The project an API key (given by its SHA-256) belongs to.
+    pub fn project_for_key_hash(&self, hash: &[u8]) -> Result<Option<String>> {
+        Ok(self
+            .get_raw(Cf::ApiKeys, hash)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The API-key hashes that belong to a project.
+    pub fn key_hashes_of(&self, project_id: &str) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(Cf::ApiKeys), IteratorMode::Start)
+        {
+            let (hash, project) = item?;
+            if *project == *project_id.as_bytes() {
+                out.push(hash.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn event(&self, project_id: &str, event_id: &str) -> Result<Option<Event>> {
+        self.get_json(Cf::Events, &key(project_id, event_id.as_bytes()))
+    }
+
+    /// Lists a project's events, newest first, by walking a time-ordered index backwards.
+    pub fn list_events(&self, project_id: &str, query: &EventQuery) -> Result<EventPage> {
+        let (cf, prefix) = match &query.source_id {
+            Some(source) => (Cf::SourceEvents, source.as_str()),
+            None => (Cf::Events, project_id),
+        };
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(key(
+            prefix,
+            query.from_uid.as_deref().unwrap_or("").as_bytes(),
+        ));
+        opts.set_iterate_upper_bound(match &query.before_uid {
+            Some(before) => key(prefix, before.as_bytes()),
+            None => key(prefix, &[0xff]),
+        });
+        let mut events = Vec::new();
+        let mut last_scanned = None;
+        for (scanned, item) in self
+            .db
+            .iterator_cf_opt(self.cf(cf), opts, IteratorMode::End)
+            .enumerate()
+        {
+            let (k, v) = item?;
+            let event_id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if scanned == MAX_SCAN {
+                return Ok(EventPage {
+                    events,
+                    next_cursor: last_scanned,
+                });
+            }
+            let event = match cf {
+                Cf::SourceEvents if *v != *project_id.as_bytes() => None,
+                Cf::SourceEvents => self.event(project_id, &event_id)?,
+                _ => Some(serde_json::from_slice::<Event>(&v)?),
+            };
+            last_scanned = Some(event_id);
+            let Some(event) = event else { continue };
+            if query
+                .event_type
+                .as_ref()
+                .is_some_and(|t| *t != event.event_type)
+            {
+                continue;
+            }
+            if events.len() == query.per_page {
+                let next_cursor = events.last().map(|e: &Event| e.uid.clone());
+                return Ok(EventPage {
+                    events,
+                    next_cursor,
+                });
+            }
+            events.push(event);
+        }
+        Ok(EventPage {
+            events,
+            next_cursor: None,
+        })
+    }
+
+    fn cf(&self, cf: Cf) -> &rocksdb::ColumnFamily {
+        cf_handle(&self.db, cf)
+    }
+}
+
+impl Drop for Store {
+    /// Closes the job queue and waits for the writer to finish what it holds, so that once a
+    /// `Store` is gone every accepted write is on disk and the database can be opened again.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.jobs, closed));
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn cf_handle(db: &DB, cf: Cf) -> &rocksdb::ColumnFamily {
+    db.cf_handle(cf.name())
+        .expect("every column family is created when the store opens")
+}
+
+/// `prefix ++ suffix`: the composite keys of the layout.
+pub fn key(prefix: &str, suffix: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + suffix.len());
+    k.extend_from_slice(prefix.as_bytes());
+    k.extend_from_slice(suffix);
+    k
+}

@@ -1,0 +1,567 @@
+//! Native verifiers for HTTP sources: `noop`, `hmac`, `basic_auth` and `api_key`, in Convoy's
+//! JSON shape plus Inlet's additions (several secrets, advanced signatures, tolerance).
+//!
+//! Verification works on the raw body bytes, compares in constant time and fails closed:
+//! a configuration that does not compile rejects every request.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use sha2::{Sha256, Sha512};
+
+use crate::secret::{mask, secret_eq};
+
+pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifierType {
+    #[default]
+    Noop,
+    Hmac,
+    BasicAuth,
+    ApiKey,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifierConfig {
+    #[serde(rename = "type", default)]
+    pub kind: VerifierType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hmac: Option<HmacConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuthConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<ApiKeyConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureFormat {
+    /// The header holds the signature of the raw body.
+    #[default]
+    Simple,
+    /// The header holds `t=<unix>,v1=<sig>[,v1=<sig>…]`, signing `"<t>,<raw body>"`.
+    Advanced,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HmacConfig {
+    #[serde(default)]
+    pub header: String,
+    #[serde(default)]
+    pub hash: String,
+    #[serde(default)]
+    pub secret: String,
+    #[serde(default)]
+    pub encoding: String,
+    /// Further active secrets, for rotation: any one may match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    #[serde(default)]
+    pub signature_format: SignatureFormat,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasicAuthConfig {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyConfig {
+    #[serde(default)]
+    pub header_name: String,
+    #[serde(default)]
+    pub header_value: String,
+}
+
+/// A configuration problem, naming the field at fault.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlgorithm {
+    Sha256,
+    Sha512,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Hex,
+    Base64,
+}
+
+/// A verifier ready to run: every field checked and parsed.
+#[derive(Debug)]
+pub enum Verifier<'a> {
+    Noop,
+    Hmac {
+        header: &'a str,
+        hash: HashAlgorithm,
+        encoding: Encoding,
+        secrets: Vec<&'a [u8]>,
+        format: SignatureFormat,
+        tolerance_seconds: u64,
+    },
+    BasicAuth {
+        username: &'a str,
+        password: &'a str,
+    },
+    ApiKey {
+        header: &'a str,
+        value: &'a str,
+    },
+}
+
+/// Why a request failed verification. Deliberately general: never says what was expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyError {
+    MissingSignature,
+    InvalidSignature,
+    TimestampExpired,
+    MissingCredentials,
+    InvalidCredentials,
+    Misconfigured,
+}
+
+impl VerifyError {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::MissingSignature => "missing_signature",
+            Self::InvalidSignature => "invalid_signature",
+            Self::TimestampExpired => "timestamp_expired",
+            Self::MissingCredentials => "missing_credentials",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Misconfigured => "verifier_misconfigured",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::MissingSignature => "the request carries no signature header",
+            Self::InvalidSignature => "the request signature does not match",
+            Self::TimestampExpired => "the signature timestamp is outside the allowed window",
+            Self::MissingCredentials => "the request carries no credentials",
+            Self::InvalidCredentials => "the request credentials do not match",
+            Self::Misconfigured => {
+                "the source's verifier is misconfigured; its operator must fix it"
+            }
+        }
+    }
+}
+
+impl VerifierConfig {
+    /// Checks the configuration and returns the verifier it describes.
+    pub fn compile(&self) -> Result<Verifier<'_>, FieldError> {
+        match self.kind {
+            VerifierType::Noop => Ok(Verifier::Noop),
+            VerifierType::Hmac => {
+                let c = self
+                    .hmac
+                    .as_ref()
+                    .ok_or_else(|| FieldError::new("verifier.hmac", "required for type hmac"))?;
+                if c.header.trim().is_empty() {
+                    return Err(FieldError::new("verifier.hmac.header", "must not be empty"));
+                }
+                let hash = match c.hash.to_ascii_uppercase().as_str() {
+                    "SHA256" => HashAlgorithm::Sha256,
+                    "SHA512" => HashAlgorithm::Sha512,
+                    _ => {
+                        return Err(FieldError::new(
+                            "verifier.hmac.hash",
+                            "must be SHA256 or SHA512",
+                        ));
+                    }
+                };
+                let encoding = match c.encoding.to_ascii_lowercase().as_str() {
+                    "hex" => Encoding::Hex,
+                    "base64" => Encoding::Base64,
+                    _ => {
+                        return Err(FieldError::new(
+                            "verifier.hmac.encoding",
+                            "must be hex or base64",
+                        ));
+                    }
+                };
+                if c.secrets.iter().any(String::is_empty) {
+                    return Err(FieldError::new(
+                        "verifier.hmac.secrets",
+                        "must not contain an empty secret",
+                    ));
+                }
+                let secrets: Vec<&[u8]> = std::iter::once(&c.secret)
+                    .chain(&c.secrets)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.as_bytes())
+                    .collect();
+                if secrets.is_empty() {
+                    return Err(FieldError::new("verifier.hmac.secret", "must not be empty"));
+                }
+                Ok(Verifier::Hmac {
+                    header: &c.header,
+                    hash,
+                    encoding,
+                    secrets,
+                    format: c.signature_format,
+                    tolerance_seconds: c.tolerance_seconds.unwrap_or(DEFAULT_TOLERANCE_SECONDS),
+                })
+            }
+            VerifierType::BasicAuth => {
+                let c = self.basic_auth.as_ref().ok_or_else(|| {
+                    FieldError::new("verifier.basic_auth", "required for type basic_auth")
+                })?;
+                if c.username.is_empty() {
+                    return Err(FieldError::new(
+                        "verifier.basic_auth.username",
+                        "must not be empty",
+                    ));
+                }
+                if c.password.is_empty() {
+                    return Err(FieldError::new(
+                        "verifier.basic_auth.password",
+                        "must not be empty",
+                    ));
+                }
+                Ok(Verifier::BasicAuth {
+                    username: &c.username,
+                    password: &c.password,
+                })
+            }
+            VerifierType::ApiKey => {
+                let c = self.api_key.as_ref().ok_or_else(|| {
+                    FieldError::new("verifier.api_key", "required for type api_key")
+                })?;
+                if http::HeaderName::from_bytes(c.header_name.as_bytes()).is_err() {
+                    return Err(FieldError::new(
+                        "verifier.api_key.header_name",
+                        "must be a valid HTTP header name",
+                    ));
+                }
+                if c.header_value.is_empty() {
+                    return Err(FieldError::new(
+                        "verifier.api_key.header_value",
+                        "must not be empty",
+                    ));
+                }
+                Ok(Verifier::ApiKey {
+                    header: &c.header_name,
+                    value: &c.header_value,
+                })
+            }
+        }
+    }
+
+    /// The same configuration with every secret masked, for API responses.
+    pub fn masked(&self) -> VerifierConfig {
+        let mut out = self.clone();
+        if let Some(h) = &mut out.hmac {
+            h.secret = mask(&h.secret);
+            h.secrets.iter_mut().for_each(|s| *s = mask(s));
+        }
+        if let Some(b) = &mut out.basic_auth {
+            b.password = mask(&b.password);
+        }
+        if let Some(k) = &mut out.api_key {
+            k.header_value = mask(&k.header_value);
+        }
+        out
+    }
+
+    /// For an update that echoes masked secrets back: keeps the stored value wherever the new
+    /// configuration holds the mask.
+    pub fn unmask_from(&mut self, stored: &VerifierConfig) {
+        let keep = |new: &mut String, old: &str| {
+            if new == crate::secret::MASK {
+                *new = old.to_string();
+            }
+        };
+        if let (Some(new), Some(old)) = (&mut self.hmac, &stored.hmac) {
+            keep(&mut new.secret, &old.secret);
+            for (i, s) in new.secrets.iter_mut().enumerate() {
+                keep(s, old.secrets.get(i).map_or("", String::as_str));
+            }
+        }
+        if let (Some(new), Some(old)) = (&mut self.basic_auth, &stored.basic_auth) {
+            keep(&mut new.password, &old.password);
+        }
+        if let (Some(new), Some(old)) = (&mut self.api_key, &stored.api_key) {
+            keep(&mut new.header_value, &old.header_value);
+        }
+    }
+
+    /// The request header that carries a credential, masked when the request is stored.
+    pub fn credential_header(&self) -> Option<&str> {
+        match self.kind {
+            VerifierType::BasicAuth => Some("authorization"),
+            VerifierType::ApiKey => self.api_key.as_ref().map(|k| k.header_name.as_str()),
+            _ => None,
+        }
+    }
+}
+
+impl Verifier<'_> {
+    /// Verifies a request. `now` is the receive time in Unix seconds.
+    pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {
+        match self {
+            Verifier::Noop => Ok(()),
+            Verifier::Hmac {
+                header,
+                hash,
+                encoding,
+                secrets,
+                format,
+                tolerance_seconds,
+            } => {
+                let value = header_str(headers, header).ok_or(VerifyError::MissingSignature)?;
+                match format {
+                    SignatureFormat::Simple => {
+                        let signature = decode(*encoding, value.trim())?;
+                        check_hmac(*hash, secrets, &[body], &[signature])
+                    }
+                    SignatureFormat::Advanced => {
+                        let (timestamp, signatures) = parse_advanced(value, *encoding)?;
+                        let prefix = format!("{timestamp},");
+                        check_hmac(*hash, secrets, &[prefix.as_bytes(), body], &signatures)?;
+                        if now.abs_diff(timestamp) > *tolerance_seconds {
+                            return Err(VerifyError::TimestampExpired);
+                        }
+                        Ok(())
+                    }
+                }
+            }
+            Verifier::BasicAuth { username, password } => {
+                let value =
+                    header_str(headers, "authorization").ok_or(VerifyError::MissingCredentials)?;
+                let (scheme, encoded) = value
+                    .trim()
+                    .split_once(' ')
+                    .ok_or(VerifyError::InvalidCredentials)?;
+                if !scheme.eq_ignore_ascii_case("basic") {
+                    return Err(VerifyError::MissingCredentials);
+                }
+                let decoded = BASE64
+                    .decode(encoded.trim())
+                    .map_err(|_| VerifyError::InvalidCredentials)?;
+                // The user name cannot hold ':' (RFC 7617); the password may.
+                let colon = decoded
+                    .iter()
+                    .position(|&b| b == b':')
+                    .ok_or(VerifyError::InvalidCredentials)?;
+                let user_ok = secret_eq(&decoded[..colon], username.as_bytes());
+                let password_ok = secret_eq(&decoded[colon + 1..], password.as_bytes());
+                if user_ok & password_ok {
+                    Ok(())
+                } else {
+                    Err(VerifyError::InvalidCredentials)
+                }
+            }
+            Verifier::ApiKey { header, value } => {
+                let provided = headers
+                    .get(*header)
+                    .ok_or(VerifyError::MissingCredentials)?;
+                if secret_eq(provided.as_bytes(), value.as_bytes()) {
+                    Ok(())
+                } else {
+                    Err(VerifyError::InvalidCredentials)
+                }
+            }
+        }
+    }
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn decode(encoding: Encoding, text: &str) -> Result<Vec<u8>, VerifyError> {
+    match encoding {
+        Encoding::Hex => hex::decode(text).map_err(|_| VerifyError::InvalidSignature),
+        Encoding::Base64 => BASE64
+            .decode(text)
+            .map_err(|_| VerifyError::InvalidSignature),
+    }
+}
+
+/// Parses `t=<unix>,v1=<sig>[,v1=<sig>…]`.
+fn parse_advanced(value: &str, encoding: Encoding) -> Result<(i64, Vec<Vec<u8>>), VerifyError> {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in value.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", t)) => {
+                timestamp = Some(t.parse().map_err(|_| VerifyError::InvalidSignature)?);
+            }
+            Some(("v1", sig)) => signatures.push(decode(encoding, sig)?),
+            _ => {}
+        }
+    }
+    match (timestamp, signatures.is_empty()) {
+        (Some(t), false) => Ok((t, signatures)),
+        _ => Err(VerifyError::MissingSignature),
+    }
+}
+
+/// Whether any secret signs `parts` (concatenated) to any of `signatures`. Each comparison is
+/// constant-time (`Mac::verify_slice`).
+fn check_hmac(
+    hash: HashAlgorithm,
+    secrets: &[&[u8]],
+    parts: &[&[u8]],
+    signatures: &[Vec<u8>],
+) -> Result<(), VerifyError> {
+    fn matches<M: Mac + hmac::digest::KeyInit>(
+        secret: &[u8],
+        parts: &[&[u8]],
+        signature: &[u8],
+    ) -> bool {
+        let mut mac = <M as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+        parts.iter().for_each(|p| mac.update(p));
+        mac.verify_slice(signature).is_ok()
+    }
+    let mut any = false;
+    for secret in secrets {
+        for signature in signatures {
+            any |= match hash {
+                HashAlgorithm::Sha256 => matches::<Hmac<Sha256>>(secret, parts, signature),
+                HashAlgorithm::Sha512 => matches::<Hmac<Sha512>>(secret, parts, signature),
+            };
+        }
+    }
+    if any {
+        Ok(())
+    } else {
+        Err(VerifyError::InvalidSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hmac_config(format: SignatureFormat) -> VerifierConfig {
+        VerifierConfig {
+            kind: VerifierType::Hmac,
+            hmac: Some(HmacConfig {
+                header: "X-Sig".into(),
+                hash: "SHA256".into(),
+                secret: "old".into(),
+                encoding: "hex".into(),
+                secrets: vec!["new".into()],
+                signature_format: format,
+                tolerance_seconds: Some(60),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn sign(secret: &str, content: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(content);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn headers(name: &'static str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn simple_hmac_accepts_any_active_secret() {
+        let config = hmac_config(SignatureFormat::Simple);
+        let v = config.compile().unwrap();
+        for secret in ["old", "new"] {
+            let h = headers("x-sig", &sign(secret, b"body"));
+            assert_eq!(v.verify(&h, b"body", 0), Ok(()));
+        }
+        let h = headers("x-sig", &sign("other", b"body"));
+        assert_eq!(v.verify(&h, b"body", 0), Err(VerifyError::InvalidSignature));
+        assert_eq!(
+            v.verify(&HeaderMap::new(), b"body", 0),
+            Err(VerifyError::MissingSignature)
+        );
+    }
+
+    #[test]
+    fn advanced_hmac_signs_timestamp_and_enforces_tolerance() {
+        let config = hmac_config(SignatureFormat::Advanced);
+        let v = config.compile().unwrap();
+        let value = format!("t=1000,v1=deadbeef,v1={}", sign("new", b"1000,body"));
+        let h = headers("x-sig", &value);
+        assert_eq!(v.verify(&h, b"body", 1030), Ok(()));
+        assert_eq!(
+            v.verify(&h, b"body", 1061),
+            Err(VerifyError::TimestampExpired)
+        );
+        assert_eq!(
+            v.verify(&h, b"tampered", 1000),
+            Err(VerifyError::InvalidSignature)
+        );
+        let h = headers("x-sig", "v1=abcd");
+        assert_eq!(
+            v.verify(&h, b"body", 1000),
+            Err(VerifyError::MissingSignature)
+        );
+    }
+
+    #[test]
+    fn compile_names_the_bad_field() {
+        let mut config = hmac_config(SignatureFormat::Simple);
+        config.hmac.as_mut().unwrap().hash = "MD5".into();
+        assert_eq!(config.compile().unwrap_err().field, "verifier.hmac.hash");
+        let config = VerifierConfig {
+            kind: VerifierType::BasicAuth,
+            ..Default::default()
+        };
+        assert_eq!(config.compile().unwrap_err().field, "verifier.basic_auth");
+    }
+
+    #[test]
+    fn basic_auth_password_may_contain_colons() {
+        let config = VerifierConfig {
+            kind: VerifierType::BasicAuth,
+            basic_auth: Some(BasicAuthConfig {
+                username: "user".into(),
+                password: "pa:ss:word".into(),
+            }),
+            ..Default::default()
+        };
+        let v = config.compile().unwrap();
+        let good = format!("Basic {}", BASE64.encode("user:pa:ss:word"));
+        assert_eq!(v.verify(&headers("authorization", &good), b"", 0), Ok(()));
+        let bad = format!("Basic {}", BASE64.encode("user:pa:ss"));
+        assert_eq!(
+            v.verify(&headers("authorization", &bad), b"", 0),
+            Err(VerifyError::InvalidCredentials)
+        );
+    }
+
+    #[test]
+    fn masking_round_trips_through_an_update() {
+        let stored = hmac_config(SignatureFormat::Simple);
+        let masked = stored.masked();
+        assert_eq!(masked.hmac.as_ref().unwrap().secret, crate::secret::MASK);
+        let mut echoed = masked.clone();
+        echoed.unmask_from(&stored);
+        assert_eq!(echoed, stored);
+    }
+}

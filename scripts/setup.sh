@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building Inlet needs on a fresh Debian machine with rustup:
+# the pinned Rust toolchain (rust-toolchain.toml) and libclang, which the rocksdb crate's
+# bindgen loads at build time. Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for pkg in libclang-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# RUSTUP_AUTO_INSTALL may be 0: install the pinned toolchain explicitly.
+rustup toolchain install >/dev/null

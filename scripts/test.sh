@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every check and the whole test suite, installing what they need first.
+# CARGO_TARGET_DIR defaults to a directory outside the clone so that repeated runs on one
+# machine (and CI after a session) reuse the RocksDB build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/inlet-target}"
+export CARGO_TERM_COLOR=never
+
+step() { echo; echo "== $* ($(date +%H:%M:%S))"; }
+
+step "format"
+cargo fmt --all --check
+step "lint"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+step "build"
+cargo build --locked --bin inlet
+step "test"
+cargo test --locked --workspace

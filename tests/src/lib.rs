@@ -1,0 +1,238 @@
+//! Test harness: a real Inlet on loopback with RocksDB in a temporary directory, and a
+//! small HTTP client to talk to it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use inlet::config::Settings;
+use inlet::server::RunningServer;
+use serde_json::{Value, json};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// An in-process server on an ephemeral loopback port.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub server: Option<RunningServer>,
+    pub client: Client,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start_in(dir.path(), configure).await;
+        let client = Client::new(server.addr);
+        Self {
+            dir,
+            server: Some(server),
+            client,
+        }
+    }
+
+    /// Shuts down gracefully and starts again on the same data directory.
+    pub async fn restart(&mut self) {
+        self.server.take().unwrap().shutdown().await.unwrap();
+        let server = start_in(self.dir.path(), |_| {}).await;
+        self.client = Client::new(server.addr);
+        self.server = Some(server);
+    }
+}
+
+async fn start_in(dir: &Path, configure: impl FnOnce(&mut Settings)) -> RunningServer {
+    let mut settings = Settings::for_data_dir(dir);
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.admin_token = Some(ADMIN_TOKEN.into());
+    configure(&mut settings);
+    inlet::server::start(settings).await.unwrap()
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub addr: SocketAddr,
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The stable error code of a JSON error.
+    pub fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            http: HyperClient::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        self.try_send(method, path, headers, body)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// Like `send`, but a connection failure is an `Err` instead of a panic.
+    pub async fn try_send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, String> {
+        let mut request = Request::builder().method(method).uri(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .http
+            .request(request.body(Full::new(body.into())).unwrap())
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// A JSON request with a bearer token.
+    pub async fn api(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
+        self.try_api(method, path, token, body)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    pub async fn try_api(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Result<Reply, String> {
+        let auth = format!("Bearer {token}");
+        let mut headers = vec![("authorization", auth.as_str())];
+        let body = match body {
+            Some(v) => {
+                headers.push(("content-type", "application/json"));
+                Bytes::from(v.to_string())
+            }
+            None => Bytes::new(),
+        };
+        self.try_send(method, path, &headers, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    /// Creates a project as admin; returns its uid and, for an outgoing project, its API key.
+    pub async fn create_project(&self, kind: &str) -> (String, Option<String>) {
+        let reply = self
+            .api(
+                Method::POST,
+                "/api/v1/projects",
+                ADMIN_TOKEN,
+                Some(json!({"name": format!("{kind} project"), "type": kind})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        let data = &reply.json()["data"];
+        (
+            data["uid"].as_str().unwrap().to_string(),
+            data["api_key"].as_str().map(str::to_string),
+        )
+    }
+
+    /// Creates a source as admin and returns its `data`.
+    pub async fn create_source(&self, project: &str, source: Value) -> Value {
+        let reply = self
+            .api(
+                Method::POST,
+                &format!("/api/v1/projects/{project}/sources"),
+                ADMIN_TOKEN,
+                Some(source),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        reply.json()["data"].clone()
+    }
+
+    /// Lists a project's events with the given query string; returns `data`.
+    pub async fn events(&self, project: &str, query: &str) -> Value {
+        let reply = self
+            .api(
+                Method::GET,
+                &format!("/api/v1/projects/{project}/events?{query}"),
+                ADMIN_TOKEN,
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        reply.json()["data"].clone()
+    }
+}
+
+/// The `inlet` binary built next to this test binary (`cargo build --bin inlet`).
+pub fn inlet_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join("inlet");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin inlet` before the tests (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn hmac_sha256_hex(secret: &str, content: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(content);
+    hex::encode(mac.finalize().into_bytes())
+}

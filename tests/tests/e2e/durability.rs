@@ -1,0 +1,237 @@
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+use inlet_tests::{ADMIN_TOKEN, Client, TestServer, inlet_binary};
+use serde_json::json;
+
+#[tokio::test]
+async fn events_and_configuration_survive_a_restart() {
+    let mut t = TestServer::start().await;
+    let (project, _) = t.client.create_project("incoming").await;
+    let source = t
+        .client
+        .create_source(
+            &project,
+            json!({"name": "s", "type": "http", "verifier": {"type": "noop"}}),
+        )
+        .await;
+    let path = format!("/ingest/{}", source["mask_id"].as_str().unwrap());
+    assert_eq!(
+        t.client
+            .send(Method::POST, &path, &[], "{\"n\":1}")
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    t.restart().await;
+    assert_eq!(
+        t.client
+            .send(Method::POST, &path, &[], "{\"n\":2}")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let events = t.client.events(&project, "").await;
+    let ns: Vec<_> = events["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"]["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ns, vec![2, 1]);
+}
+
+#[tokio::test]
+async fn concurrent_writes_share_group_commits() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    let (project, key) = c.create_project("outgoing").await;
+    let key = key.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let (c, project, key) = (c.clone(), project.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            c.api(
+                Method::POST,
+                &format!("/api/v1/projects/{project}/events"),
+                &key,
+                Some(json!({"endpoint_id": "e", "event_type": "t", "data": {"n": n}})),
+            )
+            .await
+            .status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::CREATED);
+    }
+    let metrics = c.get("/metrics").await.text();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap()))
+            .unwrap_or_else(|| panic!("{name} missing from {metrics}"))
+    };
+    let jobs = value("inlet_store_batch_jobs_sum");
+    let batches = value("inlet_store_batch_jobs_count");
+    assert!(jobs >= 200.0, "{jobs}");
+    assert!(
+        batches < jobs,
+        "200 concurrent writes took {batches} syncs: no group commit"
+    );
+    assert!(metrics.contains("inlet_store_sync_duration_seconds_bucket"));
+    let posts = r#"inlet_http_request_duration_seconds_count{route="/api/v1/projects/{project_id}/events",method="POST",status="201"} 200"#;
+    assert!(metrics.contains(posts), "{metrics}");
+}
+
+/// A real `inlet serve` process.
+struct Process {
+    child: Child,
+    client: Client,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn spawn_inlet(dir: &std::path::Path, admin_token: Option<&str>) -> Process {
+    let port = free_port();
+    let mut command = Command::new(inlet_binary());
+    command
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir)
+        .env_remove("INLET_ADMIN_TOKEN")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped());
+    if let Some(token) = admin_token {
+        command.env("INLET_ADMIN_TOKEN", token);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let client = Client::new(format!("127.0.0.1:{port}").parse().unwrap());
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(client.addr).await.is_ok() {
+            return Process {
+                child,
+                client,
+                stdout,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("inlet did not start listening");
+}
+
+#[tokio::test]
+async fn sigkill_mid_stream_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN)).await;
+    let (project, key) = inlet.client.create_project("outgoing").await;
+    let key = key.unwrap();
+
+    // Writers push events until the process dies under them; each keeps the ids it was
+    // acknowledged (201) for.
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (c, project, key) = (inlet.client.clone(), project.clone(), key.clone());
+        writers.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for n in 0.. {
+                let body = json!({"endpoint_id": "e", "event_type": "t", "data": {"w": w, "n": n}});
+                let path = format!("/api/v1/projects/{project}/events");
+                match c.try_api(Method::POST, &path, &key, Some(body)).await {
+                    Ok(reply) if reply.status == StatusCode::CREATED => {
+                        acked.push(reply.json()["data"]["uid"].as_str().unwrap().to_string());
+                    }
+                    _ => break,
+                }
+            }
+            acked
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    inlet.child.kill().unwrap(); // SIGKILL
+    inlet.child.wait().unwrap();
+    let mut acked = Vec::new();
+    for w in writers {
+        acked.extend(w.await.unwrap());
+    }
+    assert!(
+        acked.len() > 50,
+        "only {} events were acknowledged before the kill",
+        acked.len()
+    );
+
+    let mut inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN)).await;
+    for uid in &acked {
+        let reply = inlet
+            .client
+            .api(
+                Method::GET,
+                &format!("/api/v1/projects/{project}/events/{uid}"),
+                ADMIN_TOKEN,
+                None,
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "acknowledged event {uid} was lost"
+        );
+    }
+    inlet.child.kill().unwrap();
+    inlet.child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn generated_admin_token_is_printed_once_and_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inlet = spawn_inlet(dir.path(), None).await;
+    let mut token = None;
+    let mut line = String::new();
+    while inlet.stdout.read_line(&mut line).unwrap() > 0 {
+        if let Some(t) = line.trim().strip_prefix("ia_") {
+            token = Some(format!("ia_{t}"));
+            break;
+        }
+        line.clear();
+    }
+    let token = token.expect("the generated admin token is printed");
+    let reply = inlet
+        .client
+        .api(Method::GET, "/api/v1/projects", &token, None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    inlet.child.kill().unwrap();
+    inlet.child.wait().unwrap();
+
+    let mut inlet = spawn_inlet(dir.path(), None).await;
+    let reply = inlet
+        .client
+        .api(Method::GET, "/api/v1/projects", &token, None)
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "the token still works after a restart"
+    );
+    inlet.child.kill().unwrap();
+    inlet.child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut inlet.stdout, &mut rest).unwrap();
+    assert!(!rest.contains("ia_"), "printed again: {rest}");
+}

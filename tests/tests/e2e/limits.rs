@@ -1,0 +1,129 @@
+use hyper::{Method, StatusCode};
+use inlet_tests::TestServer;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const LIMIT: u64 = 64 * 1024;
+
+#[tokio::test]
+async fn oversized_bodies_get_413_with_or_without_content_length() {
+    let t = TestServer::start_with(|s| s.max_body_bytes = LIMIT).await;
+    let c = &t.client;
+    let (project, _) = c.create_project("incoming").await;
+    let source = c
+        .create_source(
+            &project,
+            json!({"name": "big", "type": "http", "verifier": {"type": "noop"}}),
+        )
+        .await;
+    let mask = source["mask_id"].as_str().unwrap();
+    let path = format!("/ingest/{mask}");
+
+    let at_limit = vec![b'a'; LIMIT as usize];
+    assert_eq!(
+        c.send(Method::POST, &path, &[], at_limit).await.status,
+        StatusCode::OK
+    );
+    let over = vec![b'a'; LIMIT as usize + 1];
+    let reply = c.send(Method::POST, &path, &[], over).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.code(), "payload_too_large");
+
+    // Chunked, no Content-Length: refused once the limit is crossed, while the client is
+    // still sending (it never gets to send the rest).
+    let mut tcp = tokio::net::TcpStream::connect(c.addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: inlet\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b'b'; 16 * 1024];
+    for _ in 0..5 {
+        tcp.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .unwrap();
+        tcp.write_all(&chunk).await.unwrap();
+        tcp.write_all(b"\r\n").await.unwrap();
+    }
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut response),
+    )
+    .await;
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("payload_too_large"));
+
+    // A source may lower the limit.
+    let small = c
+        .create_source(
+            &project,
+            json!({"name": "small", "type": "http", "verifier": {"type": "noop"}, "max_payload_bytes": 10}),
+        )
+        .await;
+    let small_path = format!("/ingest/{}", small["mask_id"].as_str().unwrap());
+    assert_eq!(
+        c.send(Method::POST, &small_path, &[], "0123456789")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        c.send(Method::POST, &small_path, &[], "0123456789a")
+            .await
+            .status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    let events = c.events(&project, "perPage=10").await;
+    assert_eq!(
+        events["content"].as_array().unwrap().len(),
+        2,
+        "only accepted bodies are stored"
+    );
+}
+
+#[tokio::test]
+async fn requests_beyond_the_in_flight_limit_get_429() {
+    let t = TestServer::start_with(|s| s.max_in_flight = 1).await;
+    let c = &t.client;
+    let (project, _) = c.create_project("incoming").await;
+    let source = c
+        .create_source(
+            &project,
+            json!({"name": "slow", "type": "http", "verifier": {"type": "noop"}}),
+        )
+        .await;
+    // Hold the only slot with a request whose body never finishes.
+    let mut tcp = tokio::net::TcpStream::connect(c.addr).await.unwrap();
+    let head = format!(
+        "POST /ingest/{} HTTP/1.1\r\nHost: inlet\r\nContent-Length: 100\r\n\r\n{{",
+        source["mask_id"].as_str().unwrap()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut status = StatusCode::OK;
+    for _ in 0..50 {
+        status = c.get("/healthz").await.status;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let reply = c.get("/healthz").await;
+    assert_eq!(reply.headers["retry-after"], "1");
+    drop(tcp);
+    let mut status = StatusCode::TOO_MANY_REQUESTS;
+    for _ in 0..50 {
+        status = c.get("/healthz").await.status;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the slot is freed when the client goes away"
+    );
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests over real HTTP on loopback, with RocksDB on disk.
+
+mod admin;
+mod durability;
+mod events;
+mod ingest;
+mod limits;
+mod rest;
