@@ -19,3 +19,6 @@ fi
 
 # RUSTUP_AUTO_INSTALL may be 0: install the pinned toolchain explicitly.
 rustup toolchain install >/dev/null
+
+# Every crate for every target, including the wasm32-only ones the plugin builds need.
+cargo fetch --locked >/dev/null 2>&1 || cargo fetch --locked

@@ -3,15 +3,20 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
+use crate::plugin::PluginLimits;
+
 const DEFAULT_LISTEN: &str = "127.0.0.1:5005";
 const DEFAULT_DATA_DIR: &str = "./inlet-data";
 const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+const DEFAULT_PLUGIN_DEADLINE_MS: u64 = 50;
+const DEFAULT_PLUGIN_MEMORY_MIB: u64 = 32;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -67,6 +72,18 @@ pub struct ServeArgs {
     #[arg(long, env = "INLET_MAX_IN_FLIGHT", value_name = "N")]
     pub max_in_flight: Option<usize>,
 
+    /// Directory of extra provider plugins (`*.wasm` components), loaded at start
+    #[arg(long, env = "INLET_PLUGINS_DIR", value_name = "DIR")]
+    pub plugins_dir: Option<PathBuf>,
+
+    /// CPU time one plugin call may take before it is stopped, in ms [default: 50]
+    #[arg(long, env = "INLET_PLUGIN_DEADLINE_MS", value_name = "MS")]
+    pub plugin_deadline_ms: Option<u64>,
+
+    /// Memory one plugin call may use, in MiB [default: 32]
+    #[arg(long, env = "INLET_PLUGIN_MEMORY_MIB", value_name = "MIB")]
+    pub plugin_memory_mib: Option<u64>,
+
     /// Log format; the level is set with RUST_LOG (default: info) [default: human]
     #[arg(long, env = "INLET_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -90,6 +107,8 @@ pub struct Settings {
     pub max_body_bytes: u64,
     pub max_in_flight: usize,
     pub log_format: LogFormat,
+    pub plugins_dir: Option<PathBuf>,
+    pub plugin_limits: PluginLimits,
     /// From INLET_ADMIN_TOKEN; never from a file or a flag, so it stays out of `ps` output.
     pub admin_token: Option<String>,
 }
@@ -132,6 +151,22 @@ impl ServeArgs {
             .or(file.max_in_flight)
             .unwrap_or(DEFAULT_MAX_IN_FLIGHT);
         anyhow::ensure!(max_in_flight > 0, "max_in_flight must be positive");
+        let deadline_ms = self
+            .plugin_deadline_ms
+            .or(file.plugin_deadline_ms)
+            .unwrap_or(DEFAULT_PLUGIN_DEADLINE_MS);
+        let memory_mib = self
+            .plugin_memory_mib
+            .or(file.plugin_memory_mib)
+            .unwrap_or(DEFAULT_PLUGIN_MEMORY_MIB);
+        anyhow::ensure!(
+            (1..=10_000).contains(&deadline_ms),
+            "plugin_deadline_ms must be from 1 to 10000"
+        );
+        anyhow::ensure!(
+            (1..=4096).contains(&memory_mib),
+            "plugin_memory_mib must be from 1 to 4096"
+        );
         Ok(Settings {
             data_dir: self
                 .data_dir
@@ -145,6 +180,11 @@ impl ServeArgs {
             max_body_bytes,
             max_in_flight,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            plugins_dir: self.plugins_dir.or(file.plugins_dir),
+            plugin_limits: PluginLimits {
+                deadline: Duration::from_millis(deadline_ms),
+                memory_bytes: (memory_mib * 1024 * 1024) as usize,
+            },
             admin_token: admin_token.filter(|t| !t.is_empty()),
         })
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod intake;
 pub mod metrics;
 pub mod model;
+pub mod plugin;
 pub mod request;
 pub mod secret;
 pub mod server;

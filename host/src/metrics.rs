@@ -26,6 +26,13 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginLabels {
+    pub plugin: String,
+    /// `accept`, `reject`, `respond`, or the failure code (`plugin_timeout`, …).
+    pub outcome: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -35,6 +42,8 @@ pub struct Metrics {
     pub request_seconds: Histograms<RequestLabels>,
     pub store_batch_jobs: Histogram,
     pub store_sync_seconds: Histogram,
+    pub plugin_calls: Family<PluginLabels, Counter>,
+    pub plugin_seconds: Histograms<PluginLabels>,
 }
 
 impl Default for Metrics {
@@ -45,6 +54,9 @@ impl Default for Metrics {
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 14)));
         let store_batch_jobs = Histogram::new(exponential_buckets(1.0, 2.0, 10));
         let store_sync_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 14));
+        let plugin_calls = Family::default();
+        let plugin_seconds: Histograms<PluginLabels> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.00002, 2.0, 14)));
 
         let mut registry = Registry::with_prefix("inlet");
         registry.register(
@@ -72,8 +84,20 @@ impl Default for Metrics {
             "Time to write and sync one group-commit batch",
             store_sync_seconds.clone(),
         );
+        registry.register(
+            "plugin_calls",
+            "Provider plugin calls, by plugin and outcome",
+            plugin_calls.clone(),
+        );
+        registry.register(
+            "plugin_call_duration_seconds",
+            "Provider plugin call latency, instantiation included",
+            plugin_seconds.clone(),
+        );
         Self {
             registry,
+            plugin_calls,
+            plugin_seconds,
             events_accepted,
             events_rejected,
             request_seconds,
@@ -99,6 +123,15 @@ impl Metrics {
                 reason: reason.to_string(),
             })
             .inc();
+    }
+
+    pub fn plugin_call(&self, plugin: &str, outcome: &str, seconds: f64) {
+        let labels = PluginLabels {
+            plugin: plugin.to_string(),
+            outcome: outcome.to_string(),
+        };
+        self.plugin_calls.get_or_create(&labels).inc();
+        self.plugin_seconds.get_or_create(&labels).observe(seconds);
     }
 
     pub fn encode(&self) -> String {

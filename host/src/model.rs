@@ -51,6 +51,9 @@ pub struct Source {
     pub kind: SourceType,
     #[serde(default)]
     pub provider: String,
+    /// Plugin configuration beyond the secret (which is `verifier.hmac.secret`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_config: BTreeMap<String, String>,
     pub verifier: VerifierConfig,
     #[serde(default)]
     pub idempotency_keys: Vec<String>,

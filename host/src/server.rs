@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use crate::auth::Auth;
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::plugin::PluginHost;
 use crate::store::Store;
 
 /// What every handler shares.
@@ -17,6 +18,7 @@ pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub auth: Auth,
+    pub plugins: PluginHost,
     pub settings: Settings,
     /// Base of every source's public ingest URL.
     pub public_url: String,
@@ -41,6 +43,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     })?;
     let metrics = Arc::new(Metrics::default());
     let store = Store::open(&settings.data_dir.join("store"), metrics.clone())?;
+    let plugins = PluginHost::load(
+        settings.plugins_dir.as_deref(),
+        &settings.data_dir.join("plugin-cache"),
+        settings.plugin_limits.clone(),
+        metrics.clone(),
+    )?;
     let (auth, generated_admin_token) = Auth::init(&store, settings.admin_token.as_deref()).await?;
     if let Some(token) = &generated_admin_token {
         // Printed, never logged: this is the only time the plaintext exists.
@@ -61,6 +69,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         .unwrap_or_else(|| format!("http://{addr}"));
     let state = Arc::new(AppState {
         public_url,
+        plugins,
         in_flight: Semaphore::new(settings.max_in_flight),
         store,
         metrics,

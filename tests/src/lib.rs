@@ -166,6 +166,12 @@ impl Client {
         self.try_send(method, path, &headers, body).await
     }
 
+    /// `POST /ingest/{mask}`, as a provider sends a webhook.
+    pub async fn ingest(&self, mask: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let path = format!("/ingest/{mask}");
+        self.send(Method::POST, &path, headers, body.to_vec()).await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(Method::GET, path, &[], Bytes::new()).await
     }
@@ -235,4 +241,11 @@ pub fn hmac_sha256_hex(secret: &str, content: &[u8]) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(content);
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// A hostile test plugin (`tests/plugins/<name>`), built by this crate's build script.
+pub fn test_plugin(name: &str) -> PathBuf {
+    Path::new(env!("OUT_DIR"))
+        .join("plugins")
+        .join(format!("{name}.wasm"))
 }

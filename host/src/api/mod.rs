@@ -54,7 +54,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/projects/{project_id}/events/{event_id}",
             get(events::get),
         )
-        .route("/ingest/{mask_id}", post(intake::http::ingest))
+        .route("/api/v1/plugins", get(plugins))
+        .route(
+            "/ingest/{mask_id}",
+            post(intake::http::ingest).get(intake::http::ingest),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -92,6 +96,19 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         })
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// Every loaded provider plugin with its `describe` information. Any valid token.
+async fn plugins(
+    State(state): State<Arc<AppState>>,
+    headers: http::HeaderMap,
+) -> Result<Response, ApiError> {
+    state.auth.caller(&state.store, &headers)?;
+    Ok(crate::error::ok(
+        StatusCode::OK,
+        "Plugins fetched successfully",
+        ListPage::whole(state.plugins.list()),
+    ))
 }
 
 async fn healthz() -> Response {

@@ -1,6 +1,7 @@
 //! `/api/v1/projects/{project_id}/sources`: Convoy's source JSON, validated field by field.
 //! Managed by the admin or the project's API key; secrets are always masked on the way out.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -14,8 +15,9 @@ use super::{ADMIN_BODY_LIMIT, ListPage};
 use crate::error::{ApiError, ok};
 use crate::intake::Location;
 use crate::model::{CustomResponse, ProjectType, Source, SourceType, new_uid, now_rfc3339};
+use crate::plugin::PluginHost;
 use crate::request::json_body;
-use crate::secret::random_mask_id;
+use crate::secret::{MASK, mask, random_mask_id};
 use crate::server::AppState;
 use crate::store::{Cf, Write, key};
 use crate::verify::VerifierConfig;
@@ -29,6 +31,7 @@ struct SourceInput {
     #[serde(rename = "type")]
     kind: Option<SourceType>,
     provider: Option<String>,
+    provider_config: Option<BTreeMap<String, String>>,
     verifier: Option<VerifierConfig>,
     idempotency_keys: Option<Vec<String>>,
     event_type_location: Option<String>,
@@ -57,6 +60,7 @@ pub async fn create(
         name: String::new(),
         kind: input.kind.ok_or_else(|| field("type", "required: http"))?,
         provider: String::new(),
+        provider_config: BTreeMap::new(),
         verifier: VerifierConfig::default(),
         idempotency_keys: Vec::new(),
         event_type_location: None,
@@ -66,14 +70,14 @@ pub async fn create(
         created_at: now.clone(),
         updated_at: now,
     };
-    if input.verifier.is_none() {
+    if input.verifier.is_none() && input.provider.as_deref().is_none_or(str::is_empty) {
         return Err(field(
             "verifier",
             "required; use {\"type\": \"noop\"} to accept unauthenticated events",
         ));
     }
     apply(&mut source, input)?;
-    validate(&source, project.kind)?;
+    validate(&source, project.kind, &state.plugins)?;
     state
         .store
         .write(vec![
@@ -90,7 +94,7 @@ pub async fn create(
     Ok(ok(
         StatusCode::CREATED,
         "Source created successfully",
-        view(&source, &state.public_url),
+        view(&source, &state),
     ))
 }
 
@@ -104,7 +108,7 @@ pub async fn list(
         .require_project(&state.store, &headers, &project_id)?;
     let project = super::projects::find(&state, &project_id)?;
     let sources = state.store.sources(&project.uid).map_err(ApiError::store)?;
-    let views = sources.iter().map(|s| view(s, &state.public_url)).collect();
+    let views = sources.iter().map(|s| view(s, &state)).collect();
     Ok(ok(
         StatusCode::OK,
         "Sources fetched successfully",
@@ -124,7 +128,7 @@ pub async fn get(
     Ok(ok(
         StatusCode::OK,
         "Source fetched successfully",
-        view(&source, &state.public_url),
+        view(&source, &state),
     ))
 }
 
@@ -151,8 +155,17 @@ pub async fn update(
     if let Some(verifier) = &mut input.verifier {
         verifier.unmask_from(&source.verifier);
     }
+    for (name, value) in input.provider_config.iter_mut().flatten() {
+        if value == MASK {
+            *value = source
+                .provider_config
+                .get(name)
+                .cloned()
+                .unwrap_or_default();
+        }
+    }
     apply(&mut source, input)?;
-    validate(&source, project.kind)?;
+    validate(&source, project.kind, &state.plugins)?;
     source.updated_at = now_rfc3339();
     state
         .store
@@ -163,7 +176,7 @@ pub async fn update(
     Ok(ok(
         StatusCode::OK,
         "Source updated successfully",
-        view(&source, &state.public_url),
+        view(&source, &state),
     ))
 }
 
@@ -206,6 +219,9 @@ fn apply(source: &mut Source, input: SourceInput) -> Result<(), ApiError> {
     if let Some(provider) = input.provider {
         source.provider = provider.trim().to_string();
     }
+    if let Some(config) = input.provider_config {
+        source.provider_config = config;
+    }
     if let Some(verifier) = input.verifier {
         source.verifier = verifier;
     }
@@ -234,7 +250,7 @@ fn apply(source: &mut Source, input: SourceInput) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn validate(source: &Source, project: ProjectType) -> Result<(), ApiError> {
+fn validate(source: &Source, project: ProjectType, plugins: &PluginHost) -> Result<(), ApiError> {
     if source.name.is_empty() {
         return Err(field("name", "a source needs a name"));
     }
@@ -245,19 +261,14 @@ fn validate(source: &Source, project: ProjectType) -> Result<(), ApiError> {
              through its REST API source",
         ));
     }
-    if !source.provider.is_empty() {
-        return Err(ApiError::bad_request(
-            "unknown_provider",
-            format!(
-                "provider: no provider plugin named {:?} is installed",
-                source.provider
-            ),
-        ));
+    if source.provider.is_empty() {
+        source
+            .verifier
+            .compile()
+            .map_err(|e| field(e.field, &e.message))?;
+    } else {
+        validate_plugin_config(source, plugins)?;
     }
-    source
-        .verifier
-        .compile()
-        .map_err(|e| field(e.field, &e.message))?;
     for location in &source.idempotency_keys {
         Location::parse(location).map_err(|m| field("idempotency_keys", &m))?;
     }
@@ -278,6 +289,42 @@ fn validate(source: &Source, project: ProjectType) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A provider source needs a loaded plugin and every config field the plugin requires:
+/// `secret` from `verifier.hmac.secret`, the others from `provider_config`.
+fn validate_plugin_config(source: &Source, plugins: &PluginHost) -> Result<(), ApiError> {
+    let plugin = plugins.get(&source.provider).ok_or_else(|| {
+        let loaded: Vec<String> = plugins.list().into_iter().map(|p| p.name).collect();
+        ApiError::bad_request(
+            "unknown_provider",
+            format!(
+                "provider: no plugin named {:?} is loaded (loaded: {})",
+                source.provider,
+                loaded.join(", ")
+            ),
+        )
+    })?;
+    for wanted in plugin.config.iter().filter(|f| f.required) {
+        let given = match wanted.name.as_str() {
+            "secret" => source.verifier.hmac.as_ref().map(|h| h.secret.as_str()),
+            name => source.provider_config.get(name).map(String::as_str),
+        };
+        if given.is_none_or(str::is_empty) {
+            let place = match wanted.name.as_str() {
+                "secret" => "verifier.hmac.secret".to_string(),
+                name => format!("provider_config.{name}"),
+            };
+            return Err(field(
+                &place,
+                &format!(
+                    "required by the {} plugin: {}",
+                    plugin.name, wanted.description
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn field(name: &str, message: &str) -> ApiError {
     ApiError::bad_request("invalid_field", format!("{name}: {message}"))
 }
@@ -294,11 +341,20 @@ fn put_source(source: &Source) -> Result<Write, ApiError> {
     ))
 }
 
-/// The API representation: secrets masked, and the public ingest URL.
-fn view(source: &Source, public_url: &str) -> Value {
+/// The API representation: secrets masked (the verifier's, and the plugin config fields
+/// the plugin marks secret), and the public ingest URL.
+fn view(source: &Source, state: &AppState) -> Value {
     let mut shown = source.clone();
     shown.verifier = source.verifier.masked();
+    let secret_fields = state.plugins.get(&source.provider).map(|p| &p.config);
+    for (name, value) in &mut shown.provider_config {
+        let secret =
+            secret_fields.is_none_or(|fields| fields.iter().any(|f| f.secret && f.name == *name));
+        if secret {
+            *value = mask(value);
+        }
+    }
     let mut value = json!(shown);
-    value["url"] = json!(format!("{public_url}/ingest/{}", source.mask_id));
+    value["url"] = json!(format!("{}/ingest/{}", state.public_url, source.mask_id));
     value
 }

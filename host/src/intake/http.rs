@@ -1,5 +1,6 @@
-//! `POST /ingest/{mask_id}`: the public URL of an HTTP source. Intake → verify → store →
-//! acknowledge: the 200 is sent only after the event is on disk.
+//! `POST|GET /ingest/{mask_id}`: the public URL of an HTTP source. Intake → verify → store →
+//! acknowledge: the 200 is sent only after the event is on disk. A source with a `provider`
+//! is verified by that plugin, which may also answer the request itself (handshakes).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,13 +8,14 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use serde_json::json;
 
 use super::payload::LazyJson;
 use super::{Location, Payload};
 use crate::error::ApiError;
 use crate::model::{Event, Source};
+use crate::plugin::{Accept, Request as PluginRequest, Response as PluginResponse, Verdict};
 use crate::request::read_body;
 use crate::secret::MASK;
 use crate::server::AppState;
@@ -22,6 +24,7 @@ use crate::verify::VerifyError;
 pub async fn ingest(
     State(state): State<Arc<AppState>>,
     Path(mask_id): Path<String>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
@@ -38,12 +41,13 @@ pub async fn ingest(
             "no source has this ingest URL",
         ));
     };
-    match accept(&state, &source, &uri, &headers, body).await {
-        Ok(event) => {
+    match accept(&state, &source, &method, &uri, &headers, body).await {
+        Ok(Outcome::Stored(event)) => {
             state.metrics.accepted(&source.uid);
             tracing::debug!(source = %source.uid, event = %event.uid, duplicate = event.is_duplicate_event, "event accepted");
             Ok(acknowledgement(&source))
         }
+        Ok(Outcome::Answered(response)) => Ok(response),
         Err(e) => {
             state.metrics.rejected(&source.uid, e.code);
             tracing::info!(source = %source.uid, reason = e.code, "ingest request refused");
@@ -52,13 +56,20 @@ pub async fn ingest(
     }
 }
 
+enum Outcome {
+    Stored(Event),
+    /// The plugin answered the request itself; nothing is stored.
+    Answered(Response),
+}
+
 async fn accept(
     state: &AppState,
     source: &Source,
+    method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Event, ApiError> {
+) -> Result<Outcome, ApiError> {
     if source.is_disabled {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -73,12 +84,54 @@ async fn accept(
         });
     let body = read_body(headers, body, limit).await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    source
-        .verifier
-        .compile()
-        .map_err(|_| VerifyError::Misconfigured)
-        .and_then(|verifier| verifier.verify(headers, &body, now))
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.message()))?;
+    let accepted = if source.provider.is_empty() {
+        if method != Method::POST {
+            return Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "send events with POST; GET is for provider handshakes",
+            ));
+        }
+        source
+            .verifier
+            .compile()
+            .map_err(|_| VerifyError::Misconfigured)
+            .and_then(|verifier| verifier.verify(headers, &body, now))
+            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.message()))?;
+        Accept {
+            event_type: None,
+            idempotency_key: None,
+        }
+    } else {
+        let request = PluginRequest {
+            method: method.to_string(),
+            path: uri.path().to_string(),
+            query: uri.query().unwrap_or("").to_string(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+            received_at: now,
+        };
+        match plugin_verdict(state, source, request).await? {
+            Verdict::Accept(accept) => accept,
+            Verdict::Respond(response) => return Ok(Outcome::Answered(plugin_response(response))),
+            Verdict::Reject(reason) => {
+                tracing::info!(source = %source.uid, plugin = %source.provider, %reason, "plugin rejected a request");
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "plugin_rejected",
+                    "the request failed the provider's verification",
+                ));
+            }
+        }
+    };
 
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -91,17 +144,18 @@ async fn accept(
             .ok()
             .and_then(|l| l.read(headers, query, &data))
     };
-    let event_type = source
-        .event_type_location
-        .as_deref()
-        .and_then(read)
+    let event_type = accepted
+        .event_type
+        .or_else(|| source.event_type_location.as_deref().and_then(read))
         .unwrap_or_else(|| source.mask_id.clone());
-    let idempotency_key = source
-        .idempotency_keys
-        .iter()
-        .filter_map(|l| read(l))
-        .collect::<Vec<_>>()
-        .join(",");
+    let idempotency_key = accepted.idempotency_key.unwrap_or_else(|| {
+        source
+            .idempotency_keys
+            .iter()
+            .filter_map(|l| read(l))
+            .collect::<Vec<_>>()
+            .join(",")
+    });
     drop(data);
 
     let event = Event {
@@ -121,7 +175,60 @@ async fn accept(
         raw_encoding: payload.raw_encoding,
         created_at: String::new(),
     };
-    state.store.put_event(event).await.map_err(ApiError::store)
+    let stored = state
+        .store
+        .put_event(event)
+        .await
+        .map_err(ApiError::store)?;
+    Ok(Outcome::Stored(stored))
+}
+
+/// Runs the source's plugin with its configuration: `secret` (Convoy's
+/// `verifier.hmac.secret`) and the `provider_config` entries.
+async fn plugin_verdict(
+    state: &AppState,
+    source: &Source,
+    request: PluginRequest,
+) -> Result<Verdict, ApiError> {
+    let secret = source.verifier.hmac.as_ref().map(|h| h.secret.clone());
+    let config = secret
+        .filter(|s| !s.is_empty())
+        .map(|s| ("secret".to_string(), s))
+        .into_iter()
+        .chain(source.provider_config.clone())
+        .collect();
+    match state
+        .plugins
+        .verify(&source.provider, request, config)
+        .await
+    {
+        Some(Ok(verdict)) => Ok(verdict),
+        Some(Err(failure)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            failure.code(),
+            "the source's provider plugin failed on this request; the sender may retry",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "plugin_unavailable",
+            "the source's provider plugin is not loaded; its operator must install it",
+        )),
+    }
+}
+
+/// A plugin's own answer (already checked against the output bounds).
+fn plugin_response(response: PluginResponse) -> Response {
+    let mut answer = Response::new(axum::body::Body::from(response.body));
+    *answer.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
+    for (name, value) in response.headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            answer.headers_mut().append(name, value);
+        }
+    }
+    answer
 }
 
 /// Request headers by lower-case name, with the verifier's credential header masked.

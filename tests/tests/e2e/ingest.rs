@@ -15,16 +15,6 @@ fn hmac_source(hmac: Value) -> Value {
     json!({"name": "hmac", "type": "http", "verifier": {"type": "hmac", "hmac": hmac}})
 }
 
-async fn post(c: &Client, mask: &str, headers: &[(&str, &str)], body: &[u8]) -> inlet_tests::Reply {
-    c.send(
-        Method::POST,
-        &format!("/ingest/{mask}"),
-        headers,
-        body.to_vec(),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn hmac_simple_hex_accepts_valid_and_rejects_tampered_missing_and_wrong_secret() {
     let t = TestServer::start().await;
@@ -38,43 +28,47 @@ async fn hmac_simple_hex_accepts_valid_and_rejects_tampered_missing_and_wrong_se
     let body = br#"{"event":"payment.succeeded","amount":42}"#;
     let sig = hmac_sha256_hex(secret, body);
 
-    let reply = post(
-        c,
-        &mask,
-        &[
-            ("x-convoy-signature", &sig),
-            ("content-type", "application/json"),
-        ],
-        body,
-    )
-    .await;
+    let reply = c
+        .ingest(
+            &mask,
+            &[
+                ("x-convoy-signature", &sig),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(
         reply.json(),
         json!({"status": true, "message": "Event received"})
     );
 
-    let reply = post(
-        c,
-        &mask,
-        &[("x-convoy-signature", &sig)],
-        br#"{"event":"payment.succeeded","amount":43}"#,
-    )
-    .await;
+    let reply = c
+        .ingest(
+            &mask,
+            &[("x-convoy-signature", &sig)],
+            br#"{"event":"payment.succeeded","amount":43}"#,
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.code(), "invalid_signature");
     assert!(!reply.text().contains(secret));
 
-    let reply = post(c, &mask, &[], body).await;
+    let reply = c.ingest(&mask, &[], body).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.code(), "missing_signature");
 
     let wrong = hmac_sha256_hex("not-the-secret", body);
-    let reply = post(c, &mask, &[("x-convoy-signature", &wrong)], body).await;
+    let reply = c
+        .ingest(&mask, &[("x-convoy-signature", &wrong)], body)
+        .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.code(), "invalid_signature");
 
-    let reply = post(c, &mask, &[("x-convoy-signature", "not hex at all")], body).await;
+    let reply = c
+        .ingest(&mask, &[("x-convoy-signature", "not hex at all")], body)
+        .await;
     assert_eq!(reply.code(), "invalid_signature");
 
     // Only the valid request was stored, with its raw body and JSON data.
@@ -113,14 +107,14 @@ async fn hmac_sha512_base64_with_rotated_secrets() {
         let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(body);
         let sig = BASE64.encode(mac.finalize().into_bytes());
-        let reply = post(c, &mask, &[("x-sig", &sig)], body).await;
+        let reply = c.ingest(&mask, &[("x-sig", &sig)], body).await;
         assert_eq!(reply.status, StatusCode::OK, "{secret}: {}", reply.text());
     }
     let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(b"retired-secret").unwrap();
     mac.update(body);
     let sig = BASE64.encode(mac.finalize().into_bytes());
     assert_eq!(
-        post(c, &mask, &[("x-sig", &sig)], body).await.status,
+        c.ingest(&mask, &[("x-sig", &sig)], body).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -147,25 +141,27 @@ async fn hmac_advanced_signatures_and_replay_window() {
         format!("t={t},v1=00ff,v1={}", hmac_sha256_hex(secret, &content))
     };
 
-    let reply = post(c, &mask, &[("x-convoy-signature", &signed(now))], body).await;
+    let reply = c
+        .ingest(&mask, &[("x-convoy-signature", &signed(now))], body)
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 
-    let reply = post(
-        c,
-        &mask,
-        &[("x-convoy-signature", &signed(now - 600))],
-        body,
-    )
-    .await;
+    let reply = c
+        .ingest(&mask, &[("x-convoy-signature", &signed(now - 600))], body)
+        .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.code(), "timestamp_expired");
 
     // A signature over the body alone (the simple scheme) does not pass as advanced.
     let simple = format!("t={now},v1={}", hmac_sha256_hex(secret, body));
-    let reply = post(c, &mask, &[("x-convoy-signature", &simple)], body).await;
+    let reply = c
+        .ingest(&mask, &[("x-convoy-signature", &simple)], body)
+        .await;
     assert_eq!(reply.code(), "invalid_signature");
 
-    let reply = post(c, &mask, &[("x-convoy-signature", "v1=abcd")], body).await;
+    let reply = c
+        .ingest(&mask, &[("x-convoy-signature", "v1=abcd")], body)
+        .await;
     assert_eq!(reply.code(), "missing_signature");
 }
 
@@ -180,13 +176,13 @@ async fn basic_auth_api_key_and_noop_verifiers() {
     )
     .await;
     let good = format!("Basic {}", BASE64.encode("hook:p:a:ss"));
-    let reply = post(c, &basic, &[("authorization", &good)], b"{}").await;
+    let reply = c.ingest(&basic, &[("authorization", &good)], b"{}").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let bad = format!("Basic {}", BASE64.encode("hook:p:a"));
-    let reply = post(c, &basic, &[("authorization", &bad)], b"{}").await;
+    let reply = c.ingest(&basic, &[("authorization", &bad)], b"{}").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.code(), "invalid_credentials");
-    let reply = post(c, &basic, &[], b"{}").await;
+    let reply = c.ingest(&basic, &[], b"{}").await;
     assert_eq!(reply.code(), "missing_credentials");
 
     // The stored request headers never hold the credential.
@@ -202,12 +198,12 @@ async fn basic_auth_api_key_and_noop_verifiers() {
     )
     .await;
     assert_eq!(
-        post(c, &keyed, &[("x-mono-key", "mono-123")], b"{}")
+        c.ingest(&keyed, &[("x-mono-key", "mono-123")], b"{}")
             .await
             .status,
         StatusCode::OK
     );
-    let reply = post(c, &keyed, &[("x-mono-key", "mono-124")], b"{}").await;
+    let reply = c.ingest(&keyed, &[("x-mono-key", "mono-124")], b"{}").await;
     assert_eq!(reply.code(), "invalid_credentials");
 
     let (_, open) = incoming_source(
@@ -216,12 +212,18 @@ async fn basic_auth_api_key_and_noop_verifiers() {
     )
     .await;
     assert_eq!(
-        post(c, &open, &[], b"anything").await.status,
+        c.ingest(&open, &[], b"anything").await.status,
         StatusCode::OK
     );
-    let reply = c.get(&format!("/ingest/{open}x")).await;
-    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
-    let reply = post(c, "0123456789abcdef0123456789abcdef", &[], b"{}").await;
+    let reply = c.get(&format!("/ingest/{open}")).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "GET is for plugin handshakes"
+    );
+    let reply = c
+        .ingest("0123456789abcdef0123456789abcdef", &[], b"{}")
+        .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
@@ -258,16 +260,18 @@ async fn request_details_event_type_custom_response_and_bodies() {
          Content-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n"
     );
     let ct = format!("multipart/form-data; boundary={boundary}");
-    let reply = post(c, &mask, &[("content-type", &ct)], multipart.as_bytes()).await;
+    let reply = c
+        .ingest(&mask, &[("content-type", &ct)], multipart.as_bytes())
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 
-    let reply = post(
-        c,
-        &mask,
-        &[("content-type", "application/octet-stream")],
-        &[0xde, 0xad, 0xbe, 0xef],
-    )
-    .await;
+    let reply = c
+        .ingest(
+            &mask,
+            &[("content-type", "application/octet-stream")],
+            &[0xde, 0xad, 0xbe, 0xef],
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
 
     let events = c.events(&project, "").await;
@@ -314,7 +318,7 @@ async fn idempotency_keys_flag_repeats_even_when_concurrent() {
         let c = c.clone();
         let mask = mask.clone();
         tasks.push(tokio::spawn(async move {
-            post(&c, &mask, &[("x-delivery", "d-1")], br#"{"id":"evt_1"}"#)
+            c.ingest(&mask, &[("x-delivery", "d-1")], br#"{"id":"evt_1"}"#)
                 .await
                 .status
         }));
@@ -322,7 +326,8 @@ async fn idempotency_keys_flag_repeats_even_when_concurrent() {
     for task in tasks {
         assert_eq!(task.await.unwrap(), StatusCode::OK);
     }
-    post(c, &mask, &[("x-delivery", "d-2")], br#"{"id":"evt_1"}"#).await;
+    c.ingest(&mask, &[("x-delivery", "d-2")], br#"{"id":"evt_1"}"#)
+        .await;
 
     let events = c.events(&project, "perPage=100").await;
     let content = events["content"].as_array().unwrap();
@@ -360,7 +365,9 @@ async fn disabled_sources_refuse_events() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
-    let reply = post(c, source["mask_id"].as_str().unwrap(), &[], b"{}").await;
+    let reply = c
+        .ingest(source["mask_id"].as_str().unwrap(), &[], b"{}")
+        .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.code(), "source_disabled");
 }

@@ -5,4 +5,5 @@ mod durability;
 mod events;
 mod ingest;
 mod limits;
+mod plugins;
 mod rest;

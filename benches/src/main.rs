@@ -1,0 +1,219 @@
+//! Load generator: starts Inlet in-process on a temporary data directory and drives it over
+//! loopback HTTP with concurrent clients, then prints throughput and latency per scenario.
+//!
+//! cargo run --release -p inlet-bench -- [REQUESTS] [CONCURRENCY] [BODY_BYTES]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+const ADMIN: &str = "bench-admin-token";
+
+type Headers = Vec<(&'static str, String)>;
+type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("numbers"))
+        .collect();
+    let requests = args.first().copied().unwrap_or(20_000);
+    let concurrency = args.get(1).copied().unwrap_or(64);
+    let body_bytes = args.get(2).copied().unwrap_or(1024);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = inlet::config::Settings::for_data_dir(dir.path());
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.admin_token = Some(ADMIN.into());
+    settings.max_in_flight = concurrency * 2;
+    let server = inlet::server::start(settings).await.unwrap();
+    let base = format!("http://{}", server.addr);
+    let http: Http = Client::builder(TokioExecutor::new()).build_http();
+
+    let payload =
+        json!({"type": "bench", "pad": "x".repeat(body_bytes.saturating_sub(40))}).to_string();
+    let payload = Bytes::from(payload);
+    println!(
+        "{requests} requests, {concurrency} concurrent clients, {} byte bodies, loopback",
+        payload.len()
+    );
+    println!(
+        "{:<22} {:>10} {:>10} {:>10} {:>10}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "max ms"
+    );
+
+    let incoming = create(
+        &http,
+        &base,
+        "/api/v1/projects",
+        ADMIN,
+        json!({"name": "in", "type": "incoming"}),
+    )
+    .await;
+    let project = incoming["uid"].as_str().unwrap().to_string();
+    let sources = format!("/api/v1/projects/{project}/sources");
+    let noop = create(
+        &http,
+        &base,
+        &sources,
+        ADMIN,
+        json!({"name": "noop", "type": "http", "verifier": {"type": "noop"}}),
+    )
+    .await;
+    let hmac = create(&http, &base, &sources, ADMIN, json!({"name": "hmac", "type": "http",
+        "verifier": {"type": "hmac", "hmac": {"header": "X-Sig", "hash": "SHA256", "encoding": "hex", "secret": "bench"}}})).await;
+    let github = create(
+        &http,
+        &base,
+        &sources,
+        ADMIN,
+        json!({"name": "gh", "type": "http", "provider": "github",
+        "verifier": {"type": "hmac", "hmac": {"secret": "bench"}}}),
+    )
+    .await;
+    let outgoing = create(
+        &http,
+        &base,
+        "/api/v1/projects",
+        ADMIN,
+        json!({"name": "out", "type": "outgoing"}),
+    )
+    .await;
+    let key = outgoing["api_key"].as_str().unwrap().to_string();
+    let rest_path = format!(
+        "/api/v1/projects/{}/events",
+        outgoing["uid"].as_str().unwrap()
+    );
+    let signature = hmac_hex("bench", &payload);
+    let rest_body = Bytes::from(
+        json!({"endpoint_id": "e", "event_type": "bench", "data": serde_json::from_slice::<Value>(&payload).unwrap()}).to_string(),
+    );
+
+    let scenarios: Vec<(&str, String, Headers, Bytes)> = vec![
+        ("ingest noop", ingest_path(&noop), vec![], payload.clone()),
+        (
+            "ingest hmac-sha256",
+            ingest_path(&hmac),
+            vec![("x-sig", signature.clone())],
+            payload.clone(),
+        ),
+        (
+            "ingest github plugin",
+            ingest_path(&github),
+            vec![
+                ("x-hub-signature-256", format!("sha256={signature}")),
+                ("x-github-event", "push".into()),
+            ],
+            payload.clone(),
+        ),
+        (
+            "rest api event",
+            rest_path,
+            vec![
+                ("authorization", format!("Bearer {key}")),
+                ("content-type", "application/json".into()),
+            ],
+            rest_body,
+        ),
+    ];
+    for (name, path, headers, body) in scenarios {
+        let report = drive(
+            &http,
+            &format!("{base}{path}"),
+            Arc::new(headers),
+            body,
+            requests,
+            concurrency,
+        )
+        .await;
+        println!(
+            "{name:<22} {:>10.0} {:>10.2} {:>10.2} {:>10.2}",
+            report.0, report.1, report.2, report.3
+        );
+    }
+    server.shutdown().await.unwrap();
+}
+
+fn ingest_path(source: &Value) -> String {
+    format!("/ingest/{}", source["mask_id"].as_str().unwrap())
+}
+
+fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn create(http: &Http, base: &str, path: &str, token: &str, body: Value) -> Value {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap();
+    let response = http.request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["data"].clone()
+}
+
+/// Sends `total` requests from `concurrency` clients; returns (req/s, p50, p99, max) in ms.
+async fn drive(
+    http: &Http,
+    url: &str,
+    headers: Arc<Headers>,
+    body: Bytes,
+    total: usize,
+    concurrency: usize,
+) -> (f64, f64, f64, f64) {
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for client in 0..concurrency {
+        let (http, url, headers, body) =
+            (http.clone(), url.to_string(), headers.clone(), body.clone());
+        let share = total / concurrency + usize::from(client < total % concurrency);
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(share);
+            for _ in 0..share {
+                let mut request = Request::builder().method(Method::POST).uri(&url);
+                for (name, value) in headers.iter() {
+                    request = request.header(*name, value);
+                }
+                let sent = Instant::now();
+                let response = http
+                    .request(request.body(Full::new(body.clone())).unwrap())
+                    .await
+                    .unwrap();
+                let status = response.status();
+                response.into_body().collect().await.unwrap();
+                assert!(status.is_success(), "{url}: {status}");
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies: Vec<Duration> = Vec::with_capacity(total);
+    for client in clients {
+        latencies.extend(client.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let at =
+        |q: f64| ms(latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)]);
+    (
+        total as f64 / elapsed,
+        at(0.5),
+        at(0.99),
+        ms(*latencies.last().unwrap()),
+    )
+}

@@ -1,0 +1,306 @@
+//! Provider plugins: sandboxed WebAssembly components implementing `inlet:plugin/handler`
+//! (see `wit/`). Built-in plugins ship inside the binary; more load from a plugins directory.
+//!
+//! Each plugin is compiled once (the machine code is cached in the data directory) and held
+//! as an `InstancePre`; every call gets a fresh `Store` with a CPU deadline, a memory limit
+//! and bounded output, and runs on a blocking thread so a slow plugin delays only its own
+//! request.
+
+mod runtime;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::metrics::Metrics;
+use runtime::{CallState, Runtime};
+
+wasmtime::component::bindgen!({
+    path: "../wit/v0.1.0",
+    world: "provider",
+});
+
+pub use self::inlet::plugin::types::{Accept, ConfigField, PluginInfo, Request, Response, Verdict};
+
+/// The WIT package versions this host can run.
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0"];
+const HANDLER_EXPORT: &str = "inlet:plugin/handler@";
+
+/// The plugins that ship inside the binary, compiled by `build.rs`.
+const BUILT_IN: &[(&str, &[u8])] = &[
+    (
+        "github",
+        include_bytes!(concat!(env!("OUT_DIR"), "/plugins/github.wasm")),
+    ),
+    (
+        "shopify",
+        include_bytes!(concat!(env!("OUT_DIR"), "/plugins/shopify.wasm")),
+    ),
+    (
+        "twitter",
+        include_bytes!(concat!(env!("OUT_DIR"), "/plugins/twitter.wasm")),
+    ),
+];
+
+/// Most plugin calls running at once; others wait their turn. Also the size of the
+/// instance pool.
+const MAX_CONCURRENT_CALLS: u32 = 128;
+
+/// Bounds on what a plugin may return.
+const MAX_RESPONSE_BODY: usize = 64 * 1024;
+const MAX_RESPONSE_HEADERS: usize = 32;
+const MAX_FIELD_LEN: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct PluginLimits {
+    pub deadline: Duration,
+    pub memory_bytes: usize,
+}
+
+/// One loaded plugin, as `GET /api/v1/plugins` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginSummary {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub config: Vec<ConfigFieldView>,
+    /// `built-in`, or the file it was loaded from.
+    pub origin: String,
+    pub wit_version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigFieldView {
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+    pub secret: bool,
+}
+
+struct Loaded {
+    summary: PluginSummary,
+    pre: ProviderPre<CallState>,
+}
+
+/// Why a call produced no verdict. Each fails only its own request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginFailure {
+    Timeout,
+    MemoryLimit,
+    Trap,
+    InvalidOutput,
+}
+
+impl PluginFailure {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Timeout => "plugin_timeout",
+            Self::MemoryLimit => "plugin_memory_limit",
+            Self::Trap => "plugin_trap",
+            Self::InvalidOutput => "plugin_invalid_output",
+        }
+    }
+}
+
+pub struct PluginHost {
+    runtime: Runtime,
+    plugins: BTreeMap<String, Arc<Loaded>>,
+    calls: Semaphore,
+    metrics: Arc<Metrics>,
+}
+
+impl PluginHost {
+    /// Loads the built-in plugins, then every `.wasm` in `dir`. A plugin that cannot be
+    /// loaded (not a component, unsupported WIT version, duplicate name) is refused with a
+    /// logged reason; the others still load.
+    pub fn load(
+        dir: Option<&Path>,
+        cache_dir: &Path,
+        limits: PluginLimits,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        let runtime = Runtime::new(limits, MAX_CONCURRENT_CALLS, cache_dir)?;
+        let mut host = Self {
+            runtime,
+            plugins: BTreeMap::new(),
+            calls: Semaphore::new(MAX_CONCURRENT_CALLS as usize),
+            metrics,
+        };
+        for (name, bytes) in BUILT_IN {
+            host.add(bytes, "built-in".into())
+                .with_context(|| format!("the built-in {name} plugin failed to load"))?;
+        }
+        if let Some(dir) = dir {
+            for path in wasm_files(dir)? {
+                let origin = path.display().to_string();
+                let loaded = std::fs::read(&path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|bytes| host.add(&bytes, origin.clone()));
+                match loaded {
+                    Ok(name) => tracing::info!(plugin = %name, path = %origin, "plugin loaded"),
+                    Err(e) => tracing::error!(path = %origin, "plugin refused: {e:#}"),
+                }
+            }
+        }
+        Ok(host)
+    }
+
+    fn add(&mut self, bytes: &[u8], origin: String) -> anyhow::Result<String> {
+        let component = self.runtime.compile(bytes)?;
+        let wit_version = handler_version(&self.runtime, &component)?;
+        let pre = ProviderPre::new(self.runtime.instantiate_pre(&component)?)
+            .map_err(|e| anyhow::anyhow!("it does not match the inlet:plugin world: {e}"))?;
+        let info = self
+            .runtime
+            .call(&pre, |store, plugin| {
+                plugin.inlet_plugin_handler().call_describe(store)
+            })
+            .map_err(|f| anyhow::anyhow!("its describe call failed: {}", f.code()))?;
+        let name = info.name.clone();
+        anyhow::ensure!(
+            !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'-'
+                    || b == b'_'),
+            "its name {name:?} must be 1-64 characters of a-z, 0-9, '-' and '_'"
+        );
+        anyhow::ensure!(
+            !self.plugins.contains_key(&name),
+            "a plugin named {name:?} is already loaded"
+        );
+        let summary = PluginSummary {
+            name: name.clone(),
+            version: info.version,
+            description: info.description,
+            config: info
+                .config
+                .into_iter()
+                .map(|f| ConfigFieldView {
+                    name: f.name,
+                    description: f.description,
+                    required: f.required,
+                    secret: f.secret,
+                })
+                .collect(),
+            origin,
+            wit_version,
+        };
+        self.plugins
+            .insert(name.clone(), Arc::new(Loaded { summary, pre }));
+        Ok(name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&PluginSummary> {
+        self.plugins.get(name).map(|p| &p.summary)
+    }
+
+    pub fn list(&self) -> Vec<PluginSummary> {
+        self.plugins.values().map(|p| p.summary.clone()).collect()
+    }
+
+    /// Runs a plugin's `verify` on a blocking thread. `None` when no such plugin is loaded.
+    pub async fn verify(
+        &self,
+        name: &str,
+        request: Request,
+        config: Vec<(String, String)>,
+    ) -> Option<Result<Verdict, PluginFailure>> {
+        let plugin = self.plugins.get(name)?.clone();
+        let _turn = self.calls.acquire().await.ok()?;
+        let runtime = self.runtime.clone();
+        let started = Instant::now();
+        let outcome = tokio::task::spawn_blocking(move || {
+            runtime
+                .call(&plugin.pre, |store, p| {
+                    p.inlet_plugin_handler()
+                        .call_verify(store, &request, &config)
+                })
+                .and_then(checked)
+        })
+        .await
+        .unwrap_or(Err(PluginFailure::Trap));
+        let label = match &outcome {
+            Ok(Verdict::Accept(_)) => "accept",
+            Ok(Verdict::Reject(_)) => "reject",
+            Ok(Verdict::Respond(_)) => "respond",
+            Err(f) => f.code(),
+        };
+        self.metrics
+            .plugin_call(name, label, started.elapsed().as_secs_f64());
+        Some(outcome)
+    }
+}
+
+/// Enforces the bounds on a verdict; a reject reason is only shortened.
+fn checked(verdict: Verdict) -> Result<Verdict, PluginFailure> {
+    let short = |s: &Option<String>| s.as_ref().is_none_or(|s| s.len() <= MAX_FIELD_LEN);
+    match verdict {
+        Verdict::Accept(a) if short(&a.event_type) && short(&a.idempotency_key) => {
+            Ok(Verdict::Accept(a))
+        }
+        Verdict::Reject(mut reason) => {
+            if reason.len() > MAX_FIELD_LEN {
+                let mut end = MAX_FIELD_LEN;
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                reason.truncate(end);
+            }
+            Ok(Verdict::Reject(reason))
+        }
+        Verdict::Respond(r)
+            if r.body.len() <= MAX_RESPONSE_BODY
+                && r.headers.len() <= MAX_RESPONSE_HEADERS
+                && http::StatusCode::from_u16(r.status).is_ok()
+                && r.headers.iter().all(|(n, v)| {
+                    http::HeaderName::from_bytes(n.as_bytes()).is_ok()
+                        && http::HeaderValue::from_str(v).is_ok()
+                }) =>
+        {
+            Ok(Verdict::Respond(r))
+        }
+        _ => Err(PluginFailure::InvalidOutput),
+    }
+}
+
+/// The WIT version of the `handler` the component exports, if this host supports it.
+fn handler_version(
+    runtime: &Runtime,
+    component: &wasmtime::component::Component,
+) -> anyhow::Result<String> {
+    let exported = runtime.export_names(component);
+    let version = exported
+        .iter()
+        .find_map(|name| name.strip_prefix(HANDLER_EXPORT))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "it is not an Inlet plugin: it does not export {HANDLER_EXPORT}<version> \
+                 (exports: {exported:?})"
+            )
+        })?;
+    anyhow::ensure!(
+        SUPPORTED_WIT_VERSIONS.contains(&version),
+        "it is built for inlet:plugin@{version}, and this Inlet supports inlet:plugin@{}; \
+         rebuild it with a matching SDK",
+        SUPPORTED_WIT_VERSIONS.join(", ")
+    );
+    Ok(version.to_string())
+}
+
+fn wasm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the plugins directory {}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,134 @@
+//! GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`. The event type is
+//! `X-GitHub-Event` (a `ping` when a webhook is created is accepted like any other event) and
+//! the idempotency key `X-GitHub-Delivery`.
+
+use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+
+pub struct GitHub;
+
+impl Plugin for GitHub {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "github",
+            env!("CARGO_PKG_VERSION"),
+            "GitHub webhooks, signed with X-Hub-Signature-256",
+        )
+        .secret()
+    }
+
+    fn verify(request: &Request, config: &Config) -> Verdict {
+        let Some(secret) = config.secret() else {
+            return Verdict::misconfigured("secret");
+        };
+        let Some(header) = request.header("x-hub-signature-256") else {
+            return Verdict::reject("missing signature");
+        };
+        let expected = hmac_sha256(secret.as_bytes(), &request.body);
+        match header.strip_prefix("sha256=").and_then(hex_decode) {
+            Some(signature) if constant_time_eq(&signature, &expected) => Verdict::accept()
+                .with_event_type(request.header("x-github-event"))
+                .with_idempotency_key(request.header("x-github-delivery")),
+            _ => Verdict::reject("invalid signature"),
+        }
+    }
+}
+
+inlet_sdk::export_plugin!(GitHub);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::Mac;
+
+    const SECRET: &str = "It's a Secret to Everybody";
+
+    /// Signs independently of the plugin (and of the SDK's crypto).
+    fn signed(body: &str, secret: &str) -> Request {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        Request::post(body).with_header("X-Hub-Signature-256", &signature)
+    }
+
+    #[test]
+    fn describes_itself() {
+        let info = GitHub::describe();
+        assert_eq!(info.name, "github");
+        assert_eq!(info.config.len(), 1);
+        assert!(info.config[0].name == "secret" && info.config[0].required);
+    }
+
+    #[test]
+    fn githubs_documented_example_verifies() {
+        let request = Request::post("Hello, World!")
+            .with_header(
+                "X-Hub-Signature-256",
+                "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+            )
+            .with_header("X-GitHub-Event", "push")
+            .with_header("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        assert_eq!(
+            GitHub::verify(&request, &Config::with_secret(SECRET)),
+            Verdict::accept()
+                .with_event_type("push")
+                .with_idempotency_key("72d3162e-cc78-11e3-81ab-4c9367dc0958")
+        );
+    }
+
+    #[test]
+    fn valid_signatures_and_pings_are_accepted() {
+        let config = Config::with_secret(SECRET);
+        assert_eq!(
+            GitHub::verify(&signed("{}", SECRET), &config),
+            Verdict::accept()
+        );
+        let ping = signed(r#"{"zen":"Design for failure."}"#, SECRET)
+            .with_header("X-GitHub-Event", "ping")
+            .with_header("X-GitHub-Delivery", "d-1");
+        assert_eq!(
+            GitHub::verify(&ping, &config),
+            Verdict::accept()
+                .with_event_type("ping")
+                .with_idempotency_key("d-1")
+        );
+        // Upper-case hex is still the same signature.
+        let mut upper = signed("{}", SECRET);
+        upper.headers[0].1 = upper.headers[0]
+            .1
+            .to_uppercase()
+            .replace("SHA256=", "sha256=");
+        assert!(GitHub::verify(&upper, &config).is_accept());
+    }
+
+    #[test]
+    fn tampered_missing_malformed_and_wrong_secret_are_rejected() {
+        let config = Config::with_secret(SECRET);
+        let invalid = Verdict::reject("invalid signature");
+        let mut tampered = signed(r#"{"a":1}"#, SECRET);
+        tampered.body = br#"{"a":2}"#.to_vec();
+        assert_eq!(GitHub::verify(&tampered, &config), invalid);
+        assert_eq!(GitHub::verify(&signed("{}", "wrong"), &config), invalid);
+        assert_eq!(
+            GitHub::verify(&Request::post("{}"), &config),
+            Verdict::reject("missing signature")
+        );
+        for header in ["", "sha256=", "sha256=zz", "sha1=abcd", "757107ea0e"] {
+            let request = Request::post("{}").with_header("X-Hub-Signature-256", header);
+            assert_eq!(GitHub::verify(&request, &config), invalid, "{header:?}");
+        }
+        // A truncated signature must not verify.
+        let mut short = signed("{}", SECRET);
+        short.headers[0].1.truncate(20);
+        assert_eq!(GitHub::verify(&short, &config), invalid);
+    }
+
+    #[test]
+    fn fails_closed_without_a_secret() {
+        let misconfigured = Verdict::reject("plugin misconfigured: secret is required");
+        let request = signed("{}", SECRET);
+        assert_eq!(GitHub::verify(&request, &Config::default()), misconfigured);
+        let empty = Config(vec![("secret".into(), String::new())]);
+        assert_eq!(GitHub::verify(&request, &empty), misconfigured);
+    }
+}

@@ -1,0 +1,367 @@
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::Mac;
+use hyper::{Method, StatusCode};
+use inlet_tests::{ADMIN_TOKEN, Client, TestServer, hmac_sha256_hex, test_plugin};
+use serde_json::{Value, json};
+
+fn hmac_sha256_base64(secret: &str, content: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(content);
+    BASE64.encode(mac.finalize().into_bytes())
+}
+
+async fn provider_source(c: &Client, provider: &str, secret: &str) -> (String, String) {
+    let (project, _) = c.create_project("incoming").await;
+    let source = c
+        .create_source(
+            &project,
+            json!({"name": provider, "type": "http", "provider": provider,
+                   "verifier": {"type": "hmac", "hmac": {"secret": secret}}}),
+        )
+        .await;
+    assert_eq!(source["verifier"]["hmac"]["secret"], "********");
+    (project, source["mask_id"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn github_plugin_verifies_githubs_own_example() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    let secret = "It's a Secret to Everybody";
+    let (project, mask) = provider_source(c, "github", secret).await;
+    let body = b"Hello, World!";
+    // From GitHub's webhook documentation.
+    let signature = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    assert_eq!(
+        format!("sha256={}", hmac_sha256_hex(secret, body)),
+        signature
+    );
+    let headers = [
+        ("x-hub-signature-256", signature),
+        ("x-github-event", "push"),
+        ("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+    ];
+    let reply = c.ingest(&mask, &headers, body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let reply = c.ingest(&mask, &headers, body).await;
+    assert_eq!(reply.status, StatusCode::OK, "a redelivery is accepted");
+
+    let tampered = c.ingest(&mask, &headers, b"Hello, World?").await;
+    assert_eq!(tampered.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(tampered.code(), "plugin_rejected");
+    let missing = c.ingest(&mask, &[("x-github-event", "push")], body).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    let wrong = format!("sha256={}", hmac_sha256_hex("another secret", body));
+    let reply = c
+        .ingest(&mask, &[("x-hub-signature-256", &wrong)], body)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(!reply.text().contains(secret));
+
+    let events = c.events(&project, "").await;
+    let content = events["content"].as_array().unwrap();
+    assert_eq!(content.len(), 2);
+    for (event, duplicate) in content.iter().zip([true, false]) {
+        assert_eq!(event["event_type"], "push");
+        assert_eq!(
+            event["idempotency_key"],
+            "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+        );
+        assert_eq!(event["is_duplicate_event"], duplicate);
+        assert_eq!(event["raw"], "Hello, World!");
+    }
+    let metrics = c.get("/metrics").await.text();
+    assert!(
+        metrics.contains(r#"inlet_plugin_calls_total{plugin="github",outcome="accept"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"inlet_plugin_calls_total{plugin="github",outcome="reject"} 3"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn shopify_plugin_verifies_base64_signatures() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    let (project, mask) = provider_source(c, "shopify", "shpss_secret").await;
+    let body = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;
+    let sig = hmac_sha256_base64("shpss_secret", body);
+    let headers = [
+        ("x-shopify-hmac-sha256", sig.as_str()),
+        ("x-shopify-topic", "orders/create"),
+        (
+            "x-shopify-webhook-id",
+            "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        ),
+        ("content-type", "application/json"),
+    ];
+    let reply = c.ingest(&mask, &headers, body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let reply = c.ingest(&mask, &headers, br#"{"id":1}"#).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let reply = c
+        .ingest(&mask, &[("x-shopify-topic", "orders/create")], body)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let other = hmac_sha256_base64("other", body);
+    let reply = c
+        .ingest(&mask, &[("x-shopify-hmac-sha256", &other)], body)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    let events = c.events(&project, "").await;
+    let event = &events["content"][0];
+    assert_eq!(event["event_type"], "orders/create");
+    assert_eq!(
+        event["idempotency_key"],
+        "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+    );
+    assert_eq!(event["data"]["email"], "jon@example.com");
+}
+
+#[tokio::test]
+async fn twitter_plugin_answers_the_crc_challenge_and_verifies_posts() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    let secret = "twitter-consumer-secret";
+    let (project, mask) = provider_source(c, "twitter", secret).await;
+
+    let reply = c
+        .get(&format!("/ingest/{mask}?crc_token=challenge-123"))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(
+        reply.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let expected = format!("sha256={}", hmac_sha256_base64(secret, b"challenge-123"));
+    assert_eq!(reply.json(), json!({"response_token": expected}));
+    let reply = c.get(&format!("/ingest/{mask}")).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    let body = br#"{"for_user_id":"2244994945","tweet_create_events":[]}"#;
+    let sig = format!("sha256={}", hmac_sha256_base64(secret, body));
+    let reply = c
+        .ingest(&mask, &[("x-twitter-webhooks-signature", &sig)], body)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let reply = c
+        .ingest(&mask, &[("x-twitter-webhooks-signature", &sig)], b"{}")
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    let events = c.events(&project, "").await;
+    assert_eq!(
+        events["content"].as_array().unwrap().len(),
+        1,
+        "the CRC answer stores nothing"
+    );
+}
+
+#[tokio::test]
+async fn provider_sources_are_validated_against_the_plugin() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    let (project, _) = c.create_project("incoming").await;
+    let path = format!("/api/v1/projects/{project}/sources");
+    let reply = c
+        .api(
+            Method::POST,
+            &path,
+            ADMIN_TOKEN,
+            Some(json!({"name": "gh", "type": "http", "provider": "github"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let message = reply.json()["message"].as_str().unwrap().to_string();
+    assert!(message.starts_with("verifier.hmac.secret"), "{message}");
+    let reply = c
+        .api(
+            Method::POST,
+            &path,
+            ADMIN_TOKEN,
+            Some(json!({"name": "x", "type": "http", "provider": "gitlab",
+            "verifier": {"type": "hmac", "hmac": {"secret": "s"}}})),
+        )
+        .await;
+    assert_eq!(reply.code(), "unknown_provider");
+    assert!(
+        reply.text().contains("github"),
+        "names the loaded plugins: {}",
+        reply.text()
+    );
+}
+
+fn plugin_names(list: &Value) -> Vec<String> {
+    list["data"]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn plugins_load_from_a_directory_and_wrong_wit_versions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["spin", "future"] {
+        std::fs::copy(test_plugin(name), dir.path().join(format!("{name}.wasm"))).unwrap();
+    }
+    std::fs::write(dir.path().join("garbage.wasm"), b"not wasm").unwrap();
+    let plugins_dir = dir.path().to_path_buf();
+    let mut t = TestServer::start_with(|s| s.plugins_dir = Some(plugins_dir)).await;
+    let list = t
+        .client
+        .api(Method::GET, "/api/v1/plugins", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    let list = list.json();
+    assert_eq!(
+        plugin_names(&list),
+        ["github", "shopify", "spin", "twitter"]
+    );
+    let github = &list["data"]["content"][0];
+    assert_eq!(github["origin"], "built-in");
+    assert_eq!(github["wit_version"], "0.1.0");
+    assert!(!github["description"].as_str().unwrap().is_empty());
+    assert!(
+        github["config"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "secret" && f["secret"] == true)
+    );
+    assert!(
+        list["data"]["content"][2]["origin"]
+            .as_str()
+            .unwrap()
+            .ends_with("spin.wasm")
+    );
+    assert_eq!(
+        t.client.get("/api/v1/plugins").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Compiled code is cached in the data directory and reused after a restart.
+    let cache = t.dir.path().join("plugin-cache");
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        5,
+        "github, shopify, twitter, spin, future"
+    );
+    t.restart().await;
+    let list = t
+        .client
+        .api(Method::GET, "/api/v1/plugins", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(
+        plugin_names(&list.json()).len(),
+        3,
+        "the restarted server has no plugins dir"
+    );
+}
+
+#[tokio::test]
+async fn hostile_plugins_fail_only_their_own_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["spin", "hog", "trap", "bloat"] {
+        std::fs::copy(test_plugin(name), dir.path().join(format!("{name}.wasm"))).unwrap();
+    }
+    let plugins_dir = dir.path().to_path_buf();
+    // A deadline above the 50 ms default: the tests running beside this one share two
+    // cores, and the deadline is wall-clock time.
+    let t = TestServer::start_with(|s| {
+        s.plugins_dir = Some(plugins_dir);
+        s.plugin_limits.deadline = Duration::from_millis(500);
+    })
+    .await;
+    let c = &t.client;
+    let (project, _) = c.create_project("incoming").await;
+    let mut masks = Vec::new();
+    for name in ["spin", "hog", "trap", "bloat"] {
+        let s = c
+            .create_source(&project, json!({"name": name, "type": "http", "provider": name, "verifier": {"type": "noop"}}))
+            .await;
+        masks.push((name, s["mask_id"].as_str().unwrap().to_string()));
+    }
+    let healthy = c
+        .create_source(
+            &project,
+            json!({"name": "ok", "type": "http", "verifier": {"type": "noop"}}),
+        )
+        .await;
+    let healthy_uid = healthy["uid"].as_str().unwrap().to_string();
+    let healthy = healthy["mask_id"].as_str().unwrap().to_string();
+
+    // A normal source keeps answering while the hostile ones run.
+    let normal = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let mut answered = 0;
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until {
+                assert_eq!(c.ingest(&healthy, &[], b"{}").await.status, StatusCode::OK);
+                answered += 1;
+            }
+            answered
+        })
+    };
+    // One hostile request at a time (the deadline is wall-clock time, so hostile plugins
+    // racing each other for two cores would blur which limit each one hits).
+    let mut outcomes = Vec::new();
+    for round in 0..3 {
+        for (name, mask) in &masks {
+            let started = Instant::now();
+            let reply = c
+                .ingest(mask, &[], format!("{{\"round\":{round}}}").as_bytes())
+                .await;
+            outcomes.push((*name, reply.status, reply.code(), started.elapsed()));
+        }
+    }
+    for outcome in outcomes {
+        let (name, status, code, took) = outcome;
+        let expected = match name {
+            "spin" => "plugin_timeout",
+            "hog" => "plugin_memory_limit",
+            "trap" => "plugin_trap",
+            _ => "plugin_invalid_output",
+        };
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, expected),
+            "{name}"
+        );
+        // The deadline is 500 ms; this bound only proves the failure is bounded.
+        assert!(took < Duration::from_secs(5), "{name} took {took:?}");
+    }
+    assert!(
+        normal.await.unwrap() > 10,
+        "the normal source kept answering"
+    );
+    assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
+    let events = c.events(&project, "perPage=1000").await;
+    assert!(
+        events["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["source_id"] == healthy_uid.as_str()),
+        "no hostile request stored an event"
+    );
+    let metrics = c.get("/metrics").await.text();
+    for line in [
+        r#"inlet_plugin_calls_total{plugin="spin",outcome="plugin_timeout"} 3"#,
+        r#"inlet_plugin_calls_total{plugin="hog",outcome="plugin_memory_limit"} 3"#,
+        r#"inlet_plugin_calls_total{plugin="trap",outcome="plugin_trap"} 3"#,
+        r#"inlet_plugin_calls_total{plugin="bloat",outcome="plugin_invalid_output"} 3"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from {metrics}");
+    }
+}
