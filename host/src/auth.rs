@@ -2,11 +2,11 @@
 //! API key. Only SHA-256 hashes of tokens are kept; comparisons are constant-time.
 
 use http::HeaderMap;
-use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 use crate::secret::{random_token, sha256};
 use crate::store::{ADMIN_TOKEN_KEY, Cf, Store, Write};
+use inlet_sdk::crypto::constant_time_eq;
 
 pub const API_KEY_PREFIX: &str = "ik_";
 const ADMIN_TOKEN_PREFIX: &str = "ia_";
@@ -62,7 +62,7 @@ impl Auth {
             ApiError::unauthorized("send `Authorization: Bearer <admin token or project API key>`")
         })?;
         let hash = sha256(token.as_bytes());
-        if bool::from(hash.ct_eq(&self.admin_hash)) {
+        if constant_time_eq(&hash, &self.admin_hash) {
             return Ok(Caller::Admin);
         }
         if token.starts_with(API_KEY_PREFIX)

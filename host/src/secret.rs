@@ -1,8 +1,7 @@
 //! Secret handling shared by every verifier and by API authentication: constant-time
 //! comparison, hashing of stored credentials, random tokens, and masking for output.
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq, digest};
 
 /// What a secret looks like in any API response.
 pub const MASK: &str = "********";
@@ -10,11 +9,13 @@ pub const MASK: &str = "********";
 /// Compares two secrets in constant time. Both sides are hashed first so that neither the
 /// content nor the length of the expected value leaks through timing.
 pub fn secret_eq(provided: &[u8], expected: &[u8]) -> bool {
-    sha256(provided).ct_eq(&sha256(expected)).into()
+    constant_time_eq(&sha256(provided), &sha256(expected))
 }
 
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+    digest(HashAlgorithm::Sha256, bytes)
+        .try_into()
+        .expect("SHA-256 digests are 32 bytes")
 }
 
 /// A random token with the given prefix and 256 bits of entropy, hex encoded.

@@ -6,10 +6,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
 use http::HeaderMap;
+use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq, hmac};
 use serde::{Deserialize, Serialize};
-use sha2::{Sha256, Sha512};
 
 use crate::secret::{mask, secret_eq};
 
@@ -96,12 +95,6 @@ impl FieldError {
             message: message.into(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashAlgorithm {
-    Sha256,
-    Sha512,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,12 +328,13 @@ impl Verifier<'_> {
                 match format {
                     SignatureFormat::Simple => {
                         let signature = decode(*encoding, value.trim())?;
-                        check_hmac(*hash, secrets, &[body], &[signature])
+                        check_hmac(*hash, secrets, body, &[signature])
                     }
                     SignatureFormat::Advanced => {
                         let (timestamp, signatures) = parse_advanced(value, *encoding)?;
-                        let prefix = format!("{timestamp},");
-                        check_hmac(*hash, secrets, &[prefix.as_bytes(), body], &signatures)?;
+                        let mut signed = format!("{timestamp},").into_bytes();
+                        signed.extend_from_slice(body);
+                        check_hmac(*hash, secrets, &signed, &signatures)?;
                         if now.abs_diff(timestamp) > *tolerance_seconds {
                             return Err(VerifyError::TimestampExpired);
                         }
@@ -420,30 +414,19 @@ fn parse_advanced(value: &str, encoding: Encoding) -> Result<(i64, Vec<Vec<u8>>)
     }
 }
 
-/// Whether any secret signs `parts` (concatenated) to any of `signatures`. Each comparison is
-/// constant-time (`Mac::verify_slice`).
+/// Whether any secret signs `content` to any of `signatures`, each comparison in constant
+/// time.
 fn check_hmac(
     hash: HashAlgorithm,
     secrets: &[&[u8]],
-    parts: &[&[u8]],
+    content: &[u8],
     signatures: &[Vec<u8>],
 ) -> Result<(), VerifyError> {
-    fn matches<M: Mac + hmac::digest::KeyInit>(
-        secret: &[u8],
-        parts: &[&[u8]],
-        signature: &[u8],
-    ) -> bool {
-        let mut mac = <M as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length");
-        parts.iter().for_each(|p| mac.update(p));
-        mac.verify_slice(signature).is_ok()
-    }
     let mut any = false;
     for secret in secrets {
+        let expected = hmac(hash, secret, content);
         for signature in signatures {
-            any |= match hash {
-                HashAlgorithm::Sha256 => matches::<Hmac<Sha256>>(secret, parts, signature),
-                HashAlgorithm::Sha512 => matches::<Hmac<Sha512>>(secret, parts, signature),
-            };
+            any |= constant_time_eq(&expected, signature);
         }
     }
     if any {
@@ -474,7 +457,8 @@ mod tests {
     }
 
     fn sign(secret: &str, content: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(content);
         hex::encode(mac.finalize().into_bytes())
     }
