@@ -223,6 +223,68 @@ impl Client {
     }
 }
 
+/// A real `inlet serve` process; killed when dropped.
+pub struct InletProcess {
+    pub child: std::process::Child,
+    pub client: Client,
+    /// What it prints: the generated admin token, and its logs (RUST_LOG=warn).
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for InletProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `inlet serve` on `dir` and a free loopback port, and waits until it listens.
+pub async fn spawn_inlet(
+    dir: &Path,
+    admin_token: Option<&str>,
+    extra_args: &[&str],
+) -> InletProcess {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = std::process::Command::new(inlet_binary());
+    command
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir)
+        .args(extra_args)
+        .env_remove("INLET_ADMIN_TOKEN")
+        .env("RUST_LOG", "warn")
+        .env("INLET_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::piped());
+    if let Some(token) = admin_token {
+        command.env("INLET_ADMIN_TOKEN", token);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let process = InletProcess {
+        child,
+        client: Client::new(format!("127.0.0.1:{port}").parse().unwrap()),
+        stdout,
+    };
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(process.client.addr)
+            .await
+            .is_ok()
+        {
+            return process;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("inlet did not start listening");
+}
+
 /// The `inlet` binary built next to this test binary (`cargo build --bin inlet`).
 pub fn inlet_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();

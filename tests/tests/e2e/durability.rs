@@ -1,9 +1,8 @@
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::BufRead;
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
-use inlet_tests::{ADMIN_TOKEN, Client, TestServer, inlet_binary};
+use inlet_tests::{ADMIN_TOKEN, TestServer, spawn_inlet};
 use serde_json::json;
 
 #[tokio::test]
@@ -86,60 +85,10 @@ async fn concurrent_writes_share_group_commits() {
     assert!(metrics.contains(posts), "{metrics}");
 }
 
-/// A real `inlet serve` process.
-struct Process {
-    child: Child,
-    client: Client,
-    stdout: BufReader<std::process::ChildStdout>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn spawn_inlet(dir: &std::path::Path, admin_token: Option<&str>) -> Process {
-    let port = free_port();
-    let mut command = Command::new(inlet_binary());
-    command
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env_remove("INLET_ADMIN_TOKEN")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped());
-    if let Some(token) = admin_token {
-        command.env("INLET_ADMIN_TOKEN", token);
-    }
-    let mut child = command.spawn().unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let client = Client::new(format!("127.0.0.1:{port}").parse().unwrap());
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(client.addr).await.is_ok() {
-            return Process {
-                child,
-                client,
-                stdout,
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("inlet did not start listening");
-}
-
 #[tokio::test]
 async fn sigkill_mid_stream_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
-    let mut inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN)).await;
+    let mut inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
     let (project, key) = inlet.client.create_project("outgoing").await;
     let key = key.unwrap();
 
@@ -176,7 +125,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event() {
         acked.len()
     );
 
-    let mut inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN)).await;
+    let mut inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
     for uid in &acked {
         let reply = inlet
             .client
@@ -200,7 +149,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event() {
 #[tokio::test]
 async fn generated_admin_token_is_printed_once_and_persists() {
     let dir = tempfile::tempdir().unwrap();
-    let mut inlet = spawn_inlet(dir.path(), None).await;
+    let mut inlet = spawn_inlet(dir.path(), None, &[]).await;
     let mut token = None;
     let mut line = String::new();
     while inlet.stdout.read_line(&mut line).unwrap() > 0 {
@@ -219,7 +168,7 @@ async fn generated_admin_token_is_printed_once_and_persists() {
     inlet.child.kill().unwrap();
     inlet.child.wait().unwrap();
 
-    let mut inlet = spawn_inlet(dir.path(), None).await;
+    let mut inlet = spawn_inlet(dir.path(), None, &[]).await;
     let reply = inlet
         .client
         .api(Method::GET, "/api/v1/projects", &token, None)

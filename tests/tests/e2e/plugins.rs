@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::Mac;
 use hyper::{Method, StatusCode};
-use inlet_tests::{ADMIN_TOKEN, Client, TestServer, hmac_sha256_hex, test_plugin};
+use inlet_tests::{ADMIN_TOKEN, Client, TestServer, hmac_sha256_hex, spawn_inlet, test_plugin};
 use serde_json::{Value, json};
 
 fn hmac_sha256_base64(secret: &str, content: &[u8]) -> String {
@@ -155,7 +155,14 @@ async fn twitter_plugin_answers_the_crc_challenge_and_verifies_posts() {
     let reply = c
         .ingest(&mask, &[("x-twitter-webhooks-signature", &sig)], b"{}")
         .await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "tampered");
+    let reply = c.ingest(&mask, &[], body).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "missing signature");
+    let wrong = format!("sha256={}", hmac_sha256_base64("other secret", body));
+    let reply = c
+        .ingest(&mask, &[("x-twitter-webhooks-signature", &wrong)], body)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "wrong secret");
 
     let events = c.events(&project, "").await;
     assert_eq!(
@@ -364,4 +371,34 @@ async fn hostile_plugins_fail_only_their_own_requests() {
     ] {
         assert!(metrics.contains(line), "{line} missing from {metrics}");
     }
+}
+
+#[tokio::test]
+async fn a_refused_plugin_is_explained_in_the_log() {
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(test_plugin("future"), plugins.path().join("future.wasm")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let dir = plugins.path().to_str().unwrap();
+    let mut inlet = spawn_inlet(data.path(), Some(ADMIN_TOKEN), &["--plugins-dir", dir]).await;
+    let list = inlet
+        .client
+        .api(Method::GET, "/api/v1/plugins", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(plugin_names(&list.json()), ["github", "shopify", "twitter"]);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut inlet.stdout, &mut line).unwrap();
+    let log: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(log["level"], "ERROR");
+    let message = log["fields"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("built for inlet:plugin@0.2.0")
+            && message.contains("supports inlet:plugin@0.1.0"),
+        "{message}"
+    );
+    assert!(
+        log["fields"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("future.wasm")
+    );
 }
