@@ -227,7 +227,7 @@ impl Client {
 pub struct InletProcess {
     pub child: std::process::Child,
     pub client: Client,
-    /// What it prints: the generated admin token, and its logs (RUST_LOG=warn).
+    /// What it prints: the generated admin token, and its logs.
     pub stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
@@ -239,10 +239,21 @@ impl Drop for InletProcess {
 }
 
 /// Starts `inlet serve` on `dir` and a free loopback port, and waits until it listens.
+/// It logs warnings and errors, as JSON, to `stdout`.
 pub async fn spawn_inlet(
     dir: &Path,
     admin_token: Option<&str>,
     extra_args: &[&str],
+) -> InletProcess {
+    spawn_inlet_logging(dir, admin_token, extra_args, "warn").await
+}
+
+/// `spawn_inlet` with another `RUST_LOG` filter.
+pub async fn spawn_inlet_logging(
+    dir: &Path,
+    admin_token: Option<&str>,
+    extra_args: &[&str],
+    log_filter: &str,
 ) -> InletProcess {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -260,7 +271,7 @@ pub async fn spawn_inlet(
         .arg(dir)
         .args(extra_args)
         .env_remove("INLET_ADMIN_TOKEN")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", log_filter)
         .env("INLET_LOG_FORMAT", "json")
         .stdout(std::process::Stdio::piped());
     if let Some(token) = admin_token {

@@ -2,7 +2,7 @@ use std::io::BufRead;
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
-use inlet_tests::{ADMIN_TOKEN, TestServer, spawn_inlet};
+use inlet_tests::{ADMIN_TOKEN, TestServer, spawn_inlet, spawn_inlet_logging};
 use serde_json::json;
 
 #[tokio::test]
@@ -183,4 +183,98 @@ async fn generated_admin_token_is_printed_once_and_persists() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut inlet.stdout, &mut rest).unwrap();
     assert!(!rest.contains("ia_"), "printed again: {rest}");
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = "SECRET-admin-token";
+    // Everything Inlet itself logs (a busy dependency at trace level would fill the pipe).
+    let mut inlet = spawn_inlet_logging(dir.path(), Some(admin), &[], "info,inlet=trace").await;
+    let c = inlet.client.clone();
+    let (project, key) = c
+        .api(
+            Method::POST,
+            "/api/v1/projects",
+            admin,
+            Some(json!({"name": "p", "type": "outgoing"})),
+        )
+        .await
+        .json()["data"]
+        .as_object()
+        .map(|d| {
+            (
+                d["uid"].as_str().unwrap().to_string(),
+                d["api_key"].as_str().unwrap().to_string(),
+            )
+        })
+        .unwrap();
+    let reply = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/events"),
+            &key,
+            Some(json!({"endpoint_id": "e", "event_type": "t", "data": {}})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+
+    let incoming = c
+        .api(
+            Method::POST,
+            "/api/v1/projects",
+            admin,
+            Some(json!({"name": "i", "type": "incoming"})),
+        )
+        .await
+        .json()["data"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sources = [
+        json!({"name": "h", "type": "http", "verifier": {"type": "hmac", "hmac": {"header": "X-Sig", "hash": "SHA256", "encoding": "hex", "secret": "SECRET-hmac"}}}),
+        json!({"name": "b", "type": "http", "verifier": {"type": "basic_auth", "basic_auth": {"username": "u", "password": "SECRET-basic"}}}),
+        json!({"name": "k", "type": "http", "verifier": {"type": "api_key", "api_key": {"header_name": "X-Key", "header_value": "SECRET-key"}}}),
+        json!({"name": "g", "type": "http", "provider": "github", "verifier": {"type": "hmac", "hmac": {"secret": "SECRET-github"}}}),
+    ];
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "u:SECRET-basic")
+    );
+    let wrong_basic = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "u:SECRET-wrong")
+    );
+    for source in sources {
+        let reply = c
+            .api(
+                Method::POST,
+                &format!("/api/v1/projects/{incoming}/sources"),
+                admin,
+                Some(source),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        let mask = reply.json()["data"]["mask_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for headers in [
+            vec![("authorization", basic.as_str()), ("x-key", "SECRET-key")],
+            vec![
+                ("authorization", wrong_basic.as_str()),
+                ("x-key", "SECRET-wrong"),
+                ("x-sig", "00"),
+            ],
+        ] {
+            c.ingest(&mask, &headers, b"{}").await;
+        }
+    }
+    inlet.child.kill().unwrap();
+    inlet.child.wait().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut inlet.stdout, &mut log).unwrap();
+    assert!(log.lines().count() > 5, "debug logging was on: {log}");
+    assert!(!log.contains("SECRET"), "a secret reached the log:\n{log}");
+    assert!(!log.contains(&key), "an API key reached the log");
 }
