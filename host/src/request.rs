@@ -81,3 +81,21 @@ pub async fn json_body<T: DeserializeOwned>(
     let bytes = read_body(headers, body, limit).await?;
     parse_json(&bytes)
 }
+
+/// Path parameters whose rejection (e.g. invalid UTF-8 in a percent-encoded segment) is a
+/// JSON `invalid_path` error like every other error, not axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(ApiError::bad_request("invalid_path", rejection.body_text())),
+        }
+    }
+}

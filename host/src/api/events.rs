@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::{ListPage, Pagination};
 use crate::error::{ApiError, ok};
+use crate::request::ApiPath;
 use crate::server::AppState;
 use crate::store::EventQuery;
 
@@ -19,7 +20,7 @@ const MAX_PER_PAGE: usize = 1000;
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    Path(project_id): Path<String>,
+    ApiPath(project_id): ApiPath<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -48,7 +49,7 @@ pub async fn list(
 
 pub async fn get(
     State(state): State<Arc<AppState>>,
-    Path((project_id, event_id)): Path<(String, String)>,
+    ApiPath((project_id, event_id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use super::{ADMIN_BODY_LIMIT, ListPage};
 use crate::auth::new_api_key;
 use crate::error::{ApiError, ok};
 use crate::model::{Project, ProjectType, new_uid, now_rfc3339};
-use crate::request::json_body;
+use crate::request::{ApiPath, json_body};
 use crate::server::AppState;
 use crate::store::{Cf, Write};
 
@@ -92,7 +92,7 @@ pub async fn list(
 
 pub async fn get(
     State(state): State<Arc<AppState>>,
-    Path(project_id): Path<String>,
+    ApiPath(project_id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state.auth.require_admin(&state.store, &headers)?;
@@ -102,7 +102,7 @@ pub async fn get(
 
 pub async fn update(
     State(state): State<Arc<AppState>>,
-    Path(project_id): Path<String>,
+    ApiPath(project_id): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -130,7 +130,7 @@ pub async fn update(
 /// Deletes the project with everything it owns: sources, API keys, events and indexes.
 pub async fn delete(
     State(state): State<Arc<AppState>>,
-    Path(project_id): Path<String>,
+    ApiPath(project_id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state.auth.require_admin(&state.store, &headers)?;

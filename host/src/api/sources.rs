@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use crate::error::{ApiError, ok};
 use crate::intake::Location;
 use crate::model::{CustomResponse, ProjectType, Source, SourceType, new_uid, now_rfc3339};
 use crate::plugin::PluginHost;
-use crate::request::json_body;
+use crate::request::{ApiPath, json_body};
 use crate::secret::{MASK, mask, random_mask_id};
 use crate::server::AppState;
 use crate::store::{Cf, Write, key};
@@ -43,7 +43,7 @@ struct SourceInput {
 
 pub async fn create(
     State(state): State<Arc<AppState>>,
-    Path(project_id): Path<String>,
+    ApiPath(project_id): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -100,7 +100,7 @@ pub async fn create(
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    Path(project_id): Path<String>,
+    ApiPath(project_id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state
@@ -118,7 +118,7 @@ pub async fn list(
 
 pub async fn get(
     State(state): State<Arc<AppState>>,
-    Path((project_id, source_id)): Path<(String, String)>,
+    ApiPath((project_id, source_id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state
@@ -136,7 +136,7 @@ pub async fn get(
 /// masked secrets keeps the stored secrets.
 pub async fn update(
     State(state): State<Arc<AppState>>,
-    Path((project_id, source_id)): Path<(String, String)>,
+    ApiPath((project_id, source_id)): ApiPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -182,7 +182,7 @@ pub async fn update(
 
 pub async fn delete(
     State(state): State<Arc<AppState>>,
-    Path((project_id, source_id)): Path<(String, String)>,
+    ApiPath((project_id, source_id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state

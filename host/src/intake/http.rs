@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use serde_json::json;
@@ -16,14 +16,14 @@ use super::{Location, Payload};
 use crate::error::ApiError;
 use crate::model::{Event, Source};
 use crate::plugin::{Accept, Request as PluginRequest, Response as PluginResponse, Verdict};
-use crate::request::read_body;
+use crate::request::{ApiPath, read_body};
 use crate::secret::MASK;
 use crate::server::AppState;
 use crate::verify::VerifyError;
 
 pub async fn ingest(
     State(state): State<Arc<AppState>>,
-    Path(mask_id): Path<String>,
+    ApiPath(mask_id): ApiPath<String>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{ApiError, ok};
 use crate::model::{Event, ProjectType};
-use crate::request::{parse_json, read_body, require_json};
+use crate::request::{ApiPath, parse_json, read_body, require_json};
 use crate::server::AppState;
 
 /// Convoy's event body, as the REST API and every broker source take it.
@@ -77,7 +77,7 @@ fn missing(field: &str, message: &str) -> ApiError {
 
 pub async fn create_event(
     State(state): State<Arc<AppState>>,
-    Path(project_id): Path<String>,
+    ApiPath(project_id): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {

@@ -7,3 +7,4 @@ mod ingest;
 mod limits;
 mod plugins;
 mod rest;
+mod robustness;
