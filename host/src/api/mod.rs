@@ -68,7 +68,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Sheds load beyond the in-flight limit with 429, and records every request's latency.
+/// Sheds load beyond the in-flight limit with 429 (health and metrics excepted), and records
+/// every request's latency.
 async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
@@ -77,8 +78,11 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         .map_or("unmatched", |p| p.as_str())
         .to_string();
     let method = request.method().to_string();
+    // Health and metrics are cheap and must stay reachable when Inlet is saturated.
+    let exempt = matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
     let response = match state.in_flight.try_acquire() {
         Ok(_permit) => next.run(request).await,
+        Err(_) if exempt => next.run(request).await,
         Err(_) => ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",

@@ -1,5 +1,5 @@
 use hyper::{Method, StatusCode};
-use inlet_tests::TestServer;
+use inlet_tests::{ADMIN_TOKEN, TestServer};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -103,19 +103,31 @@ async fn requests_beyond_the_in_flight_limit_get_429() {
     tcp.write_all(head.as_bytes()).await.unwrap();
     let mut status = StatusCode::OK;
     for _ in 0..50 {
-        status = c.get("/healthz").await.status;
+        status = c
+            .api(Method::GET, "/api/v1/projects", ADMIN_TOKEN, None)
+            .await
+            .status;
         if status == StatusCode::TOO_MANY_REQUESTS {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    let reply = c.get("/healthz").await;
+    let reply = c
+        .api(Method::GET, "/api/v1/projects", ADMIN_TOKEN, None)
+        .await;
     assert_eq!(reply.headers["retry-after"], "1");
+    assert_eq!(reply.code(), "too_many_requests");
+    // Health and metrics stay reachable for the operator under load.
+    assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(c.get("/metrics").await.status, StatusCode::OK);
     drop(tcp);
     let mut status = StatusCode::TOO_MANY_REQUESTS;
     for _ in 0..50 {
-        status = c.get("/healthz").await.status;
+        status = c
+            .api(Method::GET, "/api/v1/projects", ADMIN_TOKEN, None)
+            .await
+            .status;
         if status == StatusCode::OK {
             break;
         }
