@@ -17,8 +17,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# RUSTUP_AUTO_INSTALL may be 0: install the pinned toolchain explicitly.
+# RUSTUP_AUTO_INSTALL may be 0: install the pinned toolchain explicitly, with the target
+# the plugins are built for (also listed in rust-toolchain.toml).
 rustup toolchain install >/dev/null
+rustup target add wasm32-wasip2 >/dev/null
 
 # Every crate for every target, including the wasm32-only ones the plugin builds need.
 cargo fetch --locked >/dev/null 2>&1 || cargo fetch --locked
