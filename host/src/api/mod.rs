@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use http::StatusCode;
 use serde::Serialize;
 
@@ -35,6 +35,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(projects::get)
                 .put(projects::update)
                 .delete(projects::delete),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/security/keys/regenerate",
+            put(projects::regenerate_key),
         )
         .route(
             "/api/v1/projects/{project_id}/sources",

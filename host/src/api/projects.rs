@@ -77,6 +77,43 @@ pub async fn create(
     ))
 }
 
+/// Replaces an outgoing project's API key (Convoy's route): the old key stops working at
+/// once, the new one is shown in this answer only.
+pub async fn regenerate_key(
+    State(state): State<Arc<AppState>>,
+    ApiPath(project_id): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.auth.require_admin(&state.store, &headers)?;
+    let project = find(&state, &project_id)?;
+    if project.kind != ProjectType::Outgoing {
+        return Err(ApiError::bad_request(
+            "wrong_project_type",
+            "only outgoing projects have API keys",
+        ));
+    }
+    let mut writes: Vec<Write> = state
+        .store
+        .key_hashes_of(&project.uid)
+        .map_err(ApiError::store)?
+        .into_iter()
+        .map(|hash| Write::Delete(Cf::ApiKeys, hash))
+        .collect();
+    let (key, hash) = new_api_key();
+    writes.push(Write::Put(
+        Cf::ApiKeys,
+        hash.to_vec(),
+        project.uid.clone().into_bytes(),
+    ));
+    state.store.write(writes).await.map_err(ApiError::store)?;
+    tracing::info!(project = %project.uid, "project API key regenerated");
+    Ok(ok(
+        StatusCode::OK,
+        "API key regenerated successfully",
+        json!({"api_key": key}),
+    ))
+}
+
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -50,7 +50,9 @@ pub async fn ingest(
         Ok(Outcome::Answered(response)) => Ok(response),
         Err(e) => {
             state.metrics.rejected(&source.uid, e.code);
-            tracing::info!(source = %source.uid, reason = e.code, "ingest request refused");
+            // Debug, not info: refusals are counted in metrics, and a flood of forged
+            // requests must not become a flood of log lines.
+            tracing::debug!(source = %source.uid, reason = e.code, "ingest request refused");
             Err(e)
         }
     }
@@ -123,7 +125,7 @@ async fn accept(
             Verdict::Accept(accept) => accept,
             Verdict::Respond(response) => return Ok(Outcome::Answered(plugin_response(response))),
             Verdict::Reject(reason) => {
-                tracing::info!(source = %source.uid, plugin = %source.provider, %reason, "plugin rejected a request");
+                tracing::debug!(source = %source.uid, plugin = %source.provider, %reason, "plugin rejected a request");
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "plugin_rejected",

@@ -348,3 +348,37 @@ async fn health_and_unknown_routes_answer_json() {
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(reply.code(), "method_not_allowed");
 }
+
+#[tokio::test]
+async fn regenerating_a_key_revokes_the_old_one() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    let (project, old) = c.create_project("outgoing").await;
+    let old = old.unwrap();
+    let path = format!("/api/v1/projects/{project}/security/keys/regenerate");
+    assert_eq!(
+        c.api(Method::PUT, &path, &old, None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let reply = c.api(Method::PUT, &path, ADMIN_TOKEN, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let new = reply.json()["data"]["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new, old);
+    let events = format!("/api/v1/projects/{project}/events");
+    assert_eq!(
+        c.api(Method::GET, &events, &old, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.api(Method::GET, &events, &new, None).await.status,
+        StatusCode::OK
+    );
+
+    let (incoming, _) = c.create_project("incoming").await;
+    let path = format!("/api/v1/projects/{incoming}/security/keys/regenerate");
+    let reply = c.api(Method::PUT, &path, ADMIN_TOKEN, None).await;
+    assert_eq!(reply.code(), "wrong_project_type");
+}
