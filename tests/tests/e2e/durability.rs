@@ -278,3 +278,34 @@ async fn secrets_never_reach_the_log() {
     assert!(!log.contains("SECRET"), "a secret reached the log:\n{log}");
     assert!(!log.contains(&key), "an API key reached the log");
 }
+
+#[test]
+fn help_explains_every_command_and_option() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(inlet_tests::inlet_binary())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = run(&["--help"]);
+    assert!(top.contains("serve") && top.contains("acknowledg"), "{top}");
+    let serve = run(&["serve", "--help"]);
+    for option in [
+        "--data-dir",
+        "--listen",
+        "--config",
+        "--public-url",
+        "--max-body-bytes",
+        "--max-in-flight",
+        "--plugins-dir",
+        "--plugin-deadline-ms",
+        "--plugin-memory-mib",
+        "--log-format",
+        "INLET_ADMIN_TOKEN",
+        "INLET_DATA_DIR",
+    ] {
+        assert!(serve.contains(option), "{option} missing from:\n{serve}");
+    }
+}
