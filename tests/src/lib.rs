@@ -208,6 +208,14 @@ impl Client {
         reply.json()["data"].clone()
     }
 
+    /// Creates an incoming project with one source; returns the project uid and the
+    /// source's mask id.
+    pub async fn incoming_source(&self, source: Value) -> (String, String) {
+        let (project, _) = self.create_project("incoming").await;
+        let data = self.create_source(&project, source).await;
+        (project, data["mask_id"].as_str().unwrap().to_string())
+    }
+
     /// Lists a project's events with the given query string; returns `data`.
     pub async fn events(&self, project: &str, query: &str) -> Value {
         let reply = self

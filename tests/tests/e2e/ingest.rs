@@ -2,14 +2,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::Mac;
 use hyper::{Method, StatusCode};
-use inlet_tests::{ADMIN_TOKEN, Client, TestServer, hmac_sha256_hex};
+use inlet_tests::{ADMIN_TOKEN, TestServer, hmac_sha256_hex};
 use serde_json::{Value, json};
-
-async fn incoming_source(c: &Client, source: Value) -> (String, String) {
-    let (project, _) = c.create_project("incoming").await;
-    let data = c.create_source(&project, source).await;
-    (project, data["mask_id"].as_str().unwrap().to_string())
-}
 
 fn hmac_source(hmac: Value) -> Value {
     json!({"name": "hmac", "type": "http", "verifier": {"type": "hmac", "hmac": hmac}})
@@ -20,9 +14,7 @@ async fn hmac_simple_hex_accepts_valid_and_rejects_tampered_missing_and_wrong_se
     let t = TestServer::start().await;
     let c = &t.client;
     let secret = "whsec-simple";
-    let (project, mask) = incoming_source(
-        c,
-        hmac_source(json!({"header": "X-Convoy-Signature", "hash": "SHA256", "encoding": "hex", "secret": secret})),
+    let (project, mask) = c.incoming_source(hmac_source(json!({"header": "X-Convoy-Signature", "hash": "SHA256", "encoding": "hex", "secret": secret})),
     )
     .await;
     let body = br#"{"event":"payment.succeeded","amount":42}"#;
@@ -94,14 +86,12 @@ async fn hmac_simple_hex_accepts_valid_and_rejects_tampered_missing_and_wrong_se
 async fn hmac_sha512_base64_with_rotated_secrets() {
     let t = TestServer::start().await;
     let c = &t.client;
-    let (_, mask) = incoming_source(
-        c,
-        hmac_source(
+    let (_, mask) = c
+        .incoming_source(hmac_source(
             json!({"header": "X-Sig", "hash": "SHA512", "encoding": "base64",
                            "secret": "old-secret", "secrets": ["new-secret"]}),
-        ),
-    )
-    .await;
+        ))
+        .await;
     let body = b"plain text body";
     for secret in ["old-secret", "new-secret"] {
         let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
@@ -124,9 +114,7 @@ async fn hmac_advanced_signatures_and_replay_window() {
     let t = TestServer::start().await;
     let c = &t.client;
     let secret = "adv-secret";
-    let (_, mask) = incoming_source(
-        c,
-        hmac_source(json!({"header": "X-Convoy-Signature", "hash": "SHA256", "encoding": "hex",
+    let (_, mask) = c.incoming_source(hmac_source(json!({"header": "X-Convoy-Signature", "hash": "SHA256", "encoding": "hex",
                            "secret": secret, "signature_format": "advanced", "tolerance_seconds": 120})),
     )
     .await;
@@ -169,9 +157,7 @@ async fn hmac_advanced_signatures_and_replay_window() {
 async fn basic_auth_api_key_and_noop_verifiers() {
     let t = TestServer::start().await;
     let c = &t.client;
-    let (project, basic) = incoming_source(
-        c,
-        json!({"name": "basic", "type": "http",
+    let (project, basic) = c.incoming_source(json!({"name": "basic", "type": "http",
                "verifier": {"type": "basic_auth", "basic_auth": {"username": "hook", "password": "p:a:ss"}}}),
     )
     .await;
@@ -191,9 +177,7 @@ async fn basic_auth_api_key_and_noop_verifiers() {
     assert_eq!(stored["authorization"], json!(["********"]));
     assert!(!events.to_string().contains(&good));
 
-    let (_, keyed) = incoming_source(
-        c,
-        json!({"name": "mono", "type": "http",
+    let (_, keyed) = c.incoming_source(json!({"name": "mono", "type": "http",
                "verifier": {"type": "api_key", "api_key": {"header_name": "X-Mono-Key", "header_value": "mono-123"}}}),
     )
     .await;
@@ -206,11 +190,9 @@ async fn basic_auth_api_key_and_noop_verifiers() {
     let reply = c.ingest(&keyed, &[("x-mono-key", "mono-124")], b"{}").await;
     assert_eq!(reply.code(), "invalid_credentials");
 
-    let (_, open) = incoming_source(
-        c,
-        json!({"name": "open", "type": "http", "verifier": {"type": "noop"}}),
-    )
-    .await;
+    let (_, open) = c
+        .incoming_source(json!({"name": "open", "type": "http", "verifier": {"type": "noop"}}))
+        .await;
     assert_eq!(
         c.ingest(&open, &[], b"anything").await.status,
         StatusCode::OK
@@ -231,13 +213,13 @@ async fn basic_auth_api_key_and_noop_verifiers() {
 async fn request_details_event_type_custom_response_and_bodies() {
     let t = TestServer::start().await;
     let c = &t.client;
-    let (project, mask) = incoming_source(
-        c,
-        json!({"name": "forms", "type": "http", "verifier": {"type": "noop"},
+    let (project, mask) = c
+        .incoming_source(
+            json!({"name": "forms", "type": "http", "verifier": {"type": "noop"},
                "event_type_location": "request.body.type",
                "custom_response": {"body": "<ok/>", "content_type": "application/xml"}}),
-    )
-    .await;
+        )
+        .await;
     let reply = c
         .send(
             Method::POST,
@@ -307,12 +289,12 @@ async fn request_details_event_type_custom_response_and_bodies() {
 async fn idempotency_keys_flag_repeats_even_when_concurrent() {
     let t = TestServer::start().await;
     let c = &t.client;
-    let (project, mask) = incoming_source(
-        c,
-        json!({"name": "idem", "type": "http", "verifier": {"type": "noop"},
+    let (project, mask) = c
+        .incoming_source(
+            json!({"name": "idem", "type": "http", "verifier": {"type": "noop"},
                "idempotency_keys": ["request.header.X-Delivery", "request.body.id"]}),
-    )
-    .await;
+        )
+        .await;
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let c = c.clone();

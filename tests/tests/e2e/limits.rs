@@ -9,14 +9,10 @@ const LIMIT: u64 = 64 * 1024;
 async fn oversized_bodies_get_413_with_or_without_content_length() {
     let t = TestServer::start_with(|s| s.max_body_bytes = LIMIT).await;
     let c = &t.client;
-    let (project, _) = c.create_project("incoming").await;
-    let source = c
-        .create_source(
-            &project,
-            json!({"name": "big", "type": "http", "verifier": {"type": "noop"}}),
-        )
+    let (project, mask) = c
+        .incoming_source(json!({"name": "big", "type": "http", "verifier": {"type": "noop"}}))
         .await;
-    let mask = source["mask_id"].as_str().unwrap();
+    let mask = mask.as_str();
     let path = format!("/ingest/{mask}");
 
     let at_limit = vec![b'a'; LIMIT as usize];
@@ -87,19 +83,13 @@ async fn oversized_bodies_get_413_with_or_without_content_length() {
 async fn requests_beyond_the_in_flight_limit_get_429() {
     let t = TestServer::start_with(|s| s.max_in_flight = 1).await;
     let c = &t.client;
-    let (project, _) = c.create_project("incoming").await;
-    let source = c
-        .create_source(
-            &project,
-            json!({"name": "slow", "type": "http", "verifier": {"type": "noop"}}),
-        )
+    let (_, mask) = c
+        .incoming_source(json!({"name": "slow", "type": "http", "verifier": {"type": "noop"}}))
         .await;
     // Hold the only slot with a request whose body never finishes.
     let mut tcp = tokio::net::TcpStream::connect(c.addr).await.unwrap();
-    let head = format!(
-        "POST /ingest/{} HTTP/1.1\r\nHost: inlet\r\nContent-Length: 100\r\n\r\n{{",
-        source["mask_id"].as_str().unwrap()
-    );
+    let head =
+        format!("POST /ingest/{mask} HTTP/1.1\r\nHost: inlet\r\nContent-Length: 100\r\n\r\n{{");
     tcp.write_all(head.as_bytes()).await.unwrap();
     let mut status = StatusCode::OK;
     for _ in 0..50 {

@@ -180,14 +180,10 @@ async fn malformed_requests_get_json_errors() {
 async fn a_client_that_stalls_or_disconnects_costs_nothing_lasting() {
     let t = TestServer::start().await;
     let c = &t.client;
-    let (project, _) = c.create_project("incoming").await;
-    let source = c
-        .create_source(
-            &project,
-            json!({"name": "s", "type": "http", "verifier": {"type": "noop"}}),
-        )
+    let (project, mask) = c
+        .incoming_source(json!({"name": "s", "type": "http", "verifier": {"type": "noop"}}))
         .await;
-    let mask = source["mask_id"].as_str().unwrap();
+    let mask = mask.as_str();
     // Half a body, then gone.
     for _ in 0..20 {
         let mut tcp = tokio::net::TcpStream::connect(c.addr).await.unwrap();
