@@ -15,6 +15,7 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:5005";
 const DEFAULT_DATA_DIR: &str = "./inlet-data";
 const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_PLUGIN_DEADLINE_MS: u64 = 50;
 const DEFAULT_PLUGIN_MEMORY_MIB: u64 = 32;
 
@@ -72,6 +73,10 @@ pub struct ServeArgs {
     #[arg(long, env = "INLET_MAX_IN_FLIGHT", value_name = "N")]
     pub max_in_flight: Option<usize>,
 
+    /// Seconds a client may take to send a request body; slower ones get 408 [default: 30]
+    #[arg(long, env = "INLET_BODY_TIMEOUT_SECS", value_name = "SECS")]
+    pub body_timeout_secs: Option<u64>,
+
     /// Directory of extra provider plugins (`*.wasm` components), loaded at start
     #[arg(long, env = "INLET_PLUGINS_DIR", value_name = "DIR")]
     pub plugins_dir: Option<PathBuf>,
@@ -106,6 +111,7 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub max_body_bytes: u64,
     pub max_in_flight: usize,
+    pub body_timeout: Duration,
     pub log_format: LogFormat,
     pub plugins_dir: Option<PathBuf>,
     pub plugin_limits: PluginLimits,
@@ -151,6 +157,11 @@ impl ServeArgs {
             .or(file.max_in_flight)
             .unwrap_or(DEFAULT_MAX_IN_FLIGHT);
         anyhow::ensure!(max_in_flight > 0, "max_in_flight must be positive");
+        let body_timeout_secs = self
+            .body_timeout_secs
+            .or(file.body_timeout_secs)
+            .unwrap_or(DEFAULT_BODY_TIMEOUT_SECS);
+        anyhow::ensure!(body_timeout_secs > 0, "body_timeout_secs must be positive");
         let deadline_ms = self
             .plugin_deadline_ms
             .or(file.plugin_deadline_ms)
@@ -179,6 +190,7 @@ impl ServeArgs {
             listen,
             max_body_bytes,
             max_in_flight,
+            body_timeout: Duration::from_secs(body_timeout_secs),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             plugins_dir: self.plugins_dir.or(file.plugins_dir),
             plugin_limits: PluginLimits {

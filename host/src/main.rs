@@ -1,6 +1,8 @@
 use clap::Parser;
 use inlet::config::{Cli, Command, LogFormat};
 
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Cli { command } = Cli::parse();
@@ -11,7 +13,15 @@ async fn main() -> anyhow::Result<()> {
             let server = inlet::server::start(settings).await?;
             shutdown_signal().await;
             tracing::info!("shutting down: finishing requests in flight");
-            server.shutdown().await
+            // Requests still unanswered after the grace period were never acknowledged, so
+            // their senders retry: exiting then loses nothing.
+            match tokio::time::timeout(SHUTDOWN_GRACE, server.shutdown()).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; exiting");
+                    Ok(())
+                }
+            }
         }
     }
 }

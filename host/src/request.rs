@@ -1,5 +1,7 @@
 //! Reading request bodies within a limit, and parsing JSON bodies into clear 400s.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
@@ -10,8 +12,14 @@ use crate::error::ApiError;
 
 /// Reads the whole body, refusing with 413 anything over `limit` bytes: at once when the
 /// declared Content-Length is too large, otherwise as soon as the limit is crossed (chunked
-/// bodies), so never more than `limit` bytes are held.
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
+/// bodies), so never more than `limit` bytes are held. A body that has not arrived within
+/// `timeout` gets 408, so a stalled client cannot hold a request slot forever.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+    timeout: Duration,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -27,7 +35,19 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<By
         return Err(too_large());
     }
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
+    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs_f32()
+                ),
+            )
+        })?;
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
         Err(e) => Err(ApiError::bad_request(
@@ -71,14 +91,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// JSON request body: checked content type, bounded size, parsed.
+/// JSON request body: checked content type, bounded size and time, parsed.
 pub async fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
     limit: u64,
+    timeout: Duration,
 ) -> Result<T, ApiError> {
     require_json(headers)?;
-    let bytes = read_body(headers, body, limit).await?;
+    let bytes = read_body(headers, body, limit, timeout).await?;
     parse_json(&bytes)
 }
 

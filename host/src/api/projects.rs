@@ -41,7 +41,13 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     state.auth.require_admin(&state.store, &headers)?;
-    let input: ProjectInput = json_body(&headers, body, ADMIN_BODY_LIMIT).await?;
+    let input: ProjectInput = json_body(
+        &headers,
+        body,
+        ADMIN_BODY_LIMIT,
+        state.settings.body_timeout,
+    )
+    .await?;
     let name = valid_name(input.name)?;
     let kind = input.kind.ok_or_else(|| {
         ApiError::bad_request("invalid_field", "type: must be incoming or outgoing")
@@ -144,7 +150,13 @@ pub async fn update(
     body: Body,
 ) -> Result<Response, ApiError> {
     state.auth.require_admin(&state.store, &headers)?;
-    let input: ProjectInput = json_body(&headers, body, ADMIN_BODY_LIMIT).await?;
+    let input: ProjectInput = json_body(
+        &headers,
+        body,
+        ADMIN_BODY_LIMIT,
+        state.settings.body_timeout,
+    )
+    .await?;
     let mut project = find(&state, &project_id)?;
     if input.kind.is_some_and(|k| k != project.kind) {
         return Err(ApiError::bad_request(

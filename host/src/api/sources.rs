@@ -51,7 +51,13 @@ pub async fn create(
         .auth
         .require_project(&state.store, &headers, &project_id)?;
     let project = super::projects::find(&state, &project_id)?;
-    let input: SourceInput = json_body(&headers, body, ADMIN_BODY_LIMIT).await?;
+    let input: SourceInput = json_body(
+        &headers,
+        body,
+        ADMIN_BODY_LIMIT,
+        state.settings.body_timeout,
+    )
+    .await?;
     let now = now_rfc3339();
     let mut source = Source {
         uid: new_uid(),
@@ -145,7 +151,13 @@ pub async fn update(
         .require_project(&state.store, &headers, &project_id)?;
     let project = super::projects::find(&state, &project_id)?;
     let mut source = find(&state, &project_id, &source_id)?;
-    let mut input: SourceInput = json_body(&headers, body, ADMIN_BODY_LIMIT).await?;
+    let mut input: SourceInput = json_body(
+        &headers,
+        body,
+        ADMIN_BODY_LIMIT,
+        state.settings.body_timeout,
+    )
+    .await?;
     if input.kind.is_some_and(|k| k != source.kind) {
         return Err(field(
             "type",

@@ -84,7 +84,7 @@ async fn accept(
         .map_or(state.settings.max_body_bytes, |l| {
             l.min(state.settings.max_body_bytes)
         });
-    let body = read_body(headers, body, limit).await?;
+    let body = read_body(headers, body, limit, state.settings.body_timeout).await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let accepted = if source.provider.is_empty() {
         if method != Method::POST {

@@ -99,7 +99,13 @@ pub async fn create_event(
             ));
         }
         require_json(&headers)?;
-        let body = read_body(&headers, body, state.settings.max_body_bytes).await?;
+        let body = read_body(
+            &headers,
+            body,
+            state.settings.max_body_bytes,
+            state.settings.body_timeout,
+        )
+        .await?;
         let event = parse_json::<EventInput>(&body)?.into_event(&project.uid)?;
         state.store.put_event(event).await.map_err(ApiError::store)
     }

@@ -299,6 +299,7 @@ fn help_explains_every_command_and_option() {
         "--public-url",
         "--max-body-bytes",
         "--max-in-flight",
+        "--body-timeout-secs",
         "--plugins-dir",
         "--plugin-deadline-ms",
         "--plugin-memory-mib",

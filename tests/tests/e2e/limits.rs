@@ -129,3 +129,37 @@ async fn requests_beyond_the_in_flight_limit_get_429() {
         "the slot is freed when the client goes away"
     );
 }
+
+#[tokio::test]
+async fn a_stalled_body_gets_408_and_frees_its_slot() {
+    let t = TestServer::start_with(|s| {
+        s.body_timeout = std::time::Duration::from_millis(500);
+        s.max_in_flight = 1;
+    })
+    .await;
+    let c = &t.client;
+    let (project, mask) = c
+        .incoming_source(json!({"name": "s", "type": "http", "verifier": {"type": "noop"}}))
+        .await;
+    let mut tcp = tokio::net::TcpStream::connect(c.addr).await.unwrap();
+    let head = format!("POST /ingest/{mask} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{");
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut response),
+    )
+    .await;
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("request_timeout"), "{response}");
+    // The only slot is free again.
+    assert_eq!(c.ingest(&mask, &[], b"{}").await.status, StatusCode::OK);
+    assert_eq!(
+        c.events(&project, "").await["content"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
