@@ -231,6 +231,18 @@ impl Client {
     }
 }
 
+/// Reads what the server answers on a raw connection until it closes it (10 s at most).
+pub async fn read_response(tcp: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut response),
+    )
+    .await;
+    String::from_utf8_lossy(&response).into_owned()
+}
+
 /// A real `inlet serve` process; killed when dropped.
 pub struct InletProcess {
     pub child: std::process::Child,

@@ -24,6 +24,15 @@ use crate::server::AppState;
 /// Bodies of admin requests are small; anything larger is refused early.
 const ADMIN_BODY_LIMIT: u64 = 1024 * 1024;
 
+/// An admin request's JSON body, within the admin size limit and the body timeout.
+async fn admin_body<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<T, ApiError> {
+    crate::request::json_body(headers, body, ADMIN_BODY_LIMIT, state.settings.body_timeout).await
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(

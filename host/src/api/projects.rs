@@ -10,11 +10,11 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ADMIN_BODY_LIMIT, ListPage};
+use super::{ListPage, admin_body};
 use crate::auth::new_api_key;
 use crate::error::{ApiError, ok};
 use crate::model::{Project, ProjectType, new_uid, now_rfc3339};
-use crate::request::{ApiPath, json_body};
+use crate::request::ApiPath;
 use crate::server::AppState;
 use crate::store::{Cf, Write};
 
@@ -41,13 +41,7 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     state.auth.require_admin(&state.store, &headers)?;
-    let input: ProjectInput = json_body(
-        &headers,
-        body,
-        ADMIN_BODY_LIMIT,
-        state.settings.body_timeout,
-    )
-    .await?;
+    let input: ProjectInput = admin_body(&state, &headers, body).await?;
     let name = valid_name(input.name)?;
     let kind = input.kind.ok_or_else(|| {
         ApiError::bad_request("invalid_field", "type: must be incoming or outgoing")
@@ -150,13 +144,7 @@ pub async fn update(
     body: Body,
 ) -> Result<Response, ApiError> {
     state.auth.require_admin(&state.store, &headers)?;
-    let input: ProjectInput = json_body(
-        &headers,
-        body,
-        ADMIN_BODY_LIMIT,
-        state.settings.body_timeout,
-    )
-    .await?;
+    let input: ProjectInput = admin_body(&state, &headers, body).await?;
     let mut project = find(&state, &project_id)?;
     if input.kind.is_some_and(|k| k != project.kind) {
         return Err(ApiError::bad_request(

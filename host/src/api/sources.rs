@@ -11,12 +11,12 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ADMIN_BODY_LIMIT, ListPage};
+use super::{ListPage, admin_body};
 use crate::error::{ApiError, ok};
 use crate::intake::Location;
 use crate::model::{CustomResponse, ProjectType, Source, SourceType, new_uid, now_rfc3339};
 use crate::plugin::PluginHost;
-use crate::request::{ApiPath, json_body};
+use crate::request::ApiPath;
 use crate::secret::{MASK, mask, random_mask_id};
 use crate::server::AppState;
 use crate::store::{Cf, Write, key};
@@ -51,13 +51,7 @@ pub async fn create(
         .auth
         .require_project(&state.store, &headers, &project_id)?;
     let project = super::projects::find(&state, &project_id)?;
-    let input: SourceInput = json_body(
-        &headers,
-        body,
-        ADMIN_BODY_LIMIT,
-        state.settings.body_timeout,
-    )
-    .await?;
+    let input: SourceInput = admin_body(&state, &headers, body).await?;
     let now = now_rfc3339();
     let mut source = Source {
         uid: new_uid(),
@@ -151,13 +145,7 @@ pub async fn update(
         .require_project(&state.store, &headers, &project_id)?;
     let project = super::projects::find(&state, &project_id)?;
     let mut source = find(&state, &project_id, &source_id)?;
-    let mut input: SourceInput = json_body(
-        &headers,
-        body,
-        ADMIN_BODY_LIMIT,
-        state.settings.body_timeout,
-    )
-    .await?;
+    let mut input: SourceInput = admin_body(&state, &headers, body).await?;
     if input.kind.is_some_and(|k| k != source.kind) {
         return Err(field(
             "type",

@@ -1,7 +1,7 @@
 use hyper::{Method, StatusCode};
 use inlet_tests::{ADMIN_TOKEN, TestServer};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 const LIMIT: u64 = 64 * 1024;
 
@@ -40,13 +40,7 @@ async fn oversized_bodies_get_413_with_or_without_content_length() {
         tcp.write_all(&chunk).await.unwrap();
         tcp.write_all(b"\r\n").await.unwrap();
     }
-    let mut response = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        tcp.read_to_end(&mut response),
-    )
-    .await;
-    let response = String::from_utf8_lossy(&response);
+    let response = inlet_tests::read_response(&mut tcp).await;
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("payload_too_large"));
 
@@ -144,13 +138,7 @@ async fn a_stalled_body_gets_408_and_frees_its_slot() {
     let mut tcp = tokio::net::TcpStream::connect(c.addr).await.unwrap();
     let head = format!("POST /ingest/{mask} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{");
     tcp.write_all(head.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        tcp.read_to_end(&mut response),
-    )
-    .await;
-    let response = String::from_utf8_lossy(&response);
+    let response = inlet_tests::read_response(&mut tcp).await;
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
     assert!(response.contains("request_timeout"), "{response}");
     // The only slot is free again.
