@@ -81,7 +81,7 @@ pub struct ServeArgs {
     #[arg(long, env = "INLET_PLUGINS_DIR", value_name = "DIR")]
     pub plugins_dir: Option<PathBuf>,
 
-    /// CPU time one plugin call may take before it is stopped, in ms [default: 50]
+    /// Time one plugin call may run before it is stopped, in ms [default: 50]
     #[arg(long, env = "INLET_PLUGIN_DEADLINE_MS", value_name = "MS")]
     pub plugin_deadline_ms: Option<u64>,
 

@@ -2,7 +2,7 @@
 //! (see `wit/`). Built-in plugins ship inside the binary; more load from a plugins directory.
 //!
 //! Each plugin is compiled once (the machine code is cached in the data directory) and held
-//! as an `InstancePre`; every call gets a fresh `Store` with a CPU deadline, a memory limit
+//! as an `InstancePre`; every call gets a fresh `Store` with a deadline, a memory limit
 //! and bounded output, and runs on a blocking thread so a slow plugin delays only its own
 //! request.
 
