@@ -47,9 +47,10 @@ const BUILT_IN: &[(&str, &[u8])] = &[
     ),
 ];
 
-/// Most plugin calls running at once; others wait their turn. Also the size of the
-/// instance pool.
-const MAX_CONCURRENT_CALLS: u32 = 128;
+/// Plugin calls running at once per core; others wait their turn before their deadline
+/// starts. More would only share the cores, stretching every call's wall-clock time towards
+/// its deadline. Also sizes the instance pool.
+const CALLS_PER_CORE: u32 = 2;
 
 /// Bounds on what a plugin may return.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
@@ -85,6 +86,9 @@ pub struct ConfigFieldView {
 struct Loaded {
     summary: PluginSummary,
     pre: ProviderPre<CallState>,
+    /// This plugin's share of the call slots: at most half, so one slow or hostile plugin
+    /// cannot hold every slot while other plugins' sources wait.
+    turns: Semaphore,
 }
 
 /// Why a call produced no verdict. Each fails only its own request.
@@ -111,6 +115,7 @@ pub struct PluginHost {
     runtime: Runtime,
     plugins: BTreeMap<String, Arc<Loaded>>,
     calls: Semaphore,
+    max_calls: usize,
     metrics: Arc<Metrics>,
 }
 
@@ -124,11 +129,14 @@ impl PluginHost {
         limits: PluginLimits,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
-        let runtime = Runtime::new(limits, MAX_CONCURRENT_CALLS, cache_dir)?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let max_calls = CALLS_PER_CORE * cores;
+        let runtime = Runtime::new(limits, max_calls, cache_dir)?;
         let mut host = Self {
             runtime,
             plugins: BTreeMap::new(),
-            calls: Semaphore::new(MAX_CONCURRENT_CALLS as usize),
+            calls: Semaphore::new(max_calls as usize),
+            max_calls: max_calls as usize,
             metrics,
         };
         for (name, bytes) in BUILT_IN {
@@ -192,8 +200,14 @@ impl PluginHost {
             origin,
             wit_version,
         };
-        self.plugins
-            .insert(name.clone(), Arc::new(Loaded { summary, pre }));
+        self.plugins.insert(
+            name.clone(),
+            Arc::new(Loaded {
+                summary,
+                pre,
+                turns: Semaphore::new((self.max_calls / 2).max(1)),
+            }),
+        );
         Ok(name)
     }
 
@@ -212,13 +226,14 @@ impl PluginHost {
         request: Request,
         config: Vec<(String, String)>,
     ) -> Option<Result<Verdict, PluginFailure>> {
-        let plugin = self.plugins.get(name)?.clone();
+        let plugin = self.plugins.get(name)?;
+        let _own_turn = plugin.turns.acquire().await.ok()?;
         let _turn = self.calls.acquire().await.ok()?;
-        let runtime = self.runtime.clone();
+        let (runtime, callee) = (self.runtime.clone(), plugin.clone());
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
             runtime
-                .call(&plugin.pre, |store, p| {
+                .call(&callee.pre, |store, p| {
                     p.inlet_plugin_handler()
                         .call_verify(store, &request, &config)
                 })

@@ -352,6 +352,38 @@ async fn hostile_plugins_fail_only_their_own_requests() {
         normal.await.unwrap() > 10,
         "the normal source kept answering"
     );
+
+    // Several spinning calls at once cannot take every plugin slot: another plugin's source
+    // is answered while they are still running.
+    let (_, github) = c
+        .incoming_source(json!({"name": "gh", "type": "http", "provider": "github",
+            "verifier": {"type": "hmac", "hmac": {"secret": "s"}}}))
+        .await;
+    let spin_mask = masks[0].1.clone();
+    let started = Instant::now();
+    let spins: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, mask) = (c.clone(), spin_mask.clone());
+            tokio::spawn(async move {
+                c.ingest(&mask, &[], b"{}").await;
+                started.elapsed()
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let signature = format!("sha256={}", hmac_sha256_hex("s", b"{}"));
+    let reply = c
+        .ingest(&github, &[("x-hub-signature-256", &signature)], b"{}")
+        .await;
+    let github_done = started.elapsed();
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    for spin in spins {
+        let spin_done = spin.await.unwrap();
+        assert!(
+            github_done < spin_done,
+            "github waited for the spinning plugin: {github_done:?} vs {spin_done:?}"
+        );
+    }
     assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
     let events = c.events(&project, "perPage=1000").await;
     assert!(
@@ -364,7 +396,7 @@ async fn hostile_plugins_fail_only_their_own_requests() {
     );
     let metrics = c.get("/metrics").await.text();
     for line in [
-        r#"inlet_plugin_calls_total{plugin="spin",outcome="plugin_timeout"} 3"#,
+        r#"inlet_plugin_calls_total{plugin="spin",outcome="plugin_timeout"} 7"#,
         r#"inlet_plugin_calls_total{plugin="hog",outcome="plugin_memory_limit"} 3"#,
         r#"inlet_plugin_calls_total{plugin="trap",outcome="plugin_trap"} 3"#,
         r#"inlet_plugin_calls_total{plugin="bloat",outcome="plugin_invalid_output"} 3"#,
