@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what building Inlet needs on a fresh Debian machine with rustup:
-# the pinned Rust toolchain (rust-toolchain.toml) and libclang, which the rocksdb crate's
-# bindgen loads at build time. Safe to run again: it skips what is already there.
+# the pinned Rust toolchain (rust-toolchain.toml); libclang, which the rocksdb crate's
+# bindgen loads at build time; OpenSSL headers and pkg-config for the librdkafka that
+# rdkafka builds with make (TLS to Kafka brokers). Safe to run again: it skips what is
+# already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
-for pkg in libclang-dev; do
+for pkg in libclang-dev libssl-dev pkg-config make; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -33,6 +34,13 @@ pub struct PluginLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BrokerStateLabels {
+    pub source: String,
+    /// `starting`, `running`, `retrying` or `stopped`.
+    pub state: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -44,6 +52,10 @@ pub struct Metrics {
     pub store_sync_seconds: Histogram,
     pub plugin_calls: Family<PluginLabels, Counter>,
     pub plugin_seconds: Histograms<PluginLabels>,
+    broker_source_state: Family<BrokerStateLabels, Gauge>,
+    broker_errors: Family<SourceLabels, Counter>,
+    dead_letters: Family<SourceLabels, Counter>,
+    broker_redeliveries: Family<SourceLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -94,8 +106,36 @@ impl Default for Metrics {
             "Provider plugin call latency, instantiation included",
             plugin_seconds.clone(),
         );
+        let broker_source_state = Family::default();
+        let broker_errors = Family::default();
+        let dead_letters = Family::default();
+        let broker_redeliveries = Family::default();
+        registry.register(
+            "broker_source_state",
+            "1 for the state each pub_sub source is in, 0 for the others",
+            broker_source_state.clone(),
+        );
+        registry.register(
+            "broker_source_errors",
+            "Errors reported by a pub_sub source's broker client (it retries)",
+            broker_errors.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Broker messages stored as dead letters, by source",
+            dead_letters.clone(),
+        );
+        registry.register(
+            "broker_redeliveries",
+            "Broker messages delivered again and recognised by their receipt, by source",
+            broker_redeliveries.clone(),
+        );
         Self {
             registry,
+            broker_source_state,
+            broker_errors,
+            dead_letters,
+            broker_redeliveries,
             plugin_calls,
             plugin_seconds,
             events_accepted,
@@ -110,9 +150,7 @@ impl Default for Metrics {
 impl Metrics {
     pub fn accepted(&self, source: &str) {
         self.events_accepted
-            .get_or_create(&SourceLabels {
-                source: source.to_string(),
-            })
+            .get_or_create(&source_labels(source))
             .inc();
     }
 
@@ -134,10 +172,57 @@ impl Metrics {
         self.plugin_seconds.get_or_create(&labels).observe(seconds);
     }
 
+    /// Sets a source's state gauge: 1 for `state`, 0 for the other `states`.
+    pub fn broker_state(&self, source: &str, state: &str, states: &[&str]) {
+        for name in states {
+            let labels = BrokerStateLabels {
+                source: source.to_string(),
+                state: name.to_string(),
+            };
+            self.broker_source_state
+                .get_or_create(&labels)
+                .set(i64::from(*name == state));
+        }
+    }
+
+    /// Drops a stopped source's state gauges.
+    pub fn forget_broker_source(&self, source: &str, states: &[&str]) {
+        for name in states {
+            self.broker_source_state.remove(&BrokerStateLabels {
+                source: source.to_string(),
+                state: name.to_string(),
+            });
+        }
+    }
+
+    pub fn broker_error(&self, source: &str) {
+        self.broker_errors
+            .get_or_create(&source_labels(source))
+            .inc();
+    }
+
+    pub fn dead_letter(&self, source: &str) {
+        self.dead_letters
+            .get_or_create(&source_labels(source))
+            .inc();
+    }
+
+    pub fn redelivered(&self, source: &str) {
+        self.broker_redeliveries
+            .get_or_create(&source_labels(source))
+            .inc();
+    }
+
     pub fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+}
+
+fn source_labels(source: &str) -> SourceLabels {
+    SourceLabels {
+        source: source.to_string(),
     }
 }

@@ -2,9 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::broker::PubSubConfig;
 use crate::verify::VerifierConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +67,9 @@ pub struct Source {
     /// Lowers the server's body limit for this source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_payload_bytes: Option<u64>,
+    /// The broker a `pub_sub` source consumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pub_sub: Option<PubSubConfig>,
     #[serde(default)]
     pub is_disabled: bool,
     pub created_at: String,
@@ -82,6 +88,14 @@ pub enum RawEncoding {
 impl RawEncoding {
     fn is_utf8(&self) -> bool {
         *self == RawEncoding::Utf8
+    }
+
+    /// Bytes as text: themselves when they are UTF-8, else base64.
+    pub fn encode(bytes: &[u8]) -> (String, RawEncoding) {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => (text.to_string(), RawEncoding::Utf8),
+            Err(_) => (BASE64.encode(bytes), RawEncoding::Base64),
+        }
     }
 }
 
@@ -115,6 +129,50 @@ pub struct Event {
     pub raw: String,
     #[serde(default, skip_serializing_if = "RawEncoding::is_utf8")]
     pub raw_encoding: RawEncoding,
+    /// Where a broker source's message came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<Box<BrokerMetadata>>,
+    pub created_at: String,
+}
+
+/// A broker message's origin and metadata, kept on its event or dead letter.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BrokerMetadata {
+    /// Unique within the source; a second delivery of the same id is not stored again.
+    /// Kafka: `topic/partition/offset`.
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    /// The Kafka message key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Kafka headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// Fields above whose bytes were not UTF-8 and are therefore base64: `key`,
+    /// `attributes.<name>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base64_fields: Vec<String>,
+}
+
+/// A broker message that could not become an event, kept so that it can be acknowledged
+/// without being lost.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub uid: String,
+    pub project_id: String,
+    pub source_id: String,
+    /// Why it was not accepted, naming the field at fault.
+    pub reason: String,
+    /// The message body exactly as received.
+    pub raw: String,
+    #[serde(default, skip_serializing_if = "RawEncoding::is_utf8")]
+    pub raw_encoding: RawEncoding,
+    pub broker: BrokerMetadata,
     pub created_at: String,
 }
 

@@ -8,6 +8,7 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::auth::Auth;
+use crate::broker::Brokers;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::plugin::PluginHost;
@@ -15,7 +16,9 @@ use crate::store::Store;
 
 /// What every handler shares.
 pub struct AppState {
-    pub store: Store,
+    pub store: Arc<Store>,
+    /// The consumers of `pub_sub` sources.
+    pub brokers: Brokers,
     pub metrics: Arc<Metrics>,
     pub auth: Auth,
     pub plugins: PluginHost,
@@ -32,6 +35,7 @@ pub struct RunningServer {
     pub generated_admin_token: Option<String>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    state: Arc<AppState>,
 }
 
 pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
@@ -42,7 +46,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         )
     })?;
     let metrics = Arc::new(Metrics::default());
-    let store = Store::open(&settings.data_dir.join("store"), metrics.clone())?;
+    let store = Arc::new(Store::open(
+        &settings.data_dir.join("store"),
+        metrics.clone(),
+    )?);
     let plugins = PluginHost::load(
         settings.plugins_dir.as_deref(),
         &settings.data_dir.join("plugin-cache"),
@@ -67,7 +74,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let brokers = Brokers::new(store.clone(), metrics.clone());
+    brokers.start_all().await?;
     let state = Arc::new(AppState {
+        brokers,
         public_url,
         plugins,
         in_flight: Semaphore::new(settings.max_in_flight),
@@ -76,7 +86,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         auth,
         settings,
     });
-    let app = crate::api::router(state);
+    let app = crate::api::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -90,15 +100,19 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         generated_admin_token,
         stop,
         task,
+        state,
     })
 }
 
 impl RunningServer {
-    /// Stops accepting connections, lets requests in flight finish (each one's write
-    /// completes and is answered), then closes the store.
+    /// Stops accepting connections and lets requests in flight finish (each one's write
+    /// completes and is answered); stops the broker consumers (each stores what it holds,
+    /// commits, and leaves); then closes the store.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        self.task.await??;
+        let served = self.task.await;
+        self.state.brokers.shutdown().await;
+        served??;
         Ok(())
     }
 }

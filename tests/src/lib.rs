@@ -1,6 +1,8 @@
 //! Test harness: a real Inlet on loopback with RocksDB in a temporary directory, and a
 //! small HTTP client to talk to it.
 
+pub mod kafka;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +38,14 @@ impl TestServer {
             dir,
             server: Some(server),
             client,
+        }
+    }
+
+    /// Shuts down gracefully: broker consumers commit and leave their groups while the
+    /// test's broker is still there (dropping the server would not stop them).
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.unwrap();
         }
     }
 
@@ -228,6 +238,69 @@ impl Client {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         reply.json()["data"].clone()
+    }
+}
+
+impl Client {
+    /// Every event of a project, oldest first (storage order), paging through the API.
+    pub async fn all_events(&self, project: &str) -> Vec<Value> {
+        self.all(&format!("/api/v1/projects/{project}/events"))
+            .await
+    }
+
+    /// Every dead letter of a project, oldest first.
+    pub async fn all_dead_letters(&self, project: &str) -> Vec<Value> {
+        self.all(&format!("/api/v1/projects/{project}/dead-letters"))
+            .await
+    }
+
+    async fn all(&self, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = format!("{path}?perPage=1000&next_page_cursor={cursor}");
+            let reply = self.api(Method::GET, &page, ADMIN_TOKEN, None).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+            let data = &reply.json()["data"];
+            items.extend(data["content"].as_array().unwrap().iter().cloned());
+            if data["pagination"]["has_next_page"] != json!(true) {
+                break;
+            }
+            cursor = data["pagination"]["next_page_cursor"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        }
+        items.reverse();
+        items
+    }
+
+    /// A sample's value from `/metrics` (0 when absent), e.g.
+    /// `inlet_dead_letters_total{source="…"}`.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let text = self.get("/metrics").await.text();
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, failing after `secs` seconds.
+pub async fn eventually<T, F: Future<Output = Option<T>>>(
+    secs: u64,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

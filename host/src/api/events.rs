@@ -9,11 +9,11 @@ use http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{ListPage, Pagination};
+use super::ListPage;
 use crate::error::{ApiError, ok};
 use crate::request::ApiPath;
 use crate::server::AppState;
-use crate::store::EventQuery;
+use crate::store::ListQuery;
 
 const DEFAULT_PER_PAGE: usize = 20;
 const MAX_PER_PAGE: usize = 1000;
@@ -36,14 +36,7 @@ pub async fn list(
     Ok(ok(
         StatusCode::OK,
         "Events fetched successfully",
-        ListPage {
-            content: page.events,
-            pagination: Pagination {
-                per_page: query.per_page,
-                has_next_page: page.next_cursor.is_some(),
-                next_page_cursor: page.next_cursor.unwrap_or_default(),
-            },
-        },
+        ListPage::of(page, query.per_page),
     ))
 }
 
@@ -65,8 +58,8 @@ pub async fn get(
 
 /// Convoy's query names: `sourceId`, `eventType`, `startDate`, `endDate` (RFC 3339),
 /// `perPage`, `next_page_cursor`.
-fn parse_query(query: &str) -> Result<EventQuery, ApiError> {
-    let mut q = EventQuery {
+pub(super) fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
+    let mut q = ListQuery {
         per_page: DEFAULT_PER_PAGE,
         ..Default::default()
     };

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, request metrics and load shedding, the admin API (projects,
 //! sources), reading events, and health. Event intake lives in [`crate::intake`].
 
+mod dead_letters;
 mod events;
 mod projects;
 mod sources;
@@ -66,6 +67,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/api/v1/projects/{project_id}/events/{event_id}",
             get(events::get),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/dead-letters",
+            get(dead_letters::list),
         )
         .route("/api/v1/plugins", get(plugins))
         .route(
@@ -183,6 +188,18 @@ struct Pagination {
 }
 
 impl<T: Serialize> ListPage<T> {
+    /// A page of a paged listing.
+    fn of(page: crate::store::Page<T>, per_page: usize) -> Self {
+        Self {
+            content: page.items,
+            pagination: Pagination {
+                per_page,
+                has_next_page: page.next_cursor.is_some(),
+                next_page_cursor: page.next_cursor.unwrap_or_default(),
+            },
+        }
+    }
+
     /// A list that is never paged (projects, sources).
     fn whole(content: Vec<T>) -> Self {
         Self {

@@ -178,16 +178,21 @@ pub async fn delete(
         Write::Delete(Cf::Projects, uid.clone()),
         Write::DeletePrefix(Cf::Sources, uid.clone()),
         Write::DeletePrefix(Cf::Events, uid.clone()),
-        Write::DeletePrefix(Cf::Idempotency, uid),
+        Write::DeletePrefix(Cf::Idempotency, uid.clone()),
+        Write::DeletePrefix(Cf::DeadLetters, uid),
     ];
-    for source in store.sources(&project.uid).map_err(ApiError::store)? {
-        writes.extend(super::sources::index_removals(&source));
+    let sources = store.sources(&project.uid).map_err(ApiError::store)?;
+    for source in &sources {
+        writes.extend(super::sources::index_removals(source));
     }
     for hash in store.key_hashes_of(&project.uid).map_err(ApiError::store)? {
         writes.push(Write::Delete(Cf::ApiKeys, hash));
     }
     store.write(writes).await.map_err(ApiError::store)?;
     tracing::info!(project = %project.uid, "project deleted");
+    for source in &sources {
+        state.brokers.stop(&source.uid).await;
+    }
     Ok(ok(StatusCode::OK, "Project deleted successfully", ()))
 }
 

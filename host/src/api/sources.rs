@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ListPage, admin_body};
+use crate::broker::{ConfigError, PubSubConfig, StatusView};
 use crate::error::{ApiError, ok};
 use crate::intake::Location;
 use crate::model::{CustomResponse, ProjectType, Source, SourceType, new_uid, now_rfc3339};
@@ -36,7 +37,7 @@ struct SourceInput {
     idempotency_keys: Option<Vec<String>>,
     event_type_location: Option<String>,
     custom_response: Option<CustomResponse>,
-    pub_sub: Option<Value>,
+    pub_sub: Option<PubSubConfig>,
     max_payload_bytes: Option<u64>,
     is_disabled: Option<bool>,
 }
@@ -58,7 +59,9 @@ pub async fn create(
         project_id: project.uid,
         mask_id: random_mask_id(),
         name: String::new(),
-        kind: input.kind.ok_or_else(|| field("type", "required: http"))?,
+        kind: input
+            .kind
+            .ok_or_else(|| field("type", "required: http or pub_sub"))?,
         provider: String::new(),
         provider_config: BTreeMap::new(),
         verifier: VerifierConfig::default(),
@@ -66,31 +69,33 @@ pub async fn create(
         event_type_location: None,
         custom_response: None,
         max_payload_bytes: None,
+        pub_sub: None,
         is_disabled: false,
         created_at: now.clone(),
         updated_at: now,
     };
-    if input.verifier.is_none() && input.provider.as_deref().is_none_or(str::is_empty) {
+    if source.kind == SourceType::Http
+        && input.verifier.is_none()
+        && input.provider.as_deref().is_none_or(str::is_empty)
+    {
         return Err(field(
             "verifier",
             "required; use {\"type\": \"noop\"} to accept unauthenticated events",
         ));
     }
-    apply(&mut source, input)?;
+    apply(&mut source, input);
     validate(&source, project.kind, &state.plugins)?;
-    state
-        .store
-        .write(vec![
-            put_source(&source)?,
-            Write::Put(
-                Cf::SourceMasks,
-                source.mask_id.clone().into_bytes(),
-                source_key(&source),
-            ),
-        ])
-        .await
-        .map_err(ApiError::store)?;
+    let mut writes = vec![put_source(&source)?];
+    if source.kind == SourceType::Http {
+        writes.push(Write::Put(
+            Cf::SourceMasks,
+            source.mask_id.clone().into_bytes(),
+            source_key(&source),
+        ));
+    }
+    state.store.write(writes).await.map_err(ApiError::store)?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source created");
+    state.brokers.apply(&source).await;
     Ok(ok(
         StatusCode::CREATED,
         "Source created successfully",
@@ -155,6 +160,9 @@ pub async fn update(
     if let Some(verifier) = &mut input.verifier {
         verifier.unmask_from(&source.verifier);
     }
+    if let (Some(new), Some(old)) = (&mut input.pub_sub, &source.pub_sub) {
+        new.unmask_from(old);
+    }
     for (name, value) in input.provider_config.iter_mut().flatten() {
         if value == MASK {
             *value = source
@@ -164,7 +172,7 @@ pub async fn update(
                 .unwrap_or_default();
         }
     }
-    apply(&mut source, input)?;
+    apply(&mut source, input);
     validate(&source, project.kind, &state.plugins)?;
     source.updated_at = now_rfc3339();
     state
@@ -173,6 +181,7 @@ pub async fn update(
         .await
         .map_err(ApiError::store)?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source updated");
+    state.brokers.apply(&source).await;
     Ok(ok(
         StatusCode::OK,
         "Source updated successfully",
@@ -193,14 +202,17 @@ pub async fn delete(
     writes.extend(index_removals(&source));
     state.store.write(writes).await.map_err(ApiError::store)?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source deleted");
+    state.brokers.stop(&source.uid).await;
     Ok(ok(StatusCode::OK, "Source deleted successfully", ()))
 }
 
-/// The index entries that point at a source; its events stay listed under the project.
-pub(super) fn index_removals(source: &Source) -> [Write; 2] {
+/// The index entries that point at a source; its events and dead letters stay listed
+/// under the project.
+pub(super) fn index_removals(source: &Source) -> [Write; 3] {
     [
         Write::Delete(Cf::SourceMasks, source.mask_id.clone().into_bytes()),
         Write::DeletePrefix(Cf::SourceEvents, source.uid.clone().into_bytes()),
+        Write::DeletePrefix(Cf::BrokerReceipts, source.uid.clone().into_bytes()),
     ]
 }
 
@@ -212,7 +224,7 @@ fn find(state: &AppState, project_id: &str, source_id: &str) -> Result<Source, A
         .ok_or_else(|| ApiError::not_found("source"))
 }
 
-fn apply(source: &mut Source, input: SourceInput) -> Result<(), ApiError> {
+fn apply(source: &mut Source, input: SourceInput) {
     if let Some(name) = input.name {
         source.name = name.trim().to_string();
     }
@@ -240,19 +252,28 @@ fn apply(source: &mut Source, input: SourceInput) -> Result<(), ApiError> {
     if let Some(disabled) = input.is_disabled {
         source.is_disabled = disabled;
     }
-    if input.pub_sub.is_some_and(|p| !p.is_null()) || source.kind == SourceType::PubSub {
-        return Err(ApiError::bad_request(
-            "unsupported_source_type",
-            "type: pub_sub sources (Google Pub/Sub, SQS, Kafka) are not available in this \
-             version of Inlet; use the REST API source to push events",
-        ));
+    if let Some(mut pub_sub) = input.pub_sub {
+        if let Some(kafka) = &mut pub_sub.kafka
+            && kafka.consumer_group_id.is_empty()
+        {
+            kafka.consumer_group_id = format!("inlet-{}", source.uid);
+        }
+        source.pub_sub = Some(pub_sub);
     }
-    Ok(())
 }
 
 fn validate(source: &Source, project: ProjectType, plugins: &PluginHost) -> Result<(), ApiError> {
     if source.name.is_empty() {
         return Err(field("name", "a source needs a name"));
+    }
+    if source.kind == SourceType::PubSub {
+        return validate_pub_sub(source, project);
+    }
+    if source.pub_sub.is_some() {
+        return Err(field(
+            "pub_sub",
+            "only a source of type pub_sub consumes a broker",
+        ));
     }
     if project != ProjectType::Incoming {
         return Err(field(
@@ -287,6 +308,36 @@ fn validate(source: &Source, project: ProjectType, plugins: &PluginHost) -> Resu
         return Err(field("max_payload_bytes", "must be positive"));
     }
     Ok(())
+}
+
+fn validate_pub_sub(source: &Source, project: ProjectType) -> Result<(), ApiError> {
+    if project != ProjectType::Outgoing {
+        return Err(field(
+            "type",
+            "pub_sub sources belong to outgoing projects; an incoming project receives \
+             webhooks through http sources",
+        ));
+    }
+    if !source.provider.is_empty() {
+        return Err(field("provider", "providers verify http sources only"));
+    }
+    let config = source.pub_sub.as_ref().ok_or_else(|| {
+        field(
+            "pub_sub",
+            "required for type pub_sub: {\"type\": \"kafka\", \"kafka\": {…}}",
+        )
+    })?;
+    config.validate().map_err(|e| match e {
+        ConfigError::Field(e) => field(e.field, &e.message),
+        ConfigError::Unsupported(kind) => ApiError::bad_request(
+            "unsupported_source_type",
+            format!(
+                "pub_sub.type: {} sources are not available in this version of Inlet; \
+                 kafka is",
+                json!(kind).as_str().unwrap_or_default()
+            ),
+        ),
+    })
 }
 
 /// A provider source needs a loaded plugin and every config field the plugin requires:
@@ -354,7 +405,16 @@ fn view(source: &Source, state: &AppState) -> Value {
             *value = mask(value);
         }
     }
+    shown.pub_sub = source.pub_sub.as_ref().map(PubSubConfig::masked);
     let mut value = json!(shown);
-    value["url"] = json!(format!("{}/ingest/{}", state.public_url, source.mask_id));
+    match source.kind {
+        SourceType::Http => {
+            value["url"] = json!(format!("{}/ingest/{}", state.public_url, source.mask_id));
+        }
+        SourceType::PubSub => {
+            let status = state.brokers.status(&source.uid);
+            value["status"] = json!(status.unwrap_or_else(StatusView::stopped));
+        }
+    }
     value
 }

@@ -175,6 +175,7 @@ async fn accept(
         data: payload.data,
         raw: payload.raw,
         raw_encoding: payload.raw_encoding,
+        broker: None,
         created_at: String::new(),
     };
     let stored = state

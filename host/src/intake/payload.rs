@@ -37,10 +37,7 @@ impl Payload {
                     .unwrap_or_else(|_| raw(Value::Null)),
             }
         };
-        let (raw_text, raw_encoding) = match std::str::from_utf8(&body) {
-            Ok(text) => (text.to_string(), RawEncoding::Utf8),
-            Err(_) => (BASE64.encode(&body), RawEncoding::Base64),
-        };
+        let (raw_text, raw_encoding) = RawEncoding::encode(&body);
         Ok(Self {
             data,
             raw: raw_text,

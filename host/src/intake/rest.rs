@@ -66,6 +66,7 @@ impl EventInput {
             raw: data.get().to_string(),
             raw_encoding: Default::default(),
             data,
+            broker: None,
             created_at: String::new(),
         })
     }

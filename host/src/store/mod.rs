@@ -14,15 +14,15 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
-use crate::model::{Event, Project, Source};
+use crate::model::{DeadLetter, Event, Project, Source};
 use writer::Job;
-pub use writer::Write;
+pub use writer::{Incoming, Record, Stored, Write};
 
 /// Length of every uid (a ULID string); keys are built from fixed-length uids.
 pub const UID_LEN: usize = 26;
 
 /// The column families. Names are stable on-disk identifiers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cf {
     /// `admin_token_sha256` → hash of the generated admin token.
     Meta,
@@ -40,10 +40,14 @@ pub enum Cf {
     SourceEvents,
     /// project uid ++ idempotency key → event uid of the first event with that key.
     Idempotency,
+    /// project uid ++ dead letter uid → dead letter JSON.
+    DeadLetters,
+    /// source uid ++ broker message id → uid of the event or dead letter it became.
+    BrokerReceipts,
 }
 
 impl Cf {
-    const ALL: [Cf; 8] = [
+    const ALL: [Cf; 10] = [
         Cf::Meta,
         Cf::Projects,
         Cf::Sources,
@@ -52,6 +56,8 @@ impl Cf {
         Cf::Events,
         Cf::SourceEvents,
         Cf::Idempotency,
+        Cf::DeadLetters,
+        Cf::BrokerReceipts,
     ];
 
     fn name(self) -> &'static str {
@@ -64,6 +70,8 @@ impl Cf {
             Cf::Events => "events",
             Cf::SourceEvents => "source_events",
             Cf::Idempotency => "idempotency",
+            Cf::DeadLetters => "dead_letters",
+            Cf::BrokerReceipts => "broker_receipts",
         }
     }
 }
@@ -88,17 +96,18 @@ pub struct Store {
 
 pub const ADMIN_TOKEN_KEY: &[u8] = b"admin_token_sha256";
 
-/// A page of events, newest first.
-pub struct EventPage {
-    pub events: Vec<Event>,
+/// A page of a listing, newest first.
+pub struct Page<T> {
+    pub items: Vec<T>,
     /// The uid to pass as the cursor for the next (older) page, if there is one.
     pub next_cursor: Option<String>,
 }
 
-/// What to list. Bounds are event uids (ULIDs), so a time range is a key range.
+/// What to list. Bounds are uids (ULIDs), so a time range is a key range.
 #[derive(Debug, Default)]
-pub struct EventQuery {
+pub struct ListQuery {
     pub source_id: Option<String>,
+    /// Events only.
     pub event_type: Option<String>,
     /// Inclusive lower bound.
     pub from_uid: Option<String>,
@@ -134,12 +143,21 @@ impl Store {
     /// its idempotency key was seen before in the project, the event is stored flagged
     /// `is_duplicate_event`; the check and the write are atomic.
     pub async fn put_event(&self, event: Event) -> Result<Event> {
+        let record = Incoming {
+            record: Record::Event(event),
+            receipt: None,
+        };
+        match self.put(vec![record]).await?.pop() {
+            Some(Stored::Event(event)) => Ok(event),
+            _ => unreachable!("an event without a receipt is always stored as an event"),
+        }
+    }
+
+    /// Stores records durably, atomically and in order (their uids increase in the order
+    /// given), and says what became of each.
+    pub async fn put(&self, records: Vec<Incoming>) -> Result<Vec<Stored>> {
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Event {
-            event: Box::new(event),
-            reply,
-        })
-        .await?;
+        self.send(Job::Records { records, reply }).await?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -236,11 +254,47 @@ impl Store {
     }
 
     /// Lists a project's events, newest first, by walking a time-ordered index backwards.
-    pub fn list_events(&self, project_id: &str, query: &EventQuery) -> Result<EventPage> {
-        let (cf, prefix) = match &query.source_id {
-            Some(source) => (Cf::SourceEvents, source.as_str()),
-            None => (Cf::Events, project_id),
+    pub fn list_events(&self, project_id: &str, query: &ListQuery) -> Result<Page<Event>> {
+        let wanted = |event: &Event| {
+            query
+                .event_type
+                .as_ref()
+                .is_none_or(|t| *t == event.event_type)
         };
+        match &query.source_id {
+            Some(source) => self.walk_back(Cf::SourceEvents, source, query, |uid, project| {
+                if project != project_id.as_bytes() {
+                    return Ok(None);
+                }
+                Ok(self.event(project_id, uid)?.filter(wanted))
+            }),
+            None => self.walk_back(Cf::Events, project_id, query, |_, value| {
+                Ok(Some(serde_json::from_slice::<Event>(value)?).filter(wanted))
+            }),
+        }
+    }
+
+    /// Lists a project's dead letters, newest first.
+    pub fn list_dead_letters(
+        &self,
+        project_id: &str,
+        query: &ListQuery,
+    ) -> Result<Page<DeadLetter>> {
+        self.walk_back(Cf::DeadLetters, project_id, query, |_, value| {
+            let letter: DeadLetter = serde_json::from_slice(value)?;
+            Ok(Some(letter).filter(|l| query.source_id.as_ref().is_none_or(|s| *s == l.source_id)))
+        })
+    }
+
+    /// Walks `prefix ++ uid` keys from the newest down, keeping what `load` returns, until
+    /// a page is full or `MAX_SCAN` keys were read.
+    fn walk_back<T>(
+        &self,
+        cf: Cf,
+        prefix: &str,
+        query: &ListQuery,
+        mut load: impl FnMut(&str, &[u8]) -> Result<Option<T>>,
+    ) -> Result<Page<T>> {
         let mut opts = ReadOptions::default();
         opts.set_iterate_lower_bound(key(
             prefix,
@@ -250,46 +304,39 @@ impl Store {
             Some(before) => key(prefix, before.as_bytes()),
             None => key(prefix, &[0xff]),
         });
-        let mut events = Vec::new();
+        let mut items = Vec::new();
         let mut last_scanned = None;
+        let mut last_kept = None;
         for (scanned, item) in self
             .db
             .iterator_cf_opt(self.cf(cf), opts, IteratorMode::End)
             .enumerate()
         {
             let (k, v) = item?;
-            let event_id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            let uid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
             if scanned == MAX_SCAN {
-                return Ok(EventPage {
-                    events,
+                return Ok(Page {
+                    items,
                     next_cursor: last_scanned,
                 });
             }
-            let event = match cf {
-                Cf::SourceEvents if *v != *project_id.as_bytes() => None,
-                Cf::SourceEvents => self.event(project_id, &event_id)?,
-                _ => Some(serde_json::from_slice::<Event>(&v)?),
-            };
-            last_scanned = Some(event_id);
-            let Some(event) = event else { continue };
-            if query
-                .event_type
-                .as_ref()
-                .is_some_and(|t| *t != event.event_type)
-            {
+            let Some(found) = load(&uid, &v)? else {
+                last_scanned = Some(uid);
                 continue;
-            }
-            if events.len() == query.per_page {
-                let next_cursor = events.last().map(|e: &Event| e.uid.clone());
-                return Ok(EventPage {
-                    events,
-                    next_cursor,
+            };
+            if items.len() == query.per_page {
+                // The last kept item's uid: the next page starts below it.
+                return Ok(Page {
+                    items,
+                    next_cursor: last_kept,
                 });
             }
-            events.push(event);
+            last_scanned = Some(uid.clone());
+            last_kept = Some(uid);
+            items.push(found);
         }
-        Ok(EventPage {
-            events,
+        Ok(Page {
+            items,
             next_cursor: None,
         })
     }

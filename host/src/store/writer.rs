@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Cf, Result, StoreError, cf_handle, key};
 use crate::metrics::Metrics;
-use crate::model::{Event, rfc3339};
+use crate::model::{DeadLetter, Event, rfc3339};
 
 /// Most jobs folded into one batch; keeps a batch's latency and memory bounded.
 const MAX_BATCH_JOBS: usize = 512;
@@ -29,9 +29,9 @@ pub enum Write {
 }
 
 pub(super) enum Job {
-    Event {
-        event: Box<Event>,
-        reply: oneshot::Sender<Result<Event>>,
+    Records {
+        records: Vec<Incoming>,
+        reply: oneshot::Sender<Result<Vec<Stored>>>,
     },
     Writes {
         writes: Vec<Write>,
@@ -39,8 +39,30 @@ pub(super) enum Job {
     },
 }
 
+/// What a caller asks to store.
+pub enum Record {
+    Event(Event),
+    DeadLetter(DeadLetter),
+}
+
+pub struct Incoming {
+    pub record: Record,
+    /// For a broker message, `source uid ++ message id`: a later delivery with the same
+    /// receipt is recognised and not stored again.
+    pub receipt: Option<Vec<u8>>,
+}
+
+/// What became of an [`Incoming`], in the same order.
+#[derive(Debug)]
+pub enum Stored {
+    Event(Event),
+    DeadLetter(DeadLetter),
+    /// Its receipt was stored before: a redelivery, not stored again.
+    Redelivered,
+}
+
 enum Pending {
-    Event(oneshot::Sender<Result<Event>>, Box<Event>),
+    Records(oneshot::Sender<Result<Vec<Stored>>>, Vec<Stored>),
     Writes(oneshot::Sender<Result<()>>),
 }
 
@@ -54,6 +76,9 @@ pub(super) fn spawn(
         .spawn(move || run(&db, rx, &metrics))?;
     Ok((tx, handle))
 }
+
+/// Keys claimed (idempotency keys, receipts) by jobs earlier in the batch being built.
+type Claimed = HashSet<(Cf, Vec<u8>)>;
 
 fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics) {
     let mut uids = ulid::Generator::new();
@@ -71,13 +96,18 @@ fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics) {
         metrics.store_batch_jobs.observe(waiting.len() as f64);
 
         let mut batch = WriteBatch::default();
-        let mut claimed_keys = HashSet::new();
+        let mut claimed = Claimed::new();
         let mut pending = Vec::with_capacity(waiting.len());
         for job in waiting.drain(..) {
             match job {
-                Job::Event { event, reply } => {
-                    match add_event(db, &mut batch, &mut claimed_keys, &mut uids, event) {
-                        Ok(event) => pending.push(Pending::Event(reply, event)),
+                Job::Records { records, reply } => {
+                    match stage(db, &mut claimed, &mut uids, records) {
+                        Ok((writes, stored)) => {
+                            for write in writes {
+                                add_write(db, &mut batch, write);
+                            }
+                            pending.push(Pending::Records(reply, stored));
+                        }
                         Err(e) => drop(reply.send(Err(e))),
                     }
                 }
@@ -102,9 +132,9 @@ fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics) {
             let failed = || StoreError::Rocks(outcome.clone().unwrap_err());
             // A caller that has gone away (client disconnected) no longer needs the answer.
             match p {
-                Pending::Event(reply, event) => {
+                Pending::Records(reply, stored) => {
                     let _ = reply.send(match outcome {
-                        Ok(()) => Ok(*event),
+                        Ok(()) => Ok(stored),
                         Err(_) => Err(failed()),
                     });
                 }
@@ -119,46 +149,84 @@ fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics) {
     }
 }
 
-/// Adds an event and its index entries to the batch, first deciding whether its idempotency
-/// key was already claimed, in the store or earlier in this same batch.
-fn add_event(
+/// Turns one job's records into writes, all or nothing: each gets a uid (a ULID, so in
+/// commit order), a receipt seen before makes it a redelivery, and an idempotency key seen
+/// before (in the store or earlier in this batch) flags its event as a duplicate.
+fn stage(
     db: &DB,
-    batch: &mut WriteBatch,
-    claimed_keys: &mut HashSet<Vec<u8>>,
+    claimed: &mut Claimed,
     uids: &mut ulid::Generator,
-    mut event: Box<Event>,
-) -> Result<Box<Event>> {
-    // Monotonic within a millisecond; overflowing 2^80 ids in one millisecond cannot happen
-    // in practice, and a random ULID is still unique if it did.
-    let uid = uids.generate().unwrap_or_else(|_| ulid::Ulid::new());
-    event.uid = uid.to_string();
-    event.created_at = rfc3339(uid.datetime().into());
-    if !event.idempotency_key.is_empty() {
-        let idem = key(&event.project_id, event.idempotency_key.as_bytes());
-        let seen = claimed_keys.contains(&idem)
-            || db
-                .get_pinned_cf(cf_handle(db, Cf::Idempotency), &idem)?
-                .is_some();
-        event.is_duplicate_event = seen;
-        if !seen {
-            batch.put_cf(cf_handle(db, Cf::Idempotency), &idem, &event.uid);
-            claimed_keys.insert(idem);
+    records: Vec<Incoming>,
+) -> Result<(Vec<Write>, Vec<Stored>)> {
+    let mut claims = Claimed::new();
+    let mut writes = Vec::with_capacity(records.len() * 3);
+    let mut stored = Vec::with_capacity(records.len());
+    let seen = |cf: Cf, key: &[u8], claims: &Claimed| -> Result<bool> {
+        let probe = (cf, key.to_vec());
+        Ok(claimed.contains(&probe)
+            || claims.contains(&probe)
+            || db.get_pinned_cf(cf_handle(db, cf), key)?.is_some())
+    };
+    for Incoming { record, receipt } in records {
+        if let Some(receipt) = &receipt
+            && seen(Cf::BrokerReceipts, receipt, &claims)?
+        {
+            stored.push(Stored::Redelivered);
+            continue;
+        }
+        // Monotonic within a millisecond; overflowing 2^80 ids in one millisecond cannot
+        // happen in practice, and a random ULID is still unique if it did.
+        let uid = uids.generate().unwrap_or_else(|_| ulid::Ulid::new());
+        let created_at = rfc3339(uid.datetime().into());
+        let uid = uid.to_string();
+        match record {
+            Record::Event(mut event) => {
+                event.uid = uid.clone();
+                event.created_at = created_at;
+                if !event.idempotency_key.is_empty() {
+                    let idem = key(&event.project_id, event.idempotency_key.as_bytes());
+                    event.is_duplicate_event = seen(Cf::Idempotency, &idem, &claims)?;
+                    if !event.is_duplicate_event {
+                        writes.push(Write::Put(
+                            Cf::Idempotency,
+                            idem.clone(),
+                            uid.clone().into(),
+                        ));
+                        claims.insert((Cf::Idempotency, idem));
+                    }
+                }
+                writes.push(Write::Put(
+                    Cf::Events,
+                    key(&event.project_id, uid.as_bytes()),
+                    serde_json::to_vec(&event)?,
+                ));
+                if !event.source_id.is_empty() {
+                    writes.push(Write::Put(
+                        Cf::SourceEvents,
+                        key(&event.source_id, uid.as_bytes()),
+                        event.project_id.clone().into(),
+                    ));
+                }
+                stored.push(Stored::Event(event));
+            }
+            Record::DeadLetter(mut letter) => {
+                letter.uid = uid.clone();
+                letter.created_at = created_at;
+                writes.push(Write::Put(
+                    Cf::DeadLetters,
+                    key(&letter.project_id, uid.as_bytes()),
+                    serde_json::to_vec(&letter)?,
+                ));
+                stored.push(Stored::DeadLetter(letter));
+            }
+        }
+        if let Some(receipt) = receipt {
+            writes.push(Write::Put(Cf::BrokerReceipts, receipt.clone(), uid.into()));
+            claims.insert((Cf::BrokerReceipts, receipt));
         }
     }
-    let value = serde_json::to_vec(&event)?;
-    batch.put_cf(
-        cf_handle(db, Cf::Events),
-        key(&event.project_id, event.uid.as_bytes()),
-        value,
-    );
-    if !event.source_id.is_empty() {
-        batch.put_cf(
-            cf_handle(db, Cf::SourceEvents),
-            key(&event.source_id, event.uid.as_bytes()),
-            &event.project_id,
-        );
-    }
-    Ok(event)
+    claimed.extend(claims);
+    Ok((writes, stored))
 }
 
 fn add_write(db: &DB, batch: &mut WriteBatch, write: Write) {

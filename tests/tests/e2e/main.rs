@@ -4,6 +4,7 @@ mod admin;
 mod durability;
 mod events;
 mod ingest;
+mod kafka;
 mod limits;
 mod plugins;
 mod rest;

@@ -1,0 +1,67 @@
+//! A broker message becomes an event when it is Convoy's event body (as the REST API takes
+//! it), or a dead letter that says why not. Either way it is stored with its receipt.
+
+use crate::intake::rest::EventInput;
+use crate::model::{BrokerMetadata, DeadLetter, RawEncoding, Source};
+use crate::request::parse_json;
+use crate::store::{Incoming, Record, key};
+
+/// A message as received, detached from the client that fetched it.
+pub struct Message {
+    pub payload: Vec<u8>,
+    pub metadata: BrokerMetadata,
+}
+
+/// Converts the messages of one source.
+pub struct Converter {
+    project_id: String,
+    source_id: String,
+}
+
+impl Converter {
+    pub fn new(source: &Source) -> Self {
+        Self {
+            project_id: source.project_id.clone(),
+            source_id: source.uid.clone(),
+        }
+    }
+
+    pub fn source_id(&self) -> &str {
+        &self.source_id
+    }
+
+    pub fn incoming(&self, message: &Message) -> Incoming {
+        let receipt = key(&self.source_id, message.metadata.message_id.as_bytes());
+        let event = if message.payload.is_empty() {
+            Err("the message is empty; expected Convoy's event JSON".to_string())
+        } else {
+            parse_json::<EventInput>(&message.payload)
+                .and_then(|input| input.into_event(&self.project_id))
+                .map_err(|e| e.message)
+        };
+        let record = match event {
+            Ok(mut event) => {
+                event.source_id = self.source_id.clone();
+                event.broker = Some(Box::new(message.metadata.clone()));
+                Record::Event(event)
+            }
+            Err(reason) => {
+                let (raw, raw_encoding) = RawEncoding::encode(&message.payload);
+                Record::DeadLetter(DeadLetter {
+                    uid: String::new(),
+                    project_id: self.project_id.clone(),
+                    source_id: self.source_id.clone(),
+                    reason,
+                    raw,
+                    raw_encoding,
+                    broker: message.metadata.clone(),
+                    created_at: String::new(),
+                })
+            }
+        };
+        Incoming {
+            record,
+            receipt: Some(receipt),
+        }
+    }
+}

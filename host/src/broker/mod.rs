@@ -1,0 +1,297 @@
+//! Broker intake: `pub_sub` sources consume a broker (Kafka here) in the background.
+//!
+//! [`Brokers`] runs each enabled source's workers and restarts or stops them when the source
+//! changes. A worker turns each message into an event or a dead letter ([`message`]), stores
+//! a chunk of them durably, and only then acknowledges the chunk to the broker. Each message
+//! is stored with a receipt (its broker message id), so a redelivery is not stored twice.
+//! A source's state and last error are kept in its [`Status`].
+
+mod kafka;
+mod message;
+mod status;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::model::Source;
+use crate::store::{Store, Stored};
+use crate::verify::FieldError;
+pub use kafka::KafkaConfig;
+use message::Converter;
+pub use status::{Status, StatusView};
+
+/// How long stopping a source may take before its workers are left to finish on their own.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Most workers (concurrent consumers) one source may run.
+const MAX_WORKERS: u32 = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerType {
+    Google,
+    Sqs,
+    Kafka,
+}
+
+/// Convoy's `pub_sub` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PubSubConfig {
+    #[serde(rename = "type")]
+    pub kind: BrokerType,
+    /// Concurrent consumers.
+    #[serde(default = "one")]
+    pub workers: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaConfig>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Why a configuration cannot run: bad fields, or a broker this version does not consume.
+pub enum ConfigError {
+    Field(FieldError),
+    Unsupported(BrokerType),
+}
+
+impl PubSubConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_WORKERS).contains(&self.workers) {
+            return Err(ConfigError::Field(FieldError::new(
+                "pub_sub.workers",
+                format!("must be from 1 to {MAX_WORKERS}"),
+            )));
+        }
+        match self.kind {
+            BrokerType::Kafka => self
+                .kafka
+                .as_ref()
+                .ok_or_else(|| FieldError::new("pub_sub.kafka", "required for type kafka"))
+                .and_then(KafkaConfig::validate)
+                .map_err(ConfigError::Field),
+            kind => Err(ConfigError::Unsupported(kind)),
+        }
+    }
+
+    pub fn masked(&self) -> Self {
+        let mut shown = self.clone();
+        if let Some(kafka) = &mut shown.kafka {
+            kafka.mask();
+        }
+        shown
+    }
+
+    /// For an update that echoes masked secrets back: keeps the stored ones.
+    pub fn unmask_from(&mut self, stored: &Self) {
+        if let (Some(new), Some(old)) = (&mut self.kafka, &stored.kafka) {
+            new.unmask_from(old);
+        }
+    }
+}
+
+/// What a worker needs: where to store, where to report.
+#[derive(Clone)]
+struct Worker {
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    status: Arc<Status>,
+    convert: Arc<Converter>,
+    stop: CancellationToken,
+}
+
+impl Worker {
+    /// Stores a chunk of messages durably, retrying with backoff while the store fails.
+    /// False when told to stop before it succeeded: then nothing may be acknowledged.
+    async fn store(&self, messages: &[message::Message]) -> bool {
+        let mut backoff = Backoff::new();
+        loop {
+            let records = messages.iter().map(|m| self.convert.incoming(m)).collect();
+            match self.store.put(records).await {
+                Ok(stored) => {
+                    self.count(&stored);
+                    return true;
+                }
+                Err(e) => {
+                    self.status.failing(&format!("cannot store messages: {e}"));
+                    if !backoff.wait(&self.stop).await {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    fn count(&self, stored: &[Stored]) {
+        let source = self.convert.source_id();
+        for outcome in stored {
+            match outcome {
+                Stored::Event(_) => self.metrics.accepted(source),
+                Stored::DeadLetter(letter) => {
+                    tracing::debug!(source, reason = %letter.reason, "message dead-lettered");
+                    self.metrics.dead_letter(source);
+                }
+                Stored::Redelivered => self.metrics.redelivered(source),
+            }
+        }
+    }
+}
+
+struct Running {
+    config: PubSubConfig,
+    stop: CancellationToken,
+    workers: Vec<JoinHandle<()>>,
+    status: Arc<Status>,
+}
+
+/// The consumers of every enabled `pub_sub` source.
+pub struct Brokers {
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    running: tokio::sync::Mutex<HashMap<String, Running>>,
+    /// Statuses by source uid, readable without waiting for a start or stop in progress.
+    statuses: std::sync::Mutex<HashMap<String, Arc<Status>>>,
+}
+
+impl Brokers {
+    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            store,
+            metrics,
+            running: Default::default(),
+            statuses: Default::default(),
+        }
+    }
+
+    /// Starts the consumers of every stored `pub_sub` source.
+    pub async fn start_all(&self) -> anyhow::Result<()> {
+        for project in self.store.projects()? {
+            for source in self.store.sources(&project.uid)? {
+                self.apply(&source).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings a source's consumers in line with its stored definition: starts them, restarts
+    /// them when the broker configuration changed, or stops them when it is disabled.
+    pub async fn apply(&self, source: &Source) {
+        let wanted = source.pub_sub.as_ref().filter(|_| !source.is_disabled);
+        let mut running = self.running.lock().await;
+        if let Some(current) = running.get(&source.uid)
+            && wanted == Some(&current.config)
+        {
+            return;
+        }
+        if let Some(current) = running.remove(&source.uid) {
+            self.stop_running(&source.uid, current).await;
+        }
+        let Some(config) = wanted else { return };
+        if config.validate().is_err() {
+            // The API refuses such a definition; one stored by an older version stays idle.
+            tracing::warn!(source = %source.uid, "pub_sub source has an invalid configuration; not started");
+            return;
+        }
+        let status = Arc::new(Status::new(&source.uid, self.metrics.clone()));
+        let stop = CancellationToken::new();
+        let worker = Worker {
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            status: status.clone(),
+            convert: Arc::new(Converter::new(source)),
+            stop: stop.clone(),
+        };
+        let workers = (0..config.workers)
+            .map(|_| match (config.kind, &config.kafka) {
+                (BrokerType::Kafka, Some(kafka)) => {
+                    tokio::spawn(kafka::run(kafka.clone(), worker.clone()))
+                }
+                _ => unreachable!("validate() admits only configurations that can run"),
+            })
+            .collect();
+        tracing::info!(source = %source.uid, workers = config.workers, broker = ?config.kind, "pub_sub source started");
+        self.statuses
+            .lock()
+            .expect("status map lock")
+            .insert(source.uid.clone(), status.clone());
+        running.insert(
+            source.uid.clone(),
+            Running {
+                config: config.clone(),
+                stop,
+                workers,
+                status,
+            },
+        );
+    }
+
+    /// Stops a source's consumers (it was deleted): they finish storing what they hold,
+    /// acknowledge it, and leave.
+    pub async fn stop(&self, source_uid: &str) {
+        let current = self.running.lock().await.remove(source_uid);
+        if let Some(current) = current {
+            self.stop_running(source_uid, current).await;
+        }
+    }
+
+    /// Stops every source; part of a graceful shutdown.
+    pub async fn shutdown(&self) {
+        let all: Vec<_> = self.running.lock().await.drain().collect();
+        let stops = all
+            .into_iter()
+            .map(|(uid, current)| async move { self.stop_running(&uid, current).await });
+        futures_util::future::join_all(stops).await;
+    }
+
+    async fn stop_running(&self, source_uid: &str, current: Running) {
+        current.stop.cancel();
+        let finished = futures_util::future::join_all(current.workers);
+        if tokio::time::timeout(STOP_TIMEOUT, finished).await.is_err() {
+            tracing::warn!(source = %source_uid, "pub_sub source workers did not stop in time; left to finish");
+        }
+        current.status.stopped();
+        self.statuses
+            .lock()
+            .expect("status map lock")
+            .remove(source_uid);
+        tracing::info!(source = %source_uid, "pub_sub source stopped");
+    }
+
+    /// The state of a source's consumers, if it has any.
+    pub fn status(&self, source_uid: &str) -> Option<StatusView> {
+        let statuses = self.statuses.lock().expect("status map lock");
+        statuses.get(source_uid).map(|s| s.view())
+    }
+}
+
+/// Exponential backoff for retries against a broker: 100 ms doubling to 5 s.
+struct Backoff(Duration);
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(5);
+
+    fn new() -> Self {
+        Self(Self::FIRST)
+    }
+
+    fn reset(&mut self) {
+        self.0 = Self::FIRST;
+    }
+
+    /// Waits for the next delay; false when the worker is told to stop meanwhile.
+    async fn wait(&mut self, stop: &CancellationToken) -> bool {
+        let delay = self.0;
+        self.0 = (self.0 * 2).min(Self::MAX);
+        tokio::select! {
+            _ = stop.cancelled() => false,
+            _ = tokio::time::sleep(delay) => true,
+        }
+    }
+}
