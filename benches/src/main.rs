@@ -8,34 +8,18 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper::{Method, Request};
 use serde_json::{Value, json};
 
-const ADMIN: &str = "bench-admin-token";
-
 type Headers = Vec<(&'static str, String)>;
-type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+use inlet_bench::{ADMIN, Http, numeric_args, start_inlet};
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("numbers"))
-        .collect();
-    let requests = args.first().copied().unwrap_or(20_000);
-    let concurrency = args.get(1).copied().unwrap_or(64);
-    let body_bytes = args.get(2).copied().unwrap_or(1024);
+    let [requests, concurrency, body_bytes] = numeric_args([20_000, 64, 1024]);
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = inlet::config::Settings::for_data_dir(dir.path());
-    settings.listen = "127.0.0.1:0".parse().unwrap();
-    settings.admin_token = Some(ADMIN.into());
-    settings.max_in_flight = concurrency * 2;
-    let server = inlet::server::start(settings).await.unwrap();
-    let base = format!("http://{}", server.addr);
-    let http: Http = Client::builder(TokioExecutor::new()).build_http();
+    let bench = start_inlet(|s| s.max_in_flight = concurrency * 2).await;
+    let (base, http) = (bench.base.clone(), bench.http.clone());
 
     let payload =
         json!({"type": "bench", "pad": "x".repeat(body_bytes.saturating_sub(40))}).to_string();
@@ -49,43 +33,39 @@ async fn main() {
         "scenario", "req/s", "p50 ms", "p99 ms", "max ms"
     );
 
-    let incoming = create(
-        &http,
-        &base,
-        "/api/v1/projects",
-        ADMIN,
-        json!({"name": "in", "type": "incoming"}),
-    )
-    .await;
+    let incoming = bench
+        .create(
+            "/api/v1/projects",
+            ADMIN,
+            json!({"name": "in", "type": "incoming"}),
+        )
+        .await;
     let project = incoming["uid"].as_str().unwrap().to_string();
     let sources = format!("/api/v1/projects/{project}/sources");
-    let noop = create(
-        &http,
-        &base,
-        &sources,
-        ADMIN,
-        json!({"name": "noop", "type": "http", "verifier": {"type": "noop"}}),
-    )
-    .await;
-    let hmac = create(&http, &base, &sources, ADMIN, json!({"name": "hmac", "type": "http",
+    let noop = bench
+        .create(
+            &sources,
+            ADMIN,
+            json!({"name": "noop", "type": "http", "verifier": {"type": "noop"}}),
+        )
+        .await;
+    let hmac = bench.create(&sources, ADMIN, json!({"name": "hmac", "type": "http",
         "verifier": {"type": "hmac", "hmac": {"header": "X-Sig", "hash": "SHA256", "encoding": "hex", "secret": "bench"}}})).await;
-    let github = create(
-        &http,
-        &base,
-        &sources,
-        ADMIN,
-        json!({"name": "gh", "type": "http", "provider": "github",
+    let github = bench
+        .create(
+            &sources,
+            ADMIN,
+            json!({"name": "gh", "type": "http", "provider": "github",
         "verifier": {"type": "hmac", "hmac": {"secret": "bench"}}}),
-    )
-    .await;
-    let outgoing = create(
-        &http,
-        &base,
-        "/api/v1/projects",
-        ADMIN,
-        json!({"name": "out", "type": "outgoing"}),
-    )
-    .await;
+        )
+        .await;
+    let outgoing = bench
+        .create(
+            "/api/v1/projects",
+            ADMIN,
+            json!({"name": "out", "type": "outgoing"}),
+        )
+        .await;
     let key = outgoing["api_key"].as_str().unwrap().to_string();
     let rest_path = format!(
         "/api/v1/projects/{}/events",
@@ -138,7 +118,7 @@ async fn main() {
             report.0, report.1, report.2, report.3
         );
     }
-    server.shutdown().await.unwrap();
+    bench.server.shutdown().await.unwrap();
 }
 
 fn ingest_path(source: &Value) -> String {
@@ -150,20 +130,6 @@ fn hmac_hex(secret: &str, body: &[u8]) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
-}
-
-async fn create(http: &Http, base: &str, path: &str, token: &str, body: Value) -> Value {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(format!("{base}{path}"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .unwrap();
-    let response = http.request(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice::<Value>(&bytes).unwrap()["data"].clone()
 }
 
 /// Sends `total` requests from `concurrency` clients; returns (req/s, p50, p99, max) in ms.

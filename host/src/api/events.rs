@@ -1,5 +1,5 @@
-//! Reading events: `GET /api/v1/projects/{project_id}/events[/{event_id}]`, newest first,
-//! with Convoy's cursor pagination.
+//! Reading events (`GET /api/v1/projects/{project_id}/events[/{event_id}]`) and dead
+//! letters, newest first, with Convoy's cursor pagination.
 
 use std::sync::Arc;
 
@@ -24,20 +24,50 @@ pub async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state
-        .auth
-        .require_project(&state.store, &headers, &project_id)?;
-    let project = super::projects::find(&state, &project_id)?;
-    let query = parse_query(query.as_deref().unwrap_or(""))?;
+    let (project, query) = listing(&state, &project_id, query, &headers)?;
     let page = state
         .store
-        .list_events(&project.uid, &query)
+        .list_events(&project, &query)
         .map_err(ApiError::store)?;
     Ok(ok(
         StatusCode::OK,
         "Events fetched successfully",
         ListPage::of(page, query.per_page),
     ))
+}
+
+/// `GET /api/v1/projects/{project_id}/dead-letters`: broker messages that could not become
+/// events, newest first, filtered and paged like events.
+pub async fn dead_letters(
+    State(state): State<Arc<AppState>>,
+    ApiPath(project_id): ApiPath<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (project, query) = listing(&state, &project_id, query, &headers)?;
+    let page = state
+        .store
+        .list_dead_letters(&project, &query)
+        .map_err(ApiError::store)?;
+    Ok(ok(
+        StatusCode::OK,
+        "Dead letters fetched successfully",
+        ListPage::of(page, query.per_page),
+    ))
+}
+
+/// Authorizes a listing of a project and reads its query; returns the project uid.
+fn listing(
+    state: &AppState,
+    project_id: &str,
+    query: Option<String>,
+    headers: &HeaderMap,
+) -> Result<(String, ListQuery), ApiError> {
+    state
+        .auth
+        .require_project(&state.store, headers, project_id)?;
+    let project = super::projects::find(state, project_id)?;
+    Ok((project.uid, parse_query(query.as_deref().unwrap_or(""))?))
 }
 
 pub async fn get(
@@ -58,7 +88,7 @@ pub async fn get(
 
 /// Convoy's query names: `sourceId`, `eventType`, `startDate`, `endDate` (RFC 3339),
 /// `perPage`, `next_page_cursor`.
-pub(super) fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
+fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery {
         per_page: DEFAULT_PER_PAGE,
         ..Default::default()

@@ -1,7 +1,6 @@
 //! The HTTP surface: routes, request metrics and load shedding, the admin API (projects,
 //! sources), reading events, and health. Event intake lives in [`crate::intake`].
 
-mod dead_letters;
 mod events;
 mod projects;
 mod sources;
@@ -70,7 +69,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/api/v1/projects/{project_id}/dead-letters",
-            get(dead_letters::list),
+            get(events::dead_letters),
         )
         .route("/api/v1/plugins", get(plugins))
         .route(

@@ -183,6 +183,8 @@ pub async fn delete(
     ];
     let sources = store.sources(&project.uid).map_err(ApiError::store)?;
     for source in &sources {
+        // Consumers stop first, so none stores into the project after it is gone.
+        state.brokers.stop(&source.uid).await;
         writes.extend(super::sources::index_removals(source));
     }
     for hash in store.key_hashes_of(&project.uid).map_err(ApiError::store)? {
@@ -190,9 +192,6 @@ pub async fn delete(
     }
     store.write(writes).await.map_err(ApiError::store)?;
     tracing::info!(project = %project.uid, "project deleted");
-    for source in &sources {
-        state.brokers.stop(&source.uid).await;
-    }
     Ok(ok(StatusCode::OK, "Project deleted successfully", ()))
 }
 

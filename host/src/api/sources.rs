@@ -198,11 +198,12 @@ pub async fn delete(
         .auth
         .require_project(&state.store, &headers, &project_id)?;
     let source = find(&state, &project_id, &source_id)?;
+    // Consumers stop (storing what they hold, committing) before the source goes.
+    state.brokers.stop(&source.uid).await;
     let mut writes = vec![Write::Delete(Cf::Sources, source_key(&source))];
     writes.extend(index_removals(&source));
     state.store.write(writes).await.map_err(ApiError::store)?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source deleted");
-    state.brokers.stop(&source.uid).await;
     Ok(ok(StatusCode::OK, "Source deleted successfully", ()))
 }
 

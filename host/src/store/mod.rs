@@ -9,7 +9,9 @@ mod writer;
 use std::path::Path;
 use std::sync::Arc;
 
-use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions};
+use rocksdb::{
+    BlockBasedOptions, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions,
+};
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
@@ -59,6 +61,18 @@ impl Cf {
         Cf::DeadLetters,
         Cf::BrokerReceipts,
     ];
+
+    /// Receipts and idempotency keys are looked up mostly to find them absent: a bloom
+    /// filter answers that without reading their files.
+    fn options(self) -> Options {
+        let mut opts = Options::default();
+        if matches!(self, Cf::BrokerReceipts | Cf::Idempotency) {
+            let mut table = BlockBasedOptions::default();
+            table.set_bloom_filter(10.0, false);
+            opts.set_block_based_table_factory(&table);
+        }
+        opts
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -126,7 +140,7 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let cfs = Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), Options::default()));
+        let cfs = Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), cf.options()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)
             .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", dir.display()))?;
         let db = Arc::new(db);

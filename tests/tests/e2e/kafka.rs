@@ -37,6 +37,27 @@ async fn wait_for_events(c: &Client, project: &str, count: usize, secs: u64) -> 
     .await
 }
 
+/// A broker with `partitions` partitions of the topic, Inlet, and an outgoing project with
+/// a Kafka source on it; returns the project and source uids.
+async fn kafka_and_inlet(
+    partitions: i32,
+    group: &str,
+    workers: u32,
+) -> (Kafka, TestServer, String, String) {
+    let kafka = Kafka::start(TOPIC, partitions);
+    let t = TestServer::start().await;
+    let (project, _) = t.client.create_project("outgoing").await;
+    let source = t
+        .client
+        .create_source(
+            &project,
+            kafka_source(&kafka.brokers(), TOPIC, group, workers),
+        )
+        .await;
+    let uid = source["uid"].as_str().unwrap().to_string();
+    (kafka, t, project, uid)
+}
+
 async fn source_status(c: &Client, project: &str, source: &str) -> Value {
     let path = format!("/api/v1/projects/{project}/sources/{source}");
     c.api(Method::GET, &path, ADMIN_TOKEN, None).await.json()["data"]["status"].clone()
@@ -184,17 +205,7 @@ async fn kafka_source_configuration_is_validated_and_its_password_masked() {
 
 #[tokio::test]
 async fn kafka_thousands_of_messages_are_stored_once_in_partition_order_and_committed() {
-    let kafka = Kafka::start(TOPIC, 4);
-    let mut t = TestServer::start().await;
-    let (project, _) = t.client.create_project("outgoing").await;
-    let source = t
-        .client
-        .create_source(
-            &project,
-            kafka_source(&kafka.brokers(), TOPIC, "inlet-drain", 2),
-        )
-        .await;
-    let uid = source["uid"].as_str().unwrap().to_string();
+    let (kafka, mut t, project, uid) = kafka_and_inlet(4, "inlet-drain", 2).await;
     let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
     kafka.produce(
         TOPIC,
@@ -252,17 +263,8 @@ async fn kafka_thousands_of_messages_are_stored_once_in_partition_order_and_comm
 
 #[tokio::test]
 async fn kafka_malformed_messages_become_dead_letters_and_do_not_block_the_partition() {
-    let kafka = Kafka::start(TOPIC, 1);
-    let mut t = TestServer::start().await;
+    let (kafka, mut t, project, uid) = kafka_and_inlet(1, "inlet-dlq", 1).await;
     let c = &t.client;
-    let (project, _) = c.create_project("outgoing").await;
-    let source = c
-        .create_source(
-            &project,
-            kafka_source(&kafka.brokers(), TOPIC, "inlet-dlq", 1),
-        )
-        .await;
-    let uid = source["uid"].as_str().unwrap();
     let messages: Vec<Vec<u8>> = vec![
         event_body(0, 0),
         b"this is not json".to_vec(),
@@ -422,17 +424,8 @@ async fn kafka_source_recovers_by_itself_when_the_broker_comes_up() {
 
 #[tokio::test]
 async fn kafka_deleted_source_stops_consuming_and_leaves_its_group() {
-    let kafka = Kafka::start(TOPIC, 3);
-    let mut t = TestServer::start().await;
+    let (kafka, mut t, project, uid) = kafka_and_inlet(3, "inlet-delete", 1).await;
     let c = &t.client;
-    let (project, _) = c.create_project("outgoing").await;
-    let source = c
-        .create_source(
-            &project,
-            kafka_source(&kafka.brokers(), TOPIC, "inlet-delete", 1),
-        )
-        .await;
-    let uid = source["uid"].as_str().unwrap();
     kafka.produce(
         TOPIC,
         (0..3).flat_map(|p| (0..10).map(move |i| (p, "k", event_body(p, i)))),
