@@ -1,41 +1,55 @@
 //! Kafka drain: how fast Inlet moves messages from a topic into its store, next to a plain
 //! rdkafka consumer that only consumes and commits the same messages, in the same run.
 //!
-//! cargo run --release -p inlet-bench --bin kafka_drain -- [MESSAGES] [BYTES] [PARTITIONS]
+//! cargo run --release -p inlet-bench --bin kafka_drain -- [MESSAGES] [BYTES] [PARTITIONS] [WORKERS]
 //!
 //! The broker is librdkafka's mock cluster in this process (real Kafka protocol over
-//! loopback TCP). Both consumers are timed from their first message to their last one
+//! loopback TCP), or the broker at `KAFKA_BROKERS` (host:port) when that is set. Both consumers are timed from their first message to their last one
 //! (Inlet: stored with its WAL synced; plain: consumed and its offset stored), so the
-//! group join, the same for both, is not counted.
+//! group join, the same for both, is not counted. The mock keeps at most 5 MiB per
+//! partition, hence 32 partitions by default for 100,000 messages of 1 KiB.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use inlet_bench::{ADMIN, numeric_args, start_inlet};
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use serde_json::json;
-
-const TOPIC: &str = "bench";
 
 #[tokio::main]
 async fn main() {
-    let [messages, bytes, partitions] = numeric_args([100_000, 1024, 4]);
+    let [messages, bytes, partitions, workers] = numeric_args([100_000, 1024, 32, 4]);
     let partitions = partitions as i32;
 
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic(TOPIC, partitions, 1).unwrap();
-    let brokers = cluster.bootstrap_servers();
+    let topic = format!("bench-{}", std::process::id());
+    let mock;
+    let brokers = match std::env::var("KAFKA_BROKERS") {
+        Ok(brokers) => {
+            create_topic(&brokers, &topic, partitions).await;
+            brokers
+        }
+        Err(_) => {
+            mock = MockCluster::new(1).unwrap();
+            mock.create_topic(&topic, partitions, 1).unwrap();
+            mock.bootstrap_servers()
+        }
+    };
+    println!("broker: {brokers}");
     let started = Instant::now();
-    let body = produce(&brokers, messages, bytes, partitions);
+    let body = produce(&brokers, &topic, messages, bytes, partitions);
     println!(
-        "{messages} messages of {body} bytes in {partitions} partitions, produced in {:.1} s",
+        "{messages} messages of {body} bytes in {partitions} partitions, produced in {:.1} s; \
+         Inlet with {workers} workers",
         started.elapsed().as_secs_f64()
     );
 
-    let plain = plain_consumer(&brokers, messages).await;
+    let plain = plain_consumer(&brokers, &topic, messages).await;
     println!("plain rdkafka consumer (consume + commit): {plain:>9.0} msg/s");
 
     let bench = start_inlet(|_| {}).await;
@@ -55,8 +69,8 @@ async fn main() {
             &sources,
             ADMIN,
             json!({"name": "kafka", "type": "pub_sub",
-            "pub_sub": {"type": "kafka", "workers": 1, "kafka": {"brokers": [brokers],
-            "consumer_group_id": "inlet", "topic_name": TOPIC}}}),
+            "pub_sub": {"type": "kafka", "workers": workers, "kafka": {"brokers": [brokers],
+            "consumer_group_id": "inlet", "topic_name": topic}}}),
         )
         .await;
     let accepted = format!(
@@ -81,13 +95,29 @@ async fn main() {
     bench.server.shutdown().await.unwrap();
 }
 
+/// Creates the topic on an external broker.
+async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for result in admin
+        .create_topics(&[new], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        result.unwrap();
+    }
+}
+
 /// Produces Convoy event bodies of about `bytes` bytes; returns the body size.
-fn produce(brokers: &str, messages: usize, bytes: usize, partitions: i32) -> usize {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+fn produce(brokers: &str, topic: &str, messages: usize, bytes: usize, partitions: i32) -> usize {
+    let producer: ThreadedProducer<Delivery> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "20")
         .set("queue.buffering.max.messages", "200000")
-        .create()
+        .create_with_context(Delivery::default())
         .unwrap();
     let pad = "x".repeat(bytes.saturating_sub(100));
     let mut size = 0;
@@ -97,7 +127,7 @@ fn produce(brokers: &str, messages: usize, bytes: usize, partitions: i32) -> usi
                 .to_string();
         size = body.len();
         let partition = (n % partitions as usize) as i32;
-        let mut record = BaseRecord::<(), _>::to(TOPIC)
+        let mut record = BaseRecord::<(), _>::to(topic)
             .partition(partition)
             .payload(&body);
         while let Err((_, back)) = producer.send(record) {
@@ -106,12 +136,37 @@ fn produce(brokers: &str, messages: usize, bytes: usize, partitions: i32) -> usi
         }
     }
     producer.flush(Duration::from_secs(120)).unwrap();
+    let failed = producer.context().failed.load(Ordering::Relaxed);
+    assert_eq!(
+        failed, 0,
+        "{failed} messages were not delivered to the broker"
+    );
     size
+}
+
+/// Counts messages the broker did not take.
+#[derive(Default)]
+struct Delivery {
+    failed: AtomicUsize,
+}
+
+impl ClientContext for Delivery {}
+
+impl ProducerContext for Delivery {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            if self.failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                eprintln!("delivery failed: {e}");
+            }
+        }
+    }
 }
 
 /// Consumes every message, storing each offset for commit, and commits at the end, as
 /// Inlet's consumer does; returns messages per second from the first message.
-async fn plain_consumer(brokers: &str, messages: usize) -> f64 {
+async fn plain_consumer(brokers: &str, topic: &str, messages: usize) -> f64 {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "plain")
@@ -121,7 +176,7 @@ async fn plain_consumer(brokers: &str, messages: usize) -> f64 {
         .set("auto.offset.reset", "earliest")
         .create()
         .unwrap();
-    consumer.subscribe(&[TOPIC]).unwrap();
+    consumer.subscribe(&[topic]).unwrap();
     let first = consumer.recv().await.unwrap();
     consumer
         .store_offset(first.topic(), first.partition(), first.offset() + 1)
