@@ -83,6 +83,9 @@ pub enum RawEncoding {
     #[default]
     Utf8,
     Base64,
+    /// On disk only: `raw` is the text of `data` and is not stored twice (REST and broker
+    /// events, JSON webhooks). The store restores it on reading.
+    Data,
 }
 
 impl RawEncoding {

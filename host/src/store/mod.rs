@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
-use crate::model::{DeadLetter, Event, Project, Source};
+use crate::model::{DeadLetter, Event, Project, RawEncoding, Source};
 use writer::Job;
 pub use writer::{Incoming, Record, Stored, Write};
 
@@ -264,7 +264,13 @@ impl Store {
     }
 
     pub fn event(&self, project_id: &str, event_id: &str) -> Result<Option<Event>> {
-        self.get_json(Cf::Events, &key(project_id, event_id.as_bytes()))
+        match self
+            .db
+            .get_pinned_cf(self.cf(Cf::Events), key(project_id, event_id.as_bytes()))?
+        {
+            Some(bytes) => Ok(Some(read_event(&bytes)?)),
+            None => Ok(None),
+        }
     }
 
     /// Lists a project's events, newest first, by walking a time-ordered index backwards.
@@ -283,7 +289,7 @@ impl Store {
                 Ok(self.event(project_id, uid)?.filter(wanted))
             }),
             None => self.walk_back(Cf::Events, project_id, query, |_, value| {
-                Ok(Some(serde_json::from_slice::<Event>(value)?).filter(wanted))
+                Ok(Some(read_event(value)?).filter(wanted))
             }),
         }
     }
@@ -370,6 +376,16 @@ impl Drop for Store {
             let _ = writer.join();
         }
     }
+}
+
+/// An event as stored, with `raw` restored when it was left out as the text of `data`.
+fn read_event(bytes: &[u8]) -> Result<Event> {
+    let mut event: Event = serde_json::from_slice(bytes)?;
+    if event.raw_encoding == RawEncoding::Data {
+        event.raw = event.data.get().to_string();
+        event.raw_encoding = RawEncoding::Utf8;
+    }
+    Ok(event)
 }
 
 fn cf_handle(db: &DB, cf: Cf) -> &rocksdb::ColumnFamily {

@@ -216,7 +216,13 @@ async fn kafka_thousands_of_messages_are_stored_once_in_partition_order_and_comm
         }),
     );
 
-    let events = wait_for_events(&t.client, &project, 4000, 90).await;
+    let accepted = format!("inlet_events_accepted_total{{source=\"{uid}\"}}");
+    eventually(90, "4000 events stored", || async {
+        (t.client.metric(&accepted).await == 4000.0).then_some(())
+    })
+    .await;
+    let events = t.client.all_events(&project).await;
+    assert_eq!(events.len(), 4000);
     let mut next_seq = BTreeMap::new();
     for (event, (partition, seq)) in events.iter().zip(positions(&events)) {
         // Storage order keeps each partition's order, so each partition's seqs count up.
@@ -237,6 +243,12 @@ async fn kafka_thousands_of_messages_are_stored_once_in_partition_order_and_comm
         assert_eq!(event["event_type"], "order.created");
         assert_eq!(event["endpoint_id"], "endpoint-1");
         assert_eq!(event["headers"]["x-origin"], json!(["kafka-test"]));
+        assert_eq!(
+            event["raw"],
+            event["data"].to_string(),
+            "raw is the data's text"
+        );
+        assert!(event.get("raw_encoding").is_none());
     }
     assert_eq!(next_seq.values().collect::<Vec<_>>(), vec![&1000; 4]);
 
@@ -249,13 +261,16 @@ async fn kafka_thousands_of_messages_are_stored_once_in_partition_order_and_comm
         source_status(&t.client, &project, &uid).await["state"],
         "running"
     );
-    let accepted = format!("inlet_events_accepted_total{{source=\"{uid}\"}}");
-    assert_eq!(t.client.metric(&accepted).await, 4000.0);
 
     // Consumers start again with Inlet and go on from the commit.
     t.restart().await;
     kafka.produce(TOPIC, (0..4).map(|p| (p, "after", event_body(p, 1000))));
-    let events = wait_for_events(&t.client, &project, 4004, 60).await;
+    eventually(60, "4 more events stored", || async {
+        (t.client.metric(&accepted).await == 4.0).then_some(())
+    })
+    .await;
+    let events = t.client.all_events(&project).await;
+    assert_eq!(events.len(), 4004);
     let unique: HashSet<_> = positions(&events).into_iter().collect();
     assert_eq!(unique.len(), 4004);
     t.stop().await;
@@ -373,14 +388,20 @@ async fn kafka_sigkill_mid_drain_then_restart_stores_every_message_exactly_once(
     drop(inlet); // SIGKILL: no graceful shutdown, no final commit.
 
     let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
-    let events = wait_for_events(&inlet.client, &project, 3 * PER_PARTITION as usize, 180).await;
-    let unique: HashSet<_> = positions(&events).into_iter().collect();
-    assert_eq!(unique.len(), events.len(), "no duplicate events");
-    assert!(stored_before_kill < events.len() as f64, "killed mid-drain");
-    eventually(20, "offsets committed", || async {
+    // Committed only once stored: when every offset is committed, every message is in.
+    eventually(180, "every offset committed", || async {
         (kafka.committed("inlet-kill", TOPIC, 3) == vec![PER_PARTITION as i64; 3]).then_some(())
     })
     .await;
+    let events = inlet.client.all_events(&project).await;
+    assert_eq!(
+        events.len(),
+        3 * PER_PARTITION as usize,
+        "each message stored once"
+    );
+    let unique: HashSet<_> = positions(&events).into_iter().collect();
+    assert_eq!(unique.len(), events.len(), "no duplicate events");
+    assert!(stored_before_kill < events.len() as f64, "killed mid-drain");
 }
 
 #[tokio::test]
