@@ -511,3 +511,28 @@ async fn kafka_deleted_source_stops_consuming_and_leaves_its_group() {
     );
     t.stop().await;
 }
+
+#[tokio::test]
+async fn kafka_source_update_restarts_its_consumers_on_the_new_topic() {
+    let (kafka, mut t, project, uid) = kafka_and_inlet(1, "inlet-update-1", 1).await;
+    kafka.cluster.create_topic("invoices", 1, 1).unwrap();
+    let c = &t.client;
+    kafka.produce(TOPIC, [(0, "k", event_body(0, 0))]);
+    wait_for_events(c, &project, 1, 60).await;
+
+    let mut update = kafka_source(&kafka.brokers(), "invoices", "inlet-update-2", 1);
+    update["name"] = json!("invoices");
+    let path = format!("/api/v1/projects/{project}/sources/{uid}");
+    let reply = c.api(Method::PUT, &path, ADMIN_TOKEN, Some(update)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    kafka.produce("invoices", [(0, "k", event_body(0, 1))]);
+    kafka.produce(TOPIC, [(0, "k", event_body(0, 2))]);
+    let events = wait_for_events(c, &project, 2, 60).await;
+    assert_eq!(events[1]["broker"]["topic"], "invoices");
+    assert_eq!(
+        positions(&events),
+        vec![(0, 0), (0, 1)],
+        "the old topic is no longer read"
+    );
+    t.stop().await;
+}
