@@ -92,13 +92,7 @@ pub async fn regenerate_key(
             "only outgoing projects have API keys",
         ));
     }
-    let mut writes: Vec<Write> = state
-        .store
-        .key_hashes_of(&project.uid)
-        .map_err(ApiError::store)?
-        .into_iter()
-        .map(|hash| Write::Delete(Cf::ApiKeys, hash))
-        .collect();
+    let mut writes = api_key_removals(&state, &project.uid)?;
     let (key, hash) = new_api_key();
     writes.push(Write::Put(
         Cf::ApiKeys,
@@ -187,12 +181,22 @@ pub async fn delete(
         state.brokers.stop(&source.uid).await;
         writes.extend(super::sources::index_removals(source));
     }
-    for hash in store.key_hashes_of(&project.uid).map_err(ApiError::store)? {
-        writes.push(Write::Delete(Cf::ApiKeys, hash));
-    }
+    writes.extend(api_key_removals(&state, &project.uid)?);
     store.write(writes).await.map_err(ApiError::store)?;
     tracing::info!(project = %project.uid, "project deleted");
     Ok(ok(StatusCode::OK, "Project deleted successfully", ()))
+}
+
+/// Deletes of every API key of a project.
+fn api_key_removals(state: &AppState, project_id: &str) -> Result<Vec<Write>, ApiError> {
+    let hashes = state
+        .store
+        .key_hashes_of(project_id)
+        .map_err(ApiError::store)?;
+    Ok(hashes
+        .into_iter()
+        .map(|hash| Write::Delete(Cf::ApiKeys, hash))
+        .collect())
 }
 
 pub(super) fn find(state: &AppState, project_id: &str) -> Result<Project, ApiError> {

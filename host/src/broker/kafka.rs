@@ -223,7 +223,7 @@ pub(super) async fn run(config: KafkaConfig, worker: Worker) {
             }
         }
     };
-    consume(&consumer, &worker).await;
+    consume(&consumer, &config.topic_name, &worker).await;
     // Commit what is stored, then leave the group; both block, so off the async threads.
     let closed = tokio::task::spawn_blocking(move || {
         if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
@@ -235,7 +235,7 @@ pub(super) async fn run(config: KafkaConfig, worker: Worker) {
 }
 
 /// Fetches chunks, stores them, and only then stores their offsets for commit.
-async fn consume(consumer: &KafkaConsumer, worker: &Worker) {
+async fn consume(consumer: &KafkaConsumer, topic: &str, worker: &Worker) {
     let mut stream = consumer.stream();
     let mut backoff = Backoff::new();
     loop {
@@ -244,7 +244,7 @@ async fn consume(consumer: &KafkaConsumer, worker: &Worker) {
             _ = worker.stop.cancelled() => return,
             received = stream.next() => received.expect("Kafka streams never end"),
         };
-        let mut chunk = Chunk::default();
+        let mut chunk = Chunk::new(topic);
         match first {
             Ok(message) => chunk.push(&message),
             Err(e) => {
@@ -279,15 +279,25 @@ async fn consume(consumer: &KafkaConsumer, worker: &Worker) {
     }
 }
 
-#[derive(Default)]
-struct Chunk {
+/// Messages of the source's one topic, fetched and not yet stored.
+struct Chunk<'t> {
+    topic: &'t str,
     messages: Vec<Message>,
     bytes: usize,
-    /// Highest offset per topic and partition.
-    last_offsets: HashMap<(String, i32), i64>,
+    /// Highest offset per partition.
+    last_offsets: HashMap<i32, i64>,
 }
 
-impl Chunk {
+impl<'t> Chunk<'t> {
+    fn new(topic: &'t str) -> Self {
+        Self {
+            topic,
+            messages: Vec::new(),
+            bytes: 0,
+            last_offsets: HashMap::new(),
+        }
+    }
+
     fn is_full(&self) -> bool {
         self.messages.len() >= MAX_CHUNK_MESSAGES || self.bytes >= MAX_CHUNK_BYTES
     }
@@ -313,7 +323,7 @@ impl Chunk {
         let payload = message.payload().unwrap_or_default().to_vec();
         self.bytes += payload.len();
         self.last_offsets
-            .entry((topic.to_string(), partition))
+            .entry(partition)
             .and_modify(|o| *o = (*o).max(offset))
             .or_insert(offset);
         self.messages.push(Message { payload, metadata });
@@ -322,9 +332,9 @@ impl Chunk {
     /// The offsets to commit: one past the last stored message of each partition.
     fn next_offsets(&self) -> TopicPartitionList {
         let mut list = TopicPartitionList::new();
-        for ((topic, partition), offset) in &self.last_offsets {
+        for (partition, offset) in &self.last_offsets {
             // Adding to a fresh list cannot fail: each partition appears once.
-            let _ = list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1));
+            let _ = list.add_partition_offset(self.topic, *partition, Offset::Offset(offset + 1));
         }
         list
     }

@@ -24,7 +24,8 @@ use crate::store::{Store, Stored};
 use crate::verify::FieldError;
 pub use kafka::KafkaConfig;
 use message::Converter;
-pub use status::{Status, StatusView};
+use status::Status;
+pub use status::StatusView;
 
 /// How long stopping a source may take before its workers are left to finish on their own.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -147,7 +148,6 @@ struct Running {
     config: PubSubConfig,
     stop: CancellationToken,
     workers: Vec<JoinHandle<()>>,
-    status: Arc<Status>,
 }
 
 /// The consumers of every enabled `pub_sub` source.
@@ -155,7 +155,8 @@ pub struct Brokers {
     store: Arc<Store>,
     metrics: Arc<Metrics>,
     running: tokio::sync::Mutex<HashMap<String, Running>>,
-    /// Statuses by source uid, readable without waiting for a start or stop in progress.
+    /// Statuses of the running sources by uid, readable without waiting for a start or
+    /// stop in progress.
     statuses: std::sync::Mutex<HashMap<String, Arc<Status>>>,
 }
 
@@ -219,14 +220,13 @@ impl Brokers {
         self.statuses
             .lock()
             .expect("status map lock")
-            .insert(source.uid.clone(), status.clone());
+            .insert(source.uid.clone(), status);
         running.insert(
             source.uid.clone(),
             Running {
                 config: config.clone(),
                 stop,
                 workers,
-                status,
             },
         );
     }
@@ -255,11 +255,14 @@ impl Brokers {
         if tokio::time::timeout(STOP_TIMEOUT, finished).await.is_err() {
             tracing::warn!(source = %source_uid, "pub_sub source workers did not stop in time; left to finish");
         }
-        current.status.stopped();
-        self.statuses
+        let status = self
+            .statuses
             .lock()
             .expect("status map lock")
             .remove(source_uid);
+        if let Some(status) = status {
+            status.stopped();
+        }
         tracing::info!(source = %source_uid, "pub_sub source stopped");
     }
 
