@@ -4,6 +4,8 @@
 # bindgen loads at build time; OpenSSL headers and pkg-config for the librdkafka that
 # rdkafka builds with make (TLS to Kafka brokers). Safe to run again: it skips what is
 # already there.
+# For the tests it also installs moto's SQS server (PyPI) into a virtualenv under
+# $INLET_TOOLS (default ~/.cache/inlet-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +28,12 @@ rustup target add wasm32-wasip2 >/dev/null
 
 # Every crate for every target, including the wasm32-only ones the plugin builds need.
 cargo fetch --locked >/dev/null 2>&1 || cargo fetch --locked
+
+# The SQS-compatible server the tests start (see README, "Tests and the brokers they run").
+tools="${INLET_TOOLS:-$HOME/.cache/inlet-tools}"
+moto_version=5.2.5
+if ! "$tools/moto/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then
+  echo "setup: installing moto[server]==$moto_version into $tools/moto"
+  python3 -m venv "$tools/moto"
+  "$tools/moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$moto_version"
+fi

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/inlet-target}"
 export CARGO_TERM_COLOR=never
+export INLET_MOTO_SERVER="${INLET_TOOLS:-$HOME/.cache/inlet-tools}/moto/bin/moto_server"
 
 step() { echo; echo "== $* ($(date +%H:%M:%S))"; }
 

@@ -8,7 +8,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use inlet::config::Settings;
 use inlet::server::RunningServer;
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 pub const ADMIN: &str = "bench-admin-token";
 
@@ -60,6 +61,49 @@ impl Bench {
         assert_eq!(response.status(), StatusCode::CREATED);
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         serde_json::from_slice::<Value>(&bytes).unwrap()["data"].clone()
+    }
+
+    /// Creates an outgoing project with a `pub_sub` source of this configuration (Convoy's
+    /// `pub_sub` object); returns the source's uid.
+    pub async fn pub_sub_source(&self, pub_sub: Value) -> String {
+        let project = self
+            .create(
+                "/api/v1/projects",
+                ADMIN,
+                json!({"name": "bench", "type": "outgoing"}),
+            )
+            .await;
+        let sources = format!(
+            "/api/v1/projects/{}/sources",
+            project["uid"].as_str().unwrap()
+        );
+        let source = self
+            .create(
+                &sources,
+                ADMIN,
+                json!({"name": "bench", "type": "pub_sub", "pub_sub": pub_sub}),
+            )
+            .await;
+        source["uid"].as_str().unwrap().to_string()
+    }
+
+    /// Messages per second a source stores, timed from its first stored message to its
+    /// `messages`th, so that connecting (the same for any consumer) is not counted.
+    pub async fn drain_rate(&self, source: &str, messages: usize) -> f64 {
+        let accepted = format!("inlet_events_accepted_total{{source=\"{source}\"}}");
+        let mut first = None;
+        loop {
+            let stored = self.metric(&accepted).await as usize;
+            if stored > 0 && first.is_none() {
+                first = Some((Instant::now(), stored));
+            }
+            if stored >= messages {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (first_at, first_count) = first.unwrap();
+        (messages - first_count) as f64 / first_at.elapsed().as_secs_f64()
     }
 
     /// A sample's value from `/metrics` (0 when absent).

@@ -2,6 +2,7 @@
 //! small HTTP client to talk to it.
 
 pub mod kafka;
+pub mod sqs;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -246,6 +247,27 @@ impl Client {
     pub async fn all_events(&self, project: &str) -> Vec<Value> {
         self.all(&format!("/api/v1/projects/{project}/events"))
             .await
+    }
+
+    /// Waits until a project holds exactly `count` events, failing at once if it ever holds
+    /// more (a message stored twice); returns them, oldest first.
+    pub async fn wait_for_events(&self, project: &str, count: usize, secs: u64) -> Vec<Value> {
+        eventually(secs, &format!("{count} events"), || async {
+            let events = self.all_events(project).await;
+            assert!(
+                events.len() <= count,
+                "more events than messages: {}",
+                events.len()
+            );
+            (events.len() == count).then_some(events)
+        })
+        .await
+    }
+
+    /// A broker source's `status` (state and last error) as the API shows it.
+    pub async fn source_status(&self, project: &str, source: &str) -> Value {
+        let path = format!("/api/v1/projects/{project}/sources/{source}");
+        self.api(Method::GET, &path, ADMIN_TOKEN, None).await.json()["data"]["status"].clone()
     }
 
     /// Every dead letter of a project, oldest first.

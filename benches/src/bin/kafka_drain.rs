@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use inlet_bench::{ADMIN, numeric_args, start_inlet};
+use inlet_bench::{numeric_args, start_inlet};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
@@ -53,43 +53,11 @@ async fn main() {
     println!("plain rdkafka consumer (consume + commit): {plain:>9.0} msg/s");
 
     let bench = start_inlet(|_| {}).await;
-    let project = bench
-        .create(
-            "/api/v1/projects",
-            ADMIN,
-            json!({"name": "bench", "type": "outgoing"}),
-        )
-        .await;
-    let sources = format!(
-        "/api/v1/projects/{}/sources",
-        project["uid"].as_str().unwrap()
-    );
     let source = bench
-        .create(
-            &sources,
-            ADMIN,
-            json!({"name": "kafka", "type": "pub_sub",
-            "pub_sub": {"type": "kafka", "workers": workers, "kafka": {"brokers": [brokers],
-            "consumer_group_id": "inlet", "topic_name": topic}}}),
-        )
+        .pub_sub_source(json!({"type": "kafka", "workers": workers, "kafka": {
+            "brokers": [brokers], "consumer_group_id": "inlet", "topic_name": topic}}))
         .await;
-    let accepted = format!(
-        "inlet_events_accepted_total{{source=\"{}\"}}",
-        source["uid"].as_str().unwrap()
-    );
-    let mut first = None;
-    loop {
-        let stored = bench.metric(&accepted).await as usize;
-        if stored > 0 && first.is_none() {
-            first = Some((Instant::now(), stored));
-        }
-        if stored >= messages {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let (first_at, first_count) = first.unwrap();
-    let inlet = (messages - first_count) as f64 / first_at.elapsed().as_secs_f64();
+    let inlet = bench.drain_rate(&source, messages).await;
     println!("inlet kafka source (store, then commit): {inlet:>9.0} msg/s");
     println!("ratio inlet / plain: {:.2}", inlet / plain);
     bench.server.shutdown().await.unwrap();

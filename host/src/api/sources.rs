@@ -334,7 +334,7 @@ fn validate_pub_sub(source: &Source, project: ProjectType) -> Result<(), ApiErro
             "unsupported_source_type",
             format!(
                 "pub_sub.type: {} sources are not available in this version of Inlet; \
-                 kafka is",
+                 kafka and sqs are",
                 json!(kind).as_str().unwrap_or_default()
             ),
         ),

@@ -20,10 +20,10 @@ use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
-use super::message::Message;
+use super::message::{Message, text};
 use super::status::Status;
 use super::{Backoff, Worker};
-use crate::model::{BrokerMetadata, RawEncoding};
+use crate::model::BrokerMetadata;
 use crate::secret::{MASK, mask};
 use crate::verify::FieldError;
 
@@ -338,15 +338,6 @@ impl<'t> Chunk<'t> {
         }
         list
     }
-}
-
-/// Bytes as text, or base64 (noting the field) when they are not UTF-8.
-fn text(bytes: &[u8], field: &str, base64_fields: &mut Vec<String>) -> String {
-    let (text, encoding) = RawEncoding::encode(bytes);
-    if encoding == RawEncoding::Base64 {
-        base64_fields.push(field.to_string());
-    }
-    text
 }
 
 #[cfg(test)]

@@ -65,3 +65,12 @@ impl Converter {
         }
     }
 }
+
+/// Bytes as text, or base64 (noting the field) when they are not UTF-8.
+pub fn text(bytes: &[u8], field: &str, base64_fields: &mut Vec<String>) -> String {
+    let (text, encoding) = RawEncoding::encode(bytes);
+    if encoding == RawEncoding::Base64 {
+        base64_fields.push(field.to_string());
+    }
+    text
+}

@@ -1,4 +1,4 @@
-//! Broker intake: `pub_sub` sources consume a broker (Kafka here) in the background.
+//! Broker intake: `pub_sub` sources consume a broker (Kafka, Amazon SQS) in the background.
 //!
 //! [`Brokers`] runs each enabled source's workers and restarts or stops them when the source
 //! changes. A worker turns each message into an event or a dead letter ([`message`]), stores
@@ -8,6 +8,7 @@
 
 mod kafka;
 mod message;
+mod sqs;
 mod status;
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use crate::store::{Store, Stored};
 use crate::verify::FieldError;
 pub use kafka::KafkaConfig;
 use message::Converter;
+pub use sqs::SqsConfig;
 use status::Status;
 pub use status::StatusView;
 
@@ -50,6 +52,8 @@ pub struct PubSubConfig {
     pub workers: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kafka: Option<KafkaConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqs: Option<SqsConfig>,
 }
 
 fn one() -> u32 {
@@ -77,6 +81,12 @@ impl PubSubConfig {
                 .ok_or_else(|| FieldError::new("pub_sub.kafka", "required for type kafka"))
                 .and_then(KafkaConfig::validate)
                 .map_err(ConfigError::Field),
+            BrokerType::Sqs => self
+                .sqs
+                .as_ref()
+                .ok_or_else(|| FieldError::new("pub_sub.sqs", "required for type sqs"))
+                .and_then(SqsConfig::validate)
+                .map_err(ConfigError::Field),
             kind => Err(ConfigError::Unsupported(kind)),
         }
     }
@@ -86,12 +96,18 @@ impl PubSubConfig {
         if let Some(kafka) = &mut shown.kafka {
             kafka.mask();
         }
+        if let Some(sqs) = &mut shown.sqs {
+            sqs.mask();
+        }
         shown
     }
 
     /// For an update that echoes masked secrets back: keeps the stored ones.
     pub fn unmask_from(&mut self, stored: &Self) {
         if let (Some(new), Some(old)) = (&mut self.kafka, &stored.kafka) {
+            new.unmask_from(old);
+        }
+        if let (Some(new), Some(old)) = (&mut self.sqs, &stored.sqs) {
             new.unmask_from(old);
         }
     }
@@ -209,9 +225,12 @@ impl Brokers {
             stop: stop.clone(),
         };
         let workers = (0..config.workers)
-            .map(|_| match (config.kind, &config.kafka) {
-                (BrokerType::Kafka, Some(kafka)) => {
+            .map(|_| match (config.kind, &config.kafka, &config.sqs) {
+                (BrokerType::Kafka, Some(kafka), _) => {
                     tokio::spawn(kafka::run(kafka.clone(), worker.clone()))
+                }
+                (BrokerType::Sqs, _, Some(sqs)) => {
+                    tokio::spawn(sqs::run(sqs.clone(), worker.clone()))
                 }
                 _ => unreachable!("validate() admits only configurations that can run"),
             })

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use hyper::{Method, StatusCode};
 use inlet_tests::kafka::{Kafka, event_body, kafka_source};
-use inlet_tests::{ADMIN_TOKEN, Client, TestServer, eventually, spawn_inlet};
+use inlet_tests::{ADMIN_TOKEN, TestServer, eventually, spawn_inlet};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -22,19 +22,6 @@ fn positions(events: &[Value]) -> Vec<(i64, u64)> {
             )
         })
         .collect()
-}
-
-async fn wait_for_events(c: &Client, project: &str, count: usize, secs: u64) -> Vec<Value> {
-    eventually(secs, &format!("{count} events"), || async {
-        let events = c.all_events(project).await;
-        assert!(
-            events.len() <= count,
-            "more events than messages: {}",
-            events.len()
-        );
-        (events.len() == count).then_some(events)
-    })
-    .await
 }
 
 /// A broker with `partitions` partitions of the topic, Inlet, and an outgoing project with
@@ -56,11 +43,6 @@ async fn kafka_and_inlet(
         .await;
     let uid = source["uid"].as_str().unwrap().to_string();
     (kafka, t, project, uid)
-}
-
-async fn source_status(c: &Client, project: &str, source: &str) -> Value {
-    let path = format!("/api/v1/projects/{project}/sources/{source}");
-    c.api(Method::GET, &path, ADMIN_TOKEN, None).await.json()["data"]["status"].clone()
 }
 
 #[tokio::test]
@@ -118,9 +100,9 @@ async fn kafka_source_configuration_is_validated_and_its_password_masked() {
             "pub_sub.type",
         ),
         (
-            json!({"pub_sub": {"type": "sqs", "sqs": {}}}),
+            json!({"pub_sub": {"type": "google", "google": {}}}),
             "unsupported_source_type",
-            "sqs",
+            "google",
         ),
     ];
     for (patch, code, message) in cases {
@@ -170,7 +152,7 @@ async fn kafka_source_configuration_is_validated_and_its_password_masked() {
     assert!(!source.to_string().contains("kafka-secret-1"));
     // Nothing listens on port 9: the source says so rather than failing silently.
     let status = eventually(20, "a retrying state", || async {
-        let status = source_status(c, &outgoing, uid).await;
+        let status = c.source_status(&outgoing, uid).await;
         (status["state"] == "retrying").then_some(status)
     })
     .await;
@@ -258,7 +240,7 @@ async fn kafka_thousands_of_messages_are_stored_once_in_partition_order_and_comm
     })
     .await;
     assert_eq!(
-        source_status(&t.client, &project, &uid).await["state"],
+        t.client.source_status(&project, &uid).await["state"],
         "running"
     );
 
@@ -290,7 +272,7 @@ async fn kafka_malformed_messages_become_dead_letters_and_do_not_block_the_parti
     ];
     kafka.produce(TOPIC, messages.into_iter().map(|m| (0, "k", m)));
 
-    let events = wait_for_events(c, &project, 2, 30).await;
+    let events = c.wait_for_events(&project, 2, 30).await;
     assert_eq!(positions(&events), vec![(0, 0), (0, 1)]);
     assert_eq!(events[1]["broker"]["offset"], 5);
 
@@ -419,7 +401,7 @@ async fn kafka_source_recovers_by_itself_when_the_broker_comes_up() {
         .await;
     let uid = source["uid"].as_str().unwrap();
     let status = eventually(30, "the outage reported", || async {
-        let status = source_status(c, &project, uid).await;
+        let status = c.source_status(&project, uid).await;
         (status["state"] == "retrying").then_some(status)
     })
     .await;
@@ -433,8 +415,8 @@ async fn kafka_source_recovers_by_itself_when_the_broker_comes_up() {
         TOPIC,
         (0..2).flat_map(|p| (0..5).map(move |i| (p, "k", event_body(p, i)))),
     );
-    wait_for_events(c, &project, 10, 60).await;
-    let status = source_status(c, &project, uid).await;
+    c.wait_for_events(&project, 10, 60).await;
+    let status = c.source_status(&project, uid).await;
     assert_eq!(status["state"], "running", "{status}");
     assert!(
         status["last_error"].as_str().is_some(),
@@ -451,7 +433,7 @@ async fn kafka_deleted_source_stops_consuming_and_leaves_its_group() {
         TOPIC,
         (0..3).flat_map(|p| (0..10).map(move |i| (p, "k", event_body(p, i)))),
     );
-    wait_for_events(c, &project, 30, 60).await;
+    c.wait_for_events(&project, 30, 60).await;
     // Committed before the group changes: librdkafka's commit of revoked partitions is
     // refused by the mock broker during a rebalance (a real broker takes it).
     eventually(20, "offsets committed", || async {
@@ -518,7 +500,7 @@ async fn kafka_source_update_restarts_its_consumers_on_the_new_topic() {
     kafka.cluster.create_topic("invoices", 1, 1).unwrap();
     let c = &t.client;
     kafka.produce(TOPIC, [(0, "k", event_body(0, 0))]);
-    wait_for_events(c, &project, 1, 60).await;
+    c.wait_for_events(&project, 1, 60).await;
 
     let mut update = kafka_source(&kafka.brokers(), "invoices", "inlet-update-2", 1);
     update["name"] = json!("invoices");
@@ -527,7 +509,7 @@ async fn kafka_source_update_restarts_its_consumers_on_the_new_topic() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     kafka.produce("invoices", [(0, "k", event_body(0, 1))]);
     kafka.produce(TOPIC, [(0, "k", event_body(0, 2))]);
-    let events = wait_for_events(c, &project, 2, 60).await;
+    let events = c.wait_for_events(&project, 2, 60).await;
     assert_eq!(events[1]["broker"]["topic"], "invoices");
     assert_eq!(
         positions(&events),

@@ -9,3 +9,4 @@ mod limits;
 mod plugins;
 mod rest;
 mod robustness;
+mod sqs;

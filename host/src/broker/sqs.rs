@@ -1,0 +1,392 @@
+//! The Amazon SQS source: concurrent long polls through aws-sdk-sqs.
+//!
+//! Each worker receives up to ten messages per call, stores them in one write, and only
+//! then deletes them in one batch. A message that failed to store is never deleted, so SQS
+//! hands it out again after its visibility timeout; while a write is slow, the worker
+//! extends the messages' visibility so that no other consumer gets them meanwhile. A
+//! redelivered message keeps its MessageId, the receipt that keeps it from being stored
+//! twice.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::timeout::TimeoutConfig;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName,
+};
+use serde::{Deserialize, Serialize};
+
+use super::message::{Message, text};
+use super::{Backoff, Worker};
+use crate::model::BrokerMetadata;
+use crate::secret::{MASK, mask};
+use crate::verify::FieldError;
+
+/// SQS's limits for one ReceiveMessage: a long poll of 20 s, 10 messages.
+const WAIT_SECONDS: i32 = 20;
+const MAX_MESSAGES: i32 = 10;
+/// While a write takes longer than this, the messages' visibility is extended, each time
+/// to [`VISIBILITY_EXTENSION`] from then.
+const EXTEND_EVERY: Duration = Duration::from_secs(5);
+const VISIBILITY_EXTENSION: i32 = 30;
+
+/// Convoy's `pub_sub.sqs` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqsConfig {
+    #[serde(default)]
+    pub access_key_id: String,
+    #[serde(default)]
+    pub secret_key: String,
+    #[serde(default)]
+    pub default_region: String,
+    /// A queue name, or a full queue URL.
+    #[serde(default)]
+    pub queue_name: String,
+    /// An SQS-compatible server instead of AWS, such as `http://localhost:4566`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+impl SqsConfig {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let field = |name, message: &str| Err(FieldError::new(name, message));
+        if self.access_key_id.trim().is_empty() {
+            return field("pub_sub.sqs.access_key_id", "required");
+        }
+        if self.secret_key.is_empty() {
+            return field("pub_sub.sqs.secret_key", "required");
+        }
+        let region = &self.default_region;
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return field(
+                "pub_sub.sqs.default_region",
+                "required: an AWS region such as us-east-1",
+            );
+        }
+        if !is_url(&self.queue_name) {
+            let name = self
+                .queue_name
+                .strip_suffix(".fifo")
+                .unwrap_or(&self.queue_name);
+            let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
+            if name.is_empty() || self.queue_name.len() > 80 || !name.chars().all(legal) {
+                return field(
+                    "pub_sub.sqs.queue_name",
+                    "required: a queue URL, or a name of 1 to 80 characters of a-z, A-Z, 0-9, '-' and '_' (with .fifo for a FIFO queue)",
+                );
+            }
+        }
+        if let Some(endpoint) = &self.endpoint
+            && !is_url(endpoint)
+        {
+            return field(
+                "pub_sub.sqs.endpoint",
+                "must be an http:// or https:// URL, such as http://localhost:4566",
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn mask(&mut self) {
+        self.secret_key = mask(&self.secret_key);
+    }
+
+    pub(super) fn unmask_from(&mut self, stored: &SqsConfig) {
+        if self.secret_key == MASK {
+            self.secret_key = stored.secret_key.clone();
+        }
+    }
+
+    fn client(&self) -> Client {
+        let credentials = Credentials::new(
+            &self.access_key_id,
+            &self.secret_key,
+            None,
+            None,
+            "inlet-source",
+        );
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            // Above the long poll's 20 s, so that an empty poll is not a timeout.
+            .operation_attempt_timeout(Duration::from_secs(WAIT_SECONDS as u64 + 10))
+            .build();
+        let mut config = aws_sdk_sqs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(self.default_region.clone()))
+            .credentials_provider(credentials)
+            .timeout_config(timeouts);
+        if let Some(endpoint) = &self.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        Client::from_conf(config.build())
+    }
+}
+
+fn is_url(text: &str) -> bool {
+    text.starts_with("http://") || text.starts_with("https://")
+}
+
+/// One worker: long-polls the queue until told to stop.
+pub(super) async fn run(config: SqsConfig, worker: Worker) {
+    let client = config.client();
+    let mut backoff = Backoff::new();
+    // Resolved from the name when needed, and again after any failure (the queue may have
+    // been deleted and created anew).
+    let mut queue_url = is_url(&config.queue_name).then(|| config.queue_name.clone());
+    while !worker.stop.is_cancelled() {
+        let polled = async {
+            let url = match &queue_url {
+                Some(url) => url.clone(),
+                None => resolve(&client, &config.queue_name).await?,
+            };
+            let received = client
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(MAX_MESSAGES)
+                .wait_time_seconds(WAIT_SECONDS)
+                .message_attribute_names("All")
+                .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!("cannot receive from the queue: {}", DisplayErrorContext(e))
+                })?;
+            Ok::<_, String>((url, received.messages.unwrap_or_default()))
+        };
+        // Stopping abandons a poll in flight: whatever it received reappears after the
+        // visibility timeout, and receipts keep it from being stored twice.
+        let polled = tokio::select! {
+            biased;
+            _ = worker.stop.cancelled() => return,
+            polled = polled => polled,
+        };
+        let (url, received) = match polled {
+            Ok(polled) => polled,
+            Err(error) => {
+                queue_url = is_url(&config.queue_name).then(|| config.queue_name.clone());
+                worker.status.failing(&error);
+                backoff.wait(&worker.stop).await;
+                continue;
+            }
+        };
+        queue_url = Some(url.clone());
+        backoff.reset();
+        worker.status.running();
+        if received.is_empty() {
+            continue;
+        }
+        let handles: Vec<String> = received
+            .iter()
+            .filter_map(|m| m.receipt_handle.clone())
+            .collect();
+        let messages: Vec<Message> = received.into_iter().map(message).collect();
+        let extend = || extend_visibility(&client, &url, &handles);
+        if !while_extending(worker.store(&messages), EXTEND_EVERY, extend).await {
+            return;
+        }
+        delete(&client, &url, &handles, &worker).await;
+    }
+}
+
+async fn resolve(client: &Client, name: &str) -> Result<String, String> {
+    let found = client
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .map_err(|e| format!("cannot find queue {name:?}: {}", DisplayErrorContext(e)))?;
+    found
+        .queue_url
+        .ok_or_else(|| format!("the server returned no URL for queue {name:?}"))
+}
+
+/// Awaits `work`, calling `extend` every `every` until it is done.
+async fn while_extending<T, E: Future<Output = ()>>(
+    work: impl Future<Output = T>,
+    every: Duration,
+    extend: impl Fn() -> E,
+) -> T {
+    tokio::pin!(work);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = ticks.tick() => extend().await,
+        }
+    }
+}
+
+async fn extend_visibility(client: &Client, url: &str, handles: &[String]) {
+    let entries = handles.iter().enumerate().filter_map(|(i, handle)| {
+        ChangeMessageVisibilityBatchRequestEntry::builder()
+            .id(i.to_string())
+            .receipt_handle(handle)
+            .visibility_timeout(VISIBILITY_EXTENSION)
+            .build()
+            .ok()
+    });
+    let extended = client
+        .change_message_visibility_batch()
+        .queue_url(url)
+        .set_entries(Some(entries.collect()))
+        .send()
+        .await;
+    if let Err(e) = extended {
+        // The messages may then be handed out again; receipts keep them stored once.
+        tracing::warn!(error = %DisplayErrorContext(e), "cannot extend the visibility of messages being stored");
+    }
+}
+
+/// Deletes stored messages, retrying while SQS fails. A message not deleted comes back after
+/// its visibility timeout and is then recognised by its receipt and deleted.
+async fn delete(client: &Client, url: &str, handles: &[String], worker: &Worker) {
+    let entries: Vec<_> = handles
+        .iter()
+        .enumerate()
+        .filter_map(|(i, handle)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(handle)
+                .build()
+                .ok()
+        })
+        .collect();
+    let mut backoff = Backoff::new();
+    loop {
+        let deleted = client
+            .delete_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries.clone()))
+            .send()
+            .await;
+        match deleted {
+            Ok(output) => {
+                for failed in output.failed {
+                    tracing::warn!(
+                        code = failed.code,
+                        message = failed.message,
+                        "SQS did not delete a stored message; it will be redelivered and recognised"
+                    );
+                }
+                return;
+            }
+            Err(e) => {
+                worker.status.failing(&format!(
+                    "cannot delete stored messages: {}",
+                    DisplayErrorContext(e)
+                ));
+                if !backoff.wait(&worker.stop).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// An SQS message as Inlet keeps it: the body, the MessageId as receipt, the message
+/// attributes, and a FIFO queue's message group as the key.
+fn message(received: aws_sdk_sqs::types::Message) -> Message {
+    let mut metadata = BrokerMetadata {
+        message_id: received.message_id.unwrap_or_default(),
+        key: received
+            .attributes
+            .and_then(|mut a| a.remove(&MessageSystemAttributeName::MessageGroupId)),
+        ..Default::default()
+    };
+    for (name, value) in received.message_attributes.unwrap_or_default() {
+        let value = match (value.string_value, value.binary_value) {
+            (Some(value), _) => value,
+            (None, Some(bytes)) => {
+                let field = format!("attributes.{name}");
+                text(bytes.as_ref(), &field, &mut metadata.base64_fields)
+            }
+            (None, None) => String::new(),
+        };
+        metadata.attributes.insert(name, value);
+    }
+    Message {
+        payload: received.body.unwrap_or_default().into_bytes(),
+        metadata,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn config() -> SqsConfig {
+        serde_json::from_value(serde_json::json!({
+            "access_key_id": "AKIA0000",
+            "secret_key": "s3cret",
+            "default_region": "eu-west-1",
+            "queue_name": "orders.fifo",
+            "endpoint": "http://localhost:4566"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn masked_secret_echoed_back_keeps_the_stored_one() {
+        let stored = config();
+        let mut shown = stored.clone();
+        shown.mask();
+        assert_eq!(shown.secret_key, MASK);
+        shown.unmask_from(&stored);
+        assert_eq!(shown, stored);
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        assert!(config().validate().is_ok());
+        let mut c = config();
+        c.queue_name = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders".into();
+        assert!(c.validate().is_ok());
+        type Break = fn(&mut SqsConfig);
+        let cases: [(&str, Break); 5] = [
+            ("pub_sub.sqs.access_key_id", |c| c.access_key_id.clear()),
+            ("pub_sub.sqs.secret_key", |c| c.secret_key.clear()),
+            ("pub_sub.sqs.default_region", |c| {
+                c.default_region = "eu west".into()
+            }),
+            ("pub_sub.sqs.queue_name", |c| {
+                c.queue_name = "orders!".into()
+            }),
+            ("pub_sub.sqs.endpoint", |c| {
+                c.endpoint = Some("localhost:4566".into())
+            }),
+        ];
+        for (name, break_it) in cases {
+            let mut c = config();
+            break_it(&mut c);
+            assert_eq!(c.validate().unwrap_err().field, name);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_work_extends_visibility_until_it_is_done() {
+        let extended = AtomicU32::new(0);
+        let work = tokio::time::sleep(Duration::from_secs(12));
+        while_extending(work, EXTEND_EVERY, || async {
+            extended.fetch_add(1, Ordering::Relaxed);
+        })
+        .await;
+        // At 5 s and 10 s; not at once, and not after the work ended.
+        assert_eq!(extended.load(Ordering::Relaxed), 2);
+        while_extending(async {}, EXTEND_EVERY, || async {
+            extended.fetch_add(1, Ordering::Relaxed);
+        })
+        .await;
+        assert_eq!(extended.load(Ordering::Relaxed), 2);
+    }
+}
