@@ -4,10 +4,11 @@
 # machine (and CI after a session) reuse the RocksDB build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --tests
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/inlet-target}"
 export CARGO_TERM_COLOR=never
 export INLET_MOTO_SERVER="${INLET_TOOLS:-$HOME/.cache/inlet-tools}/moto/bin/moto_server"
+export INLET_PUBSUB_EMULATOR="${INLET_PUBSUB_EMULATOR:-/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator}"
 
 step() { echo; echo "== $* ($(date +%H:%M:%S))"; }
 

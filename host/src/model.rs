@@ -142,7 +142,7 @@ pub struct Event {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BrokerMetadata {
     /// Unique within the source; a second delivery of the same id is not stored again.
-    /// Kafka: `topic/partition/offset`.
+    /// Kafka: `topic/partition/offset`; SQS: the MessageId; Pub/Sub: the message_id.
     pub message_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
@@ -150,10 +150,10 @@ pub struct BrokerMetadata {
     pub partition: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
-    /// The Kafka message key.
+    /// The Kafka message key, the SQS message group, the Pub/Sub ordering key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    /// Kafka headers.
+    /// Kafka headers, SQS message attributes, Pub/Sub attributes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
     /// Fields above whose bytes were not UTF-8 and are therefore base64: `key`,

@@ -2,6 +2,7 @@
 //! small HTTP client to talk to it.
 
 pub mod kafka;
+pub mod pubsub;
 pub mod sqs;
 
 use std::net::SocketAddr;
@@ -264,6 +265,58 @@ impl Client {
         .await
     }
 
+    /// Waits until a project holds exactly `count` dead letters; returns them.
+    pub async fn wait_for_dead_letters(
+        &self,
+        project: &str,
+        count: usize,
+        secs: u64,
+    ) -> Vec<Value> {
+        eventually(secs, &format!("{count} dead letters"), || async {
+            let letters = self.all_dead_letters(project).await;
+            (letters.len() == count).then_some(letters)
+        })
+        .await
+    }
+
+    /// Waits until a broker source is `retrying` with a last error that mentions
+    /// `mentioning`; returns its status.
+    pub async fn wait_for_failure(
+        &self,
+        project: &str,
+        source: &str,
+        mentioning: &str,
+        secs: u64,
+    ) -> Value {
+        eventually(
+            secs,
+            &format!("a failure mentioning {mentioning:?}"),
+            || async {
+                let status = self.source_status(project, source).await;
+                (status["state"] == "retrying"
+                    && status["last_error"].as_str()?.contains(mentioning))
+                .then_some(status)
+            },
+        )
+        .await
+    }
+
+    /// POSTs `body` to `path` as admin, expecting a 400 with `code` and a message that
+    /// contains `message`.
+    pub async fn assert_bad_request(&self, path: &str, body: Value, code: &str, message: &str) {
+        let reply = self
+            .api(Method::POST, path, ADMIN_TOKEN, Some(body.clone()))
+            .await;
+        let context = format!("{body}: {}", reply.text());
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{context}");
+        assert_eq!(reply.code(), code, "{context}");
+        let text = reply.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(text.contains(message), "{context}");
+    }
+
     /// A broker source's `status` (state and last error) as the API shows it.
     pub async fn source_status(&self, project: &str, source: &str) -> Value {
         let path = format!("/api/v1/projects/{project}/sources/{source}");
@@ -336,6 +389,24 @@ pub async fn read_response(tcp: &mut tokio::net::TcpStream) -> String {
     )
     .await;
     String::from_utf8_lossy(&response).into_owned()
+}
+
+/// The distinct `data.seq` numbers of events made from [`event_body`]s.
+pub fn event_seqs(events: &[Value]) -> std::collections::HashSet<u64> {
+    events
+        .iter()
+        .map(|e| e["data"]["seq"].as_u64().unwrap())
+        .collect()
+}
+
+/// Convoy's event body numbered `seq`, as a service sends it to a queue.
+pub fn event_body(seq: usize) -> String {
+    json!({
+        "endpoint_id": "endpoint-1",
+        "event_type": "order.created",
+        "data": {"seq": seq}
+    })
+    .to_string()
 }
 
 /// A real `inlet serve` process; killed when dropped.

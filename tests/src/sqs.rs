@@ -235,13 +235,3 @@ pub fn sqs_source(sqs: &Sqs, queue_name: &str, workers: u32) -> Value {
         }
     })
 }
-
-/// Convoy's event body, as a service sends it to the queue.
-pub fn event_body(seq: usize) -> String {
-    json!({
-        "endpoint_id": "endpoint-1",
-        "event_type": "order.created",
-        "data": {"seq": seq}
-    })
-    .to_string()
-}

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ListPage, admin_body};
-use crate::broker::{ConfigError, PubSubConfig, StatusView};
+use crate::broker::{PubSubConfig, StatusView};
 use crate::error::{ApiError, ok};
 use crate::intake::Location;
 use crate::model::{CustomResponse, ProjectType, Source, SourceType, new_uid, now_rfc3339};
@@ -328,17 +328,7 @@ fn validate_pub_sub(source: &Source, project: ProjectType) -> Result<(), ApiErro
             "required for type pub_sub: {\"type\": \"kafka\", \"kafka\": {…}}",
         )
     })?;
-    config.validate().map_err(|e| match e {
-        ConfigError::Field(e) => field(e.field, &e.message),
-        ConfigError::Unsupported(kind) => ApiError::bad_request(
-            "unsupported_source_type",
-            format!(
-                "pub_sub.type: {} sources are not available in this version of Inlet; \
-                 kafka and sqs are",
-                json!(kind).as_str().unwrap_or_default()
-            ),
-        ),
-    })
+    config.validate().map_err(|e| field(e.field, &e.message))
 }
 
 /// A provider source needs a loaded plugin and every config field the plugin requires:

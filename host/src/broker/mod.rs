@@ -1,4 +1,5 @@
-//! Broker intake: `pub_sub` sources consume a broker (Kafka, Amazon SQS) in the background.
+//! Broker intake: `pub_sub` sources consume a broker (Kafka, Amazon SQS, Google Pub/Sub) in
+//! the background.
 //!
 //! [`Brokers`] runs each enabled source's workers and restarts or stops them when the source
 //! changes. A worker turns each message into an event or a dead letter ([`message`]), stores
@@ -6,6 +7,7 @@
 //! is stored with a receipt (its broker message id), so a redelivery is not stored twice.
 //! A source's state and last error are kept in its [`Status`].
 
+mod google;
 mod kafka;
 mod message;
 mod sqs;
@@ -23,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::model::Source;
 use crate::store::{Store, Stored};
 use crate::verify::FieldError;
+pub use google::GoogleConfig;
 pub use kafka::KafkaConfig;
 use message::Converter;
 pub use sqs::SqsConfig;
@@ -54,41 +57,58 @@ pub struct PubSubConfig {
     pub kafka: Option<KafkaConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqs: Option<SqsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google: Option<GoogleConfig>,
 }
 
 fn one() -> u32 {
     1
 }
 
-/// Why a configuration cannot run: bad fields, or a broker this version does not consume.
-pub enum ConfigError {
-    Field(FieldError),
-    Unsupported(BrokerType),
+/// The configuration of the broker a source consumes, once validated.
+enum Broker<'a> {
+    Kafka(&'a KafkaConfig),
+    Sqs(&'a SqsConfig),
+    Google(&'a GoogleConfig),
 }
 
 impl PubSubConfig {
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        self.broker().map(|_| ())
+    }
+
+    fn broker(&self) -> Result<Broker<'_>, FieldError> {
         if !(1..=MAX_WORKERS).contains(&self.workers) {
-            return Err(ConfigError::Field(FieldError::new(
+            return Err(FieldError::new(
                 "pub_sub.workers",
                 format!("must be from 1 to {MAX_WORKERS}"),
-            )));
+            ));
         }
-        match self.kind {
-            BrokerType::Kafka => self
-                .kafka
+        fn required<'a, T>(
+            config: &'a Option<T>,
+            field: &'static str,
+        ) -> Result<&'a T, FieldError> {
+            config
                 .as_ref()
-                .ok_or_else(|| FieldError::new("pub_sub.kafka", "required for type kafka"))
-                .and_then(KafkaConfig::validate)
-                .map_err(ConfigError::Field),
-            BrokerType::Sqs => self
-                .sqs
-                .as_ref()
-                .ok_or_else(|| FieldError::new("pub_sub.sqs", "required for type sqs"))
-                .and_then(SqsConfig::validate)
-                .map_err(ConfigError::Field),
-            kind => Err(ConfigError::Unsupported(kind)),
+                .ok_or_else(|| FieldError::new(field, "required for this pub_sub.type"))
         }
+        Ok(match self.kind {
+            BrokerType::Kafka => {
+                let kafka = required(&self.kafka, "pub_sub.kafka")?;
+                kafka.validate()?;
+                Broker::Kafka(kafka)
+            }
+            BrokerType::Sqs => {
+                let sqs = required(&self.sqs, "pub_sub.sqs")?;
+                sqs.validate()?;
+                Broker::Sqs(sqs)
+            }
+            BrokerType::Google => {
+                let google = required(&self.google, "pub_sub.google")?;
+                google.validate()?;
+                Broker::Google(google)
+            }
+        })
     }
 
     pub fn masked(&self) -> Self {
@@ -99,6 +119,9 @@ impl PubSubConfig {
         if let Some(sqs) = &mut shown.sqs {
             sqs.mask();
         }
+        if let Some(google) = &mut shown.google {
+            google.mask();
+        }
         shown
     }
 
@@ -108,6 +131,9 @@ impl PubSubConfig {
             new.unmask_from(old);
         }
         if let (Some(new), Some(old)) = (&mut self.sqs, &stored.sqs) {
+            new.unmask_from(old);
+        }
+        if let (Some(new), Some(old)) = (&mut self.google, &stored.google) {
             new.unmask_from(old);
         }
     }
@@ -210,11 +236,11 @@ impl Brokers {
             self.stop_running(&source.uid, current).await;
         }
         let Some(config) = wanted else { return };
-        if config.validate().is_err() {
+        let Ok(broker) = config.broker() else {
             // The API refuses such a definition; one stored by an older version stays idle.
             tracing::warn!(source = %source.uid, "pub_sub source has an invalid configuration; not started");
             return;
-        }
+        };
         let status = Arc::new(Status::new(&source.uid, self.metrics.clone()));
         let stop = CancellationToken::new();
         let worker = Worker {
@@ -225,14 +251,10 @@ impl Brokers {
             stop: stop.clone(),
         };
         let workers = (0..config.workers)
-            .map(|_| match (config.kind, &config.kafka, &config.sqs) {
-                (BrokerType::Kafka, Some(kafka), _) => {
-                    tokio::spawn(kafka::run(kafka.clone(), worker.clone()))
-                }
-                (BrokerType::Sqs, _, Some(sqs)) => {
-                    tokio::spawn(sqs::run(sqs.clone(), worker.clone()))
-                }
-                _ => unreachable!("validate() admits only configurations that can run"),
+            .map(|_| match broker {
+                Broker::Kafka(kafka) => tokio::spawn(kafka::run(kafka.clone(), worker.clone())),
+                Broker::Sqs(sqs) => tokio::spawn(sqs::run(sqs.clone(), worker.clone())),
+                Broker::Google(google) => tokio::spawn(google::run(google.clone(), worker.clone())),
             })
             .collect();
         tracing::info!(source = %source.uid, workers = config.workers, broker = ?config.kind, "pub_sub source started");

@@ -7,6 +7,7 @@ mod ingest;
 mod kafka;
 mod limits;
 mod plugins;
+mod pubsub;
 mod rest;
 mod robustness;
 mod sqs;

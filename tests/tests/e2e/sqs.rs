@@ -1,22 +1,15 @@
 use std::collections::HashSet;
 
 use hyper::{Method, StatusCode};
-use inlet_tests::sqs::{Sqs, event_body, sqs_source};
-use inlet_tests::{ADMIN_TOKEN, TestServer, eventually, spawn_inlet};
-use serde_json::{Value, json};
+use inlet_tests::sqs::{Sqs, sqs_source};
+use inlet_tests::{ADMIN_TOKEN, TestServer, event_body, event_seqs, eventually, spawn_inlet};
+use serde_json::json;
 
 async fn wait_until_empty(sqs: &Sqs, queue_url: &str, secs: u64) {
     eventually(secs, "the queue emptied", || async {
         (sqs.depth(queue_url).await == (0, 0)).then_some(())
     })
     .await;
-}
-
-fn seqs(events: &[Value]) -> HashSet<u64> {
-    events
-        .iter()
-        .map(|e| e["data"]["seq"].as_u64().unwrap())
-        .collect()
 }
 
 #[tokio::test]
@@ -59,16 +52,7 @@ async fn sqs_source_configuration_is_validated_and_its_secret_masked() {
     for (pub_sub, code, message) in cases {
         let mut body = good.clone();
         body["pub_sub"] = pub_sub.clone();
-        let reply = c.api(Method::POST, &path, ADMIN_TOKEN, Some(body)).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{pub_sub}: {}",
-            reply.text()
-        );
-        assert_eq!(reply.code(), code, "{pub_sub}: {}", reply.text());
-        let text = reply.json()["message"].as_str().unwrap().to_string();
-        assert!(text.contains(message), "{pub_sub}: {text}");
+        c.assert_bad_request(&path, body, code, message).await;
     }
 
     let reply = c.api(Method::POST, &path, ADMIN_TOKEN, Some(good)).await;
@@ -78,11 +62,7 @@ async fn sqs_source_configuration_is_validated_and_its_secret_masked() {
     assert_eq!(source["pub_sub"]["sqs"]["access_key_id"], "AKIA0000");
     // Nothing listens on the endpoint: the source says so, and keeps trying.
     let uid = source["uid"].as_str().unwrap();
-    let status = eventually(30, "the failure reported", || async {
-        let status = c.source_status(&project, uid).await;
-        (status["state"] == "retrying").then_some(status)
-    })
-    .await;
+    let status = c.wait_for_failure(&project, uid, "", 30).await;
     assert!(
         status["last_error"].as_str().unwrap().contains("orders"),
         "{status}"
@@ -113,12 +93,8 @@ async fn sqs_messages_are_stored_once_and_deleted_and_malformed_ones_dead_letter
     let uid = source["uid"].as_str().unwrap();
 
     let events = c.wait_for_events(&project, VALID, 120).await;
-    assert_eq!(seqs(&events).len(), VALID, "each message stored once");
-    let letters = eventually(10, "3 dead letters", || async {
-        let letters = c.all_dead_letters(&project).await;
-        (letters.len() == 3).then_some(letters)
-    })
-    .await;
+    assert_eq!(event_seqs(&events).len(), VALID, "each message stored once");
+    let letters = c.wait_for_dead_letters(&project, 3, 10).await;
     let raws: HashSet<_> = letters.iter().map(|l| l["raw"].as_str().unwrap()).collect();
     assert_eq!(raws, malformed.iter().map(String::as_str).collect());
     for letter in &letters {
@@ -185,7 +161,7 @@ async fn sqs_sigkill_mid_drain_then_restart_stores_every_message_exactly_once() 
     wait_until_empty(&sqs, &queue, 120).await;
     let events = inlet.client.all_events(&project).await;
     assert_eq!(events.len(), MESSAGES, "each message stored once");
-    assert_eq!(seqs(&events).len(), MESSAGES, "no duplicate events");
+    assert_eq!(event_seqs(&events).len(), MESSAGES, "no duplicate events");
     assert!(stored_before_kill < MESSAGES as f64, "killed mid-drain");
 }
 
@@ -203,11 +179,7 @@ async fn sqs_source_shows_wrong_credentials_and_a_missing_queue_and_recovers_whe
     wrong["pub_sub"]["sqs"]["secret_key"] = json!("not-the-secret");
     let source = c.create_source(&project, wrong).await;
     let uid = source["uid"].as_str().unwrap();
-    let status = eventually(30, "the refusal reported", || async {
-        let status = c.source_status(&project, uid).await;
-        (status["state"] == "retrying").then_some(status)
-    })
-    .await;
+    let status = c.wait_for_failure(&project, uid, "", 30).await;
     let error = status["last_error"].as_str().unwrap();
     assert!(error.contains("SignatureDoesNotMatch"), "{status}");
     assert!(!error.contains("not-the-secret"), "{status}");
@@ -237,12 +209,7 @@ async fn sqs_source_shows_wrong_credentials_and_a_missing_queue_and_recovers_whe
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let status = eventually(30, "the missing queue reported", || async {
-        let status = c.source_status(&project, uid).await;
-        (status["state"] == "retrying" && status["last_error"].as_str()?.contains("invoices"))
-            .then_some(status)
-    })
-    .await;
+    let status = c.wait_for_failure(&project, uid, "invoices", 30).await;
     assert!(
         status["last_error"]
             .as_str()
@@ -253,7 +220,7 @@ async fn sqs_source_shows_wrong_credentials_and_a_missing_queue_and_recovers_whe
     let invoices = sqs.create_queue("invoices", 30).await;
     sqs.send(&invoices, vec![event_body(1)]).await;
     let events = c.wait_for_events(&project, 2, 60).await;
-    assert_eq!(seqs(&events), HashSet::from([0, 1]));
+    assert_eq!(event_seqs(&events), HashSet::from([0, 1]));
     assert_eq!(c.source_status(&project, uid).await["state"], "running");
     wait_until_empty(&sqs, &invoices, 30).await;
     t.stop().await;
