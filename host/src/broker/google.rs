@@ -220,7 +220,7 @@ async fn check(admin: &SubscriptionAdmin, subscription: &str) -> Result<(), Stri
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| format!("cannot reach subscription {subscription}: {e}"))
+        .map_err(|e| format!("cannot get subscription {subscription}: {e}"))
 }
 
 /// Streams until told to stop (Ok) or until the stream or a check fails (Err).

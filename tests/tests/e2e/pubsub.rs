@@ -26,12 +26,9 @@ async fn assert_all_acked(pubsub: &PubSub, ack_deadline: u32) {
     assert_eq!(pubsub.pull_now("orders-inlet").await, 0, "redelivered");
 }
 
-#[tokio::test]
-async fn google_source_configuration_is_validated_and_its_service_account_masked() {
-    let mut t = TestServer::start().await;
-    let c = &t.client;
-    let (project, _) = c.create_project("outgoing").await;
-    let path = format!("/api/v1/projects/{project}/sources");
+/// A service account key, base64-encoded as Convoy sends it, well-formed but whose private
+/// key is not a key: it passes validation and fails when used to sign.
+fn service_account_key() -> String {
     let key = json!({
         "type": "service_account",
         "project_id": "inlet-test",
@@ -39,7 +36,16 @@ async fn google_source_configuration_is_validated_and_its_service_account_masked
         "private_key": "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n",
         "client_email": "inlet@inlet-test.iam.gserviceaccount.com",
     });
-    let service_account = base64::engine::general_purpose::STANDARD.encode(key.to_string());
+    base64::engine::general_purpose::STANDARD.encode(key.to_string())
+}
+
+#[tokio::test]
+async fn google_source_configuration_is_validated_and_its_service_account_masked() {
+    let mut t = TestServer::start().await;
+    let c = &t.client;
+    let (project, _) = c.create_project("outgoing").await;
+    let path = format!("/api/v1/projects/{project}/sources");
+    let service_account = service_account_key();
     let google = |fields: Value| json!({"type": "google", "google": fields});
     let cases = [
         (
@@ -191,7 +197,8 @@ async fn pubsub_sigkill_mid_drain_then_restart_stores_every_message_exactly_once
 }
 
 #[tokio::test]
-async fn pubsub_source_shows_an_unreachable_emulator_and_a_missing_subscription_and_recovers() {
+async fn pubsub_source_shows_an_unreachable_emulator_a_missing_subscription_and_bad_credentials_and_recovers()
+ {
     let mut t = TestServer::start().await;
     let c = &t.client;
     let (project, _) = c.create_project("outgoing").await;
@@ -228,6 +235,25 @@ async fn pubsub_source_shows_an_unreachable_emulator_and_a_missing_subscription_
     pubsub.publish("invoices", &bodies(1..2)).await;
     let events = c.wait_for_events(&project, 2, 60).await;
     assert_eq!(event_seqs(&events), HashSet::from([0, 1]));
+    assert_eq!(c.source_status(&project, uid).await["state"], "running");
+
+    // Credentials that cannot sign (a key whose private key is not one): refused before any
+    // message moves, shown without the key, and fixed by an update.
+    let mut bad_key = google_source(&endpoint, "invoices-inlet", 1);
+    bad_key["pub_sub"]["google"]["service_account"] = json!(service_account_key());
+    let reply = c.api(Method::PUT, &path, ADMIN_TOKEN, Some(bad_key)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    pubsub.publish("invoices", &bodies(2..3)).await;
+    let status = c
+        .wait_for_failure(&project, uid, "invoices-inlet", 30)
+        .await;
+    assert!(!status.to_string().contains("c2VjcmV0"), "{status}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(c.all_events(&project).await.len(), 2, "nothing consumed");
+    let fixed = google_source(&endpoint, "invoices-inlet", 1);
+    let reply = c.api(Method::PUT, &path, ADMIN_TOKEN, Some(fixed)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    c.wait_for_events(&project, 3, 60).await;
     assert_eq!(c.source_status(&project, uid).await["state"], "running");
 
     // The emulator goes away while the source streams: shown within a check or two.
