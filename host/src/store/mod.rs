@@ -8,7 +8,9 @@ mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
+use rocksdb::compaction_filter::Decision as CompactionDecision;
 use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions,
 };
@@ -44,9 +46,16 @@ pub enum Cf {
     Idempotency,
     /// project uid ++ dead letter uid → dead letter JSON.
     DeadLetters,
-    /// source uid ++ broker message id → uid of the event or dead letter it became.
+    /// source uid ++ broker message id → uid of the event or dead letter it became. Kept
+    /// [`RECEIPT_RETENTION`], then dropped by compaction.
     BrokerReceipts,
 }
+
+/// How long a broker receipt keeps a redelivery from being stored again: longer than any
+/// broker keeps an unacknowledged message for redelivery (SQS at most 14 days, a Pub/Sub
+/// subscription 7; Kafka redelivers from the last commit). Without a limit, receipts, one
+/// per message ever consumed, would grow without end.
+pub const RECEIPT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
 
 impl Cf {
     const ALL: [Cf; 10] = [
@@ -70,6 +79,18 @@ impl Cf {
             let mut table = BlockBasedOptions::default();
             table.set_bloom_filter(10.0, false);
             opts.set_block_based_table_factory(&table);
+        }
+        if self == Cf::BrokerReceipts {
+            opts.set_compaction_filter("expired_receipts", |_level, _key, value: &[u8]| {
+                if receipt_expired(value, SystemTime::now()) {
+                    CompactionDecision::Remove
+                } else {
+                    CompactionDecision::Keep
+                }
+            });
+            // Every file is compacted at least daily, so expired receipts go even when the
+            // column family sees few writes.
+            opts.set_periodic_compaction_seconds(24 * 3600);
         }
         opts
     }
@@ -388,6 +409,16 @@ fn read_event(bytes: &[u8]) -> Result<Event> {
     Ok(event)
 }
 
+/// Whether a receipt (whose value is a ULID, stamped when it was stored) is past
+/// [`RECEIPT_RETENTION`]. A value that is not a ULID is kept.
+fn receipt_expired(value: &[u8], now: SystemTime) -> bool {
+    let stored = std::str::from_utf8(value)
+        .ok()
+        .and_then(|uid| ulid::Ulid::from_string(uid).ok())
+        .map(|uid| uid.datetime());
+    stored.is_some_and(|stored| stored + RECEIPT_RETENTION < now)
+}
+
 fn cf_handle(db: &DB, cf: Cf) -> &rocksdb::ColumnFamily {
     db.cf_handle(cf.name())
         .expect("every column family is created when the store opens")
@@ -399,4 +430,40 @@ pub fn key(prefix: &str, suffix: &[u8]) -> Vec<u8> {
     k.extend_from_slice(prefix.as_bytes());
     k.extend_from_slice(suffix);
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamped(at: SystemTime) -> String {
+        ulid::Ulid::from_datetime(at).to_string()
+    }
+
+    #[test]
+    fn receipts_expire_after_the_retention() {
+        let now = SystemTime::now();
+        let minute = Duration::from_secs(60);
+        assert!(!receipt_expired(stamped(now).as_bytes(), now));
+        let recent = stamped(now - RECEIPT_RETENTION + minute);
+        assert!(!receipt_expired(recent.as_bytes(), now));
+        let old = stamped(now - RECEIPT_RETENTION - minute);
+        assert!(receipt_expired(old.as_bytes(), now));
+        assert!(!receipt_expired(b"not a ulid", now));
+    }
+
+    #[test]
+    fn compaction_drops_expired_receipts_and_keeps_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let cf = store.cf(Cf::BrokerReceipts);
+        let now = SystemTime::now();
+        let old = stamped(now - RECEIPT_RETENTION - Duration::from_secs(3600));
+        store.db.put_cf(cf, b"expired", old).unwrap();
+        store.db.put_cf(cf, b"recent", stamped(now)).unwrap();
+        store.db.flush_cf(cf).unwrap();
+        store.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        assert!(store.db.get_cf(cf, b"expired").unwrap().is_none());
+        assert!(store.db.get_cf(cf, b"recent").unwrap().is_some());
+    }
 }
