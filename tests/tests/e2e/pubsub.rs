@@ -190,7 +190,8 @@ async fn pubsub_sigkill_mid_drain_then_restart_stores_every_message_exactly_once
     assert!(stored_before_kill < MESSAGES as f64, "killed mid-drain");
 
     let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
-    let events = inlet.client.wait_for_events(&project, MESSAGES, 180).await;
+    // What the killed Inlet held comes back as its leases lapse (20 s), in waves.
+    let events = inlet.client.wait_for_events(&project, MESSAGES, 300).await;
     assert_eq!(event_seqs(&events).len(), MESSAGES, "no duplicate events");
     drop(inlet);
     assert_all_acked(&pubsub, 10).await;
@@ -238,19 +239,24 @@ async fn pubsub_source_shows_an_unreachable_emulator_a_missing_subscription_and_
     assert_eq!(c.source_status(&project, uid).await["state"], "running");
 
     // Credentials that cannot sign (a key whose private key is not one): refused before any
-    // message moves, shown without the key, and fixed by an update.
-    let mut bad_key = google_source(&endpoint, "invoices-inlet", 1);
+    // message moves, shown without the key, and fixed by an update. A subscription no stream
+    // has read yet: the emulator may lease new messages for a while to a stream just closed.
+    pubsub.create_topic("refunds").await;
+    pubsub
+        .create_subscription("refunds-inlet", "refunds", 10)
+        .await;
+    let mut bad_key = google_source(&endpoint, "refunds-inlet", 1);
     bad_key["pub_sub"]["google"]["service_account"] = json!(service_account_key());
     let reply = c.api(Method::PUT, &path, ADMIN_TOKEN, Some(bad_key)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    pubsub.publish("invoices", &bodies(2..3)).await;
+    pubsub.publish("refunds", &bodies(2..3)).await;
     let status = c
-        .wait_for_failure(&project, uid, "invoices-inlet", 30)
+        .wait_for_failure(&project, uid, "authentication", 30)
         .await;
     assert!(!status.to_string().contains("c2VjcmV0"), "{status}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(c.all_events(&project).await.len(), 2, "nothing consumed");
-    let fixed = google_source(&endpoint, "invoices-inlet", 1);
+    let fixed = google_source(&endpoint, "refunds-inlet", 1);
     let reply = c.api(Method::PUT, &path, ADMIN_TOKEN, Some(fixed)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     c.wait_for_events(&project, 3, 60).await;
