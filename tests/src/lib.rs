@@ -265,6 +265,17 @@ impl Client {
         .await
     }
 
+    /// Waits until a source has accepted at least `at_least` events (by `/metrics`); returns
+    /// how many it had.
+    pub async fn wait_for_accepted(&self, source: &str, at_least: f64, secs: u64) -> f64 {
+        let accepted = format!("inlet_events_accepted_total{{source=\"{source}\"}}");
+        eventually(secs, &format!("{at_least} events accepted"), || async {
+            let n = self.metric(&accepted).await;
+            (n >= at_least).then_some(n)
+        })
+        .await
+    }
+
     /// Waits until a project holds exactly `count` dead letters; returns them.
     pub async fn wait_for_dead_letters(
         &self,

@@ -23,7 +23,7 @@ use google_cloud_pubsub::subscriber::{MessageStream, ShutdownBehavior};
 use serde::{Deserialize, Serialize};
 
 use super::message::Message;
-use super::{Backoff, Worker};
+use super::{Backoff, Worker, is_url};
 use crate::model::BrokerMetadata;
 use crate::secret::{MASK, mask};
 use crate::verify::FieldError;
@@ -80,7 +80,7 @@ impl GoogleConfig {
             );
         }
         if let Some(endpoint) = &self.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+            && !is_url(endpoint)
         {
             return field(
                 "pub_sub.google.endpoint",
@@ -240,6 +240,8 @@ async fn stream(
         .build();
     let mut checks =
         tokio::time::interval_at(tokio::time::Instant::now() + CHECK_EVERY, CHECK_EVERY);
+    let pull_failed =
+        |e: google_cloud_pubsub::Error| format!("cannot pull from {subscription}: {e}");
     let outcome = loop {
         let first = tokio::select! {
             biased;
@@ -252,14 +254,22 @@ async fn stream(
         };
         let mut chunk = match first {
             Some(Ok(received)) => vec![received],
-            Some(Err(e)) => break Err(format!("cannot pull from {subscription}: {e}")),
+            Some(Err(e)) => break Err(pull_failed(e)),
             None => break Err(format!("the stream from {subscription} ended")),
         };
-        // Whatever else has already arrived joins this chunk, without waiting for more.
+        // Whatever else has already arrived joins this chunk, without waiting for more. A
+        // failure met meanwhile ends the stream once the chunk is stored and acked.
+        let mut failed = None;
         while chunk.len() < MAX_OUTSTANDING as usize
-            && let Some(Some(Ok(received))) = stream.next().now_or_never()
+            && let Some(Some(next)) = stream.next().now_or_never()
         {
-            chunk.push(received);
+            match next {
+                Ok(received) => chunk.push(received),
+                Err(e) => {
+                    failed = Some(pull_failed(e));
+                    break;
+                }
+            }
         }
         let (messages, handlers): (Vec<Message>, Vec<_>) = chunk
             .into_iter()
@@ -271,6 +281,9 @@ async fn stream(
         }
         for handler in handlers {
             handler.ack();
+        }
+        if let Some(error) = failed {
+            break Err(error);
         }
     };
     close(stream).await;

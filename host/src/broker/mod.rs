@@ -314,6 +314,11 @@ impl Brokers {
     }
 }
 
+/// Whether a configured endpoint or queue is given as an http(s) URL.
+fn is_url(text: &str) -> bool {
+    text.starts_with("http://") || text.starts_with("https://")
+}
+
 /// Exponential backoff for retries against a broker: 100 ms doubling to 5 s.
 struct Backoff(Duration);
 

@@ -21,7 +21,7 @@ use aws_sdk_sqs::types::{
 use serde::{Deserialize, Serialize};
 
 use super::message::{Message, text};
-use super::{Backoff, Worker};
+use super::{Backoff, Worker, is_url};
 use crate::model::BrokerMetadata;
 use crate::secret::{MASK, mask};
 use crate::verify::FieldError;
@@ -129,10 +129,6 @@ impl SqsConfig {
         }
         Client::from_conf(config.build())
     }
-}
-
-fn is_url(text: &str) -> bool {
-    text.starts_with("http://") || text.starts_with("https://")
 }
 
 /// One worker: long-polls the queue until told to stop.

@@ -345,12 +345,7 @@ async fn kafka_sigkill_mid_drain_then_restart_stores_every_message_exactly_once(
         TOPIC,
         (0..3).flat_map(|p| (0..PER_PARTITION).map(move |i| (p, "k", event_body(p, i)))),
     );
-    let accepted = format!("inlet_events_accepted_total{{source=\"{uid}\"}}");
-    let stored_before_kill = eventually(60, "a drain under way", || async {
-        let n = inlet.client.metric(&accepted).await;
-        (n >= 2000.0).then_some(n)
-    })
-    .await;
+    let stored_before_kill = inlet.client.wait_for_accepted(&uid, 2000.0, 60).await;
     drop(inlet); // SIGKILL: no graceful shutdown, no final commit.
 
     let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;

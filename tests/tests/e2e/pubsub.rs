@@ -4,7 +4,7 @@ use std::time::Duration;
 use base64::Engine;
 use hyper::{Method, StatusCode};
 use inlet_tests::pubsub::{PubSub, free_port, google_source};
-use inlet_tests::{ADMIN_TOKEN, TestServer, event_body, event_seqs, eventually, spawn_inlet};
+use inlet_tests::{ADMIN_TOKEN, TestServer, event_body, event_seqs, spawn_inlet};
 use serde_json::{Value, json};
 
 fn bodies(range: std::ops::Range<usize>) -> Vec<Vec<u8>> {
@@ -180,12 +180,7 @@ async fn pubsub_sigkill_mid_drain_then_restart_stores_every_message_exactly_once
         .create_source(&project, google_source(&pubsub.endpoint, "orders-inlet", 2))
         .await;
     let uid = source["uid"].as_str().unwrap().to_string();
-    let accepted = format!("inlet_events_accepted_total{{source=\"{uid}\"}}");
-    let stored_before_kill = eventually(60, "a drain under way", || async {
-        let n = inlet.client.metric(&accepted).await;
-        (n >= 1.0).then_some(n)
-    })
-    .await;
+    let stored_before_kill = inlet.client.wait_for_accepted(&uid, 1.0, 60).await;
     drop(inlet); // SIGKILL: leased messages are neither stored nor acked.
     assert!(stored_before_kill < MESSAGES as f64, "killed mid-drain");
 

@@ -148,12 +148,7 @@ async fn sqs_sigkill_mid_drain_then_restart_stores_every_message_exactly_once() 
         .create_source(&project, sqs_source(&sqs, &queue, 2))
         .await;
     let uid = source["uid"].as_str().unwrap().to_string();
-    let accepted = format!("inlet_events_accepted_total{{source=\"{uid}\"}}");
-    let stored_before_kill = eventually(60, "a drain under way", || async {
-        let n = inlet.client.metric(&accepted).await;
-        (n >= 50.0).then_some(n)
-    })
-    .await;
+    let stored_before_kill = inlet.client.wait_for_accepted(&uid, 50.0, 60).await;
     drop(inlet); // SIGKILL: messages in hand are neither stored nor deleted.
 
     let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
