@@ -148,10 +148,10 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn accepted(&self, source: &str) {
+    pub fn accepted(&self, source: &str, events: u64) {
         self.events_accepted
             .get_or_create(&source_labels(source))
-            .inc();
+            .inc_by(events);
     }
 
     pub fn rejected(&self, source: &str, reason: &str) {
@@ -201,16 +201,16 @@ impl Metrics {
             .inc();
     }
 
-    pub fn dead_letter(&self, source: &str) {
+    pub fn dead_letter(&self, source: &str, letters: u64) {
         self.dead_letters
             .get_or_create(&source_labels(source))
-            .inc();
+            .inc_by(letters);
     }
 
-    pub fn redelivered(&self, source: &str) {
+    pub fn redelivered(&self, source: &str, messages: u64) {
         self.broker_redeliveries
             .get_or_create(&source_labels(source))
-            .inc();
+            .inc_by(messages);
     }
 
     pub fn encode(&self) -> String {

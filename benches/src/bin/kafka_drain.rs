@@ -4,10 +4,15 @@
 //! cargo run --release -p inlet-bench --bin kafka_drain -- [MESSAGES] [BYTES] [PARTITIONS] [WORKERS]
 //!
 //! The broker is librdkafka's mock cluster in this process (real Kafka protocol over
-//! loopback TCP), or the broker at `KAFKA_BROKERS` (host:port) when that is set. Both consumers are timed from their first message to their last one
-//! (Inlet: stored with its WAL synced; plain: consumed and its offset stored), so the
-//! group join, the same for both, is not counted. The mock keeps at most 5 MiB per
-//! partition, hence 32 partitions by default for 100,000 messages of 1 KiB.
+//! loopback TCP), or the broker at `KAFKA_BROKERS` (host:port) when that is set. The mock
+//! keeps at most 5 MiB per partition, hence 32 partitions by default for 100,000 messages
+//! of 1 KiB.
+//!
+//! Both consumers are timed from their first message to their last one (Inlet: stored with
+//! its WAL synced; plain: consumed and its offset stored), so the group join, the same for
+//! both, is not counted. CPU per message is the process's CPU time (every thread, the
+//! mock's too) over each consumer's whole run, divided by the messages: steadier than the
+//! rates on a machine whose two cores are shared by everything.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -49,18 +54,75 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
+    let cpu = cpu_time();
     let plain = plain_consumer(&brokers, &topic, messages).await;
-    println!("plain rdkafka consumer (consume + commit): {plain:>9.0} msg/s");
+    let plain_cpu = per_message(cpu_time() - cpu, messages);
+    println!(
+        "plain rdkafka consumer (consume + commit): {plain:>9.0} msg/s, {plain_cpu:5.1} µs CPU/msg"
+    );
 
     let bench = start_inlet(|_| {}).await;
+    let cpu = cpu_time();
     let source = bench
         .pub_sub_source(json!({"type": "kafka", "workers": workers, "kafka": {
             "brokers": [brokers], "consumer_group_id": "inlet", "topic_name": topic}}))
         .await;
     let inlet = bench.drain_rate(&source, messages).await;
-    println!("inlet kafka source (store, then commit): {inlet:>9.0} msg/s");
+    let inlet_cpu = per_message(cpu_time() - cpu, messages);
+    println!(
+        "inlet kafka source (store, then commit):   {inlet:>9.0} msg/s, {inlet_cpu:5.1} µs CPU/msg"
+    );
     println!("ratio inlet / plain: {:.2}", inlet / plain);
     bench.server.shutdown().await.unwrap();
+
+    let floor = rocksdb_floor(messages, body);
+    println!(
+        "RocksDB alone, the floor (body put once, synced per {FLOOR_BATCH}): {floor:>9.0} msg/s, \
+         ratio {:.2}",
+        floor / plain
+    );
+}
+
+/// CPU time used so far by this process, every thread (the mock broker's included).
+fn cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+fn per_message(cpu: Duration, messages: usize) -> f64 {
+    cpu.as_secs_f64() * 1e6 / messages as f64
+}
+
+/// Puts per synced batch in [`rocksdb_floor`]: Inlet's Kafka chunks hold up to 1,000.
+const FLOOR_BATCH: usize = 1000;
+
+/// The least storing these messages durably costs on this machine: RocksDB alone, opened
+/// with Inlet's compression, each body put once under a 52-byte key (Inlet's event key),
+/// one thread, the WAL synced per batch. No parsing, no indexes, no receipts: Inlet cannot
+/// beat it, so `floor / plain` bounds the ratio Inlet could reach here.
+fn rocksdb_floor(messages: usize, bytes: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = rocksdb::Options::default();
+    options.create_if_missing(true);
+    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    let db = rocksdb::DB::open(&options, dir.path()).unwrap();
+    let mut sync = rocksdb::WriteOptions::default();
+    sync.set_sync(true);
+    let body = vec![b'x'; bytes];
+    let started = Instant::now();
+    for first in (0..messages).step_by(FLOOR_BATCH) {
+        let mut batch = rocksdb::WriteBatch::default();
+        for n in first..(first + FLOOR_BATCH).min(messages) {
+            batch.put(format!("{n:052}"), &body);
+        }
+        db.write_opt(batch, &sync).unwrap();
+    }
+    messages as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Creates the topic on an external broker.

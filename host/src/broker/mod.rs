@@ -171,17 +171,28 @@ impl Worker {
         }
     }
 
+    /// Counts a chunk's outcomes: one metrics update per kind, not per message.
     fn count(&self, stored: &[Stored]) {
         let source = self.convert.source_id();
+        let (mut events, mut letters, mut redelivered) = (0, 0, 0);
         for outcome in stored {
             match outcome {
-                Stored::Event(_) => self.metrics.accepted(source),
+                Stored::Event(_) => events += 1,
                 Stored::DeadLetter(letter) => {
                     tracing::debug!(source, reason = %letter.reason, "message dead-lettered");
-                    self.metrics.dead_letter(source);
+                    letters += 1;
                 }
-                Stored::Redelivered => self.metrics.redelivered(source),
+                Stored::Redelivered => redelivered += 1,
             }
+        }
+        if events > 0 {
+            self.metrics.accepted(source, events);
+        }
+        if letters > 0 {
+            self.metrics.dead_letter(source, letters);
+        }
+        if redelivered > 0 {
+            self.metrics.redelivered(source, redelivered);
         }
     }
 }

@@ -43,7 +43,7 @@ pub async fn ingest(
     };
     match accept(&state, &source, &method, &uri, &headers, body).await {
         Ok(Outcome::Stored(event)) => {
-            state.metrics.accepted(&source.uid);
+            state.metrics.accepted(&source.uid, 1);
             tracing::debug!(source = %source.uid, event = %event.uid, duplicate = event.is_duplicate_event, "event accepted");
             Ok(acknowledgement(&source))
         }

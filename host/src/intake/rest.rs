@@ -113,7 +113,7 @@ pub async fn create_event(
     .await;
     match result {
         Ok(event) => {
-            state.metrics.accepted(&source);
+            state.metrics.accepted(&source, 1);
             Ok(ok(
                 StatusCode::CREATED,
                 "Endpoint event created successfully",
