@@ -105,6 +105,8 @@ impl RawEncoding {
 /// An accepted event, as stored and as returned by the API.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
+    /// With `created_at`, not in the stored value: the store key holds the uid.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub uid: String,
     pub event_type: String,
     pub project_id: String,
@@ -135,6 +137,7 @@ pub struct Event {
     /// Where a broker source's message came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker: Option<Box<BrokerMetadata>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created_at: String,
 }
 
@@ -166,6 +169,8 @@ pub struct BrokerMetadata {
 /// without being lost.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeadLetter {
+    /// With `created_at`, not in the stored value: the store key holds the uid.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub uid: String,
     pub project_id: String,
     pub source_id: String,
@@ -176,6 +181,7 @@ pub struct DeadLetter {
     #[serde(default, skip_serializing_if = "RawEncoding::is_utf8")]
     pub raw_encoding: RawEncoding,
     pub broker: BrokerMetadata,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created_at: String,
 }
 

@@ -18,9 +18,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
-use crate::model::{DeadLetter, Event, Project, RawEncoding, Source};
-use writer::Job;
+use crate::model::{DeadLetter, Event, Project, RawEncoding, Source, rfc3339};
 pub use writer::{Incoming, Record, Stored, Write};
+use writer::{Job, Prepared};
 
 /// Length of every uid (a ULID string); keys are built from fixed-length uids.
 pub const UID_LEN: usize = 26;
@@ -191,6 +191,12 @@ impl Store {
     /// Stores records durably, atomically and in order (their uids increase in the order
     /// given), and says what became of each.
     pub async fn put(&self, records: Vec<Incoming>) -> Result<Vec<Stored>> {
+        // Serialized here, on the caller's task: the writer, which every write waits for,
+        // then only assigns keys.
+        let records = records
+            .into_iter()
+            .map(Prepared::new)
+            .collect::<Result<_>>()?;
         let (reply, answer) = oneshot::channel();
         self.send(Job::Records { records, reply }).await?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -289,7 +295,7 @@ impl Store {
             .db
             .get_pinned_cf(self.cf(Cf::Events), key(project_id, event_id.as_bytes()))?
         {
-            Some(bytes) => Ok(Some(read_event(&bytes)?)),
+            Some(bytes) => Ok(Some(read_event(event_id, &bytes)?)),
             None => Ok(None),
         }
     }
@@ -309,8 +315,8 @@ impl Store {
                 }
                 Ok(self.event(project_id, uid)?.filter(wanted))
             }),
-            None => self.walk_back(Cf::Events, project_id, query, |_, value| {
-                Ok(Some(read_event(value)?).filter(wanted))
+            None => self.walk_back(Cf::Events, project_id, query, |uid, value| {
+                Ok(Some(read_event(uid, value)?).filter(wanted))
             }),
         }
     }
@@ -321,8 +327,9 @@ impl Store {
         project_id: &str,
         query: &ListQuery,
     ) -> Result<Page<DeadLetter>> {
-        self.walk_back(Cf::DeadLetters, project_id, query, |_, value| {
-            let letter: DeadLetter = serde_json::from_slice(value)?;
+        self.walk_back(Cf::DeadLetters, project_id, query, |uid, value| {
+            let mut letter: DeadLetter = serde_json::from_slice(value)?;
+            (letter.uid, letter.created_at) = stamp(uid);
             Ok(Some(letter).filter(|l| query.source_id.as_ref().is_none_or(|s| *s == l.source_id)))
         })
     }
@@ -400,13 +407,24 @@ impl Drop for Store {
 }
 
 /// An event as stored, with `raw` restored when it was left out as the text of `data`.
-fn read_event(bytes: &[u8]) -> Result<Event> {
+fn read_event(uid: &str, bytes: &[u8]) -> Result<Event> {
     let mut event: Event = serde_json::from_slice(bytes)?;
+    (event.uid, event.created_at) = stamp(uid);
     if event.raw_encoding == RawEncoding::Data {
         event.raw = event.data.get().to_string();
         event.raw_encoding = RawEncoding::Utf8;
     }
     Ok(event)
+}
+
+/// An event's or dead letter's uid and creation time, from the uid in its key: the writer
+/// stamps `created_at` from the same ULID, and stored values leave both out (values stored
+/// before did hold them, the same).
+fn stamp(uid: &str) -> (String, String) {
+    let created_at = ulid::Ulid::from_string(uid)
+        .map(|uid| rfc3339(uid.datetime().into()))
+        .unwrap_or_default();
+    (uid.to_string(), created_at)
 }
 
 /// Whether a receipt (whose value is a ULID, stamped when it was stored) is past
@@ -465,5 +483,31 @@ mod tests {
         store.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
         assert!(store.db.get_cf(cf, b"expired").unwrap().is_none());
         assert!(store.db.get_cf(cf, b"recent").unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_event_reads_back_its_uid_and_time_from_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let input: crate::intake::rest::EventInput = serde_json::from_value(
+            serde_json::json!({"endpoint_id": "e1", "event_type": "t", "data": {"n": 1}}),
+        )
+        .unwrap();
+        let stored = store
+            .put_event(input.into_event("p1").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(stored.uid.len(), UID_LEN);
+        let value = store
+            .get_raw(Cf::Events, &key("p1", stored.uid.as_bytes()))
+            .unwrap()
+            .unwrap();
+        let value = String::from_utf8(value).unwrap();
+        assert!(!value.contains(&stored.uid) && !value.contains("created_at"));
+        let read = store.event("p1", &stored.uid).unwrap().unwrap();
+        assert_eq!(
+            (&read.uid, &read.created_at, &read.raw),
+            (&stored.uid, &stored.created_at, &stored.raw)
+        );
     }
 }

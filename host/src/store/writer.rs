@@ -30,7 +30,7 @@ pub enum Write {
 
 pub(super) enum Job {
     Records {
-        records: Vec<Incoming>,
+        records: Vec<Prepared>,
         reply: oneshot::Sender<Result<Vec<Stored>>>,
     },
     Writes {
@@ -50,6 +50,23 @@ pub struct Incoming {
     /// For a broker message, `source uid ++ message id`: a later delivery with the same
     /// receipt is recognised and not stored again.
     pub receipt: Option<Vec<u8>>,
+}
+
+/// An [`Incoming`] with its value already serialized by the caller. The value leaves out the
+/// uid and creation time, which the writer assigns and the key holds.
+pub(super) struct Prepared {
+    incoming: Incoming,
+    value: Vec<u8>,
+}
+
+impl Prepared {
+    pub(super) fn new(mut incoming: Incoming) -> Result<Self> {
+        let value = match &mut incoming.record {
+            Record::Event(event) => stored_form(event)?,
+            Record::DeadLetter(letter) => serde_json::to_vec(letter)?,
+        };
+        Ok(Self { incoming, value })
+    }
 }
 
 /// What became of an [`Incoming`], in the same order.
@@ -179,7 +196,7 @@ fn stage(
     db: &DB,
     claimed: &mut Claimed,
     uids: &mut ulid::Generator,
-    records: Vec<Incoming>,
+    records: Vec<Prepared>,
 ) -> Result<(Vec<Write>, Vec<Stored>)> {
     let mut claims = Claimed::default();
     let mut writes = Vec::with_capacity(records.len() * 3);
@@ -189,7 +206,11 @@ fn stage(
             || claims.contains(cf, key)
             || db.get_pinned_cf(cf_handle(db, cf), key)?.is_some())
     };
-    for Incoming { record, receipt } in records {
+    for Prepared {
+        incoming: Incoming { record, receipt },
+        value,
+    } in records
+    {
         if let Some(receipt) = &receipt
             && seen(Cf::BrokerReceipts, receipt, &claims)?
         {
@@ -203,8 +224,6 @@ fn stage(
         let uid = uid.to_string();
         match record {
             Record::Event(mut event) => {
-                event.uid = uid.clone();
-                event.created_at = created_at;
                 if !event.idempotency_key.is_empty() {
                     let idem = key(&event.project_id, event.idempotency_key.as_bytes());
                     event.is_duplicate_event = seen(Cf::Idempotency, &idem, &claims)?;
@@ -217,10 +236,16 @@ fn stage(
                         claims.idempotency.insert(idem);
                     }
                 }
+                // Serialized by the caller as not a duplicate; a duplicate is rare.
+                let value = if event.is_duplicate_event {
+                    stored_form(&mut event)?
+                } else {
+                    value
+                };
                 writes.push(Write::Put(
                     Cf::Events,
                     key(&event.project_id, uid.as_bytes()),
-                    stored_form(&mut event)?,
+                    value,
                 ));
                 if !event.source_id.is_empty() {
                     writes.push(Write::Put(
@@ -229,16 +254,18 @@ fn stage(
                         event.project_id.clone().into(),
                     ));
                 }
+                event.uid = uid.clone();
+                event.created_at = created_at;
                 stored.push(Stored::Event(event));
             }
             Record::DeadLetter(mut letter) => {
-                letter.uid = uid.clone();
-                letter.created_at = created_at;
                 writes.push(Write::Put(
                     Cf::DeadLetters,
                     key(&letter.project_id, uid.as_bytes()),
-                    serde_json::to_vec(&letter)?,
+                    value,
                 ));
+                letter.uid = uid.clone();
+                letter.created_at = created_at;
                 stored.push(Stored::DeadLetter(letter));
             }
         }
