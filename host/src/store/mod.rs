@@ -199,7 +199,15 @@ impl Store {
             .collect::<Result<_>>()?;
         let (reply, answer) = oneshot::channel();
         self.send(Job::Records { records, reply }).await?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let mut stored = answer.await.map_err(|_| StoreError::Closed)??;
+        for outcome in &mut stored {
+            match outcome {
+                Stored::Event(event) => event.created_at = created_at(&event.uid),
+                Stored::DeadLetter(letter) => letter.created_at = created_at(&letter.uid),
+                Stored::Redelivered => {}
+            }
+        }
+        Ok(stored)
     }
 
     /// Applies writes atomically and durably.
@@ -329,7 +337,8 @@ impl Store {
     ) -> Result<Page<DeadLetter>> {
         self.walk_back(Cf::DeadLetters, project_id, query, |uid, value| {
             let mut letter: DeadLetter = serde_json::from_slice(value)?;
-            (letter.uid, letter.created_at) = stamp(uid);
+            letter.created_at = created_at(uid);
+            letter.uid = uid.to_string();
             Ok(Some(letter).filter(|l| query.source_id.as_ref().is_none_or(|s| *s == l.source_id)))
         })
     }
@@ -409,7 +418,8 @@ impl Drop for Store {
 /// An event as stored, with `raw` restored when it was left out as the text of `data`.
 fn read_event(uid: &str, bytes: &[u8]) -> Result<Event> {
     let mut event: Event = serde_json::from_slice(bytes)?;
-    (event.uid, event.created_at) = stamp(uid);
+    event.created_at = created_at(uid);
+    event.uid = uid.to_string();
     if event.raw_encoding == RawEncoding::Data {
         event.raw = event.data.get().to_string();
         event.raw_encoding = RawEncoding::Utf8;
@@ -417,14 +427,12 @@ fn read_event(uid: &str, bytes: &[u8]) -> Result<Event> {
     Ok(event)
 }
 
-/// An event's or dead letter's uid and creation time, from the uid in its key: the writer
-/// stamps `created_at` from the same ULID, and stored values leave both out (values stored
-/// before did hold them, the same).
-fn stamp(uid: &str) -> (String, String) {
-    let created_at = ulid::Ulid::from_string(uid)
+/// When an event or dead letter was stored: the time of its uid, a ULID the writer takes at
+/// the write. Stored values leave it out (values stored before held the same).
+fn created_at(uid: &str) -> String {
+    ulid::Ulid::from_string(uid)
         .map(|uid| rfc3339(uid.datetime().into()))
-        .unwrap_or_default();
-    (uid.to_string(), created_at)
+        .unwrap_or_default()
 }
 
 /// Whether a receipt (whose value is a ULID, stamped when it was stored) is past

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Cf, Result, StoreError, cf_handle, key};
 use crate::metrics::Metrics;
-use crate::model::{DeadLetter, Event, RawEncoding, rfc3339};
+use crate::model::{DeadLetter, Event, RawEncoding};
 
 /// Most jobs folded into one batch; keeps a batch's latency and memory bounded.
 const MAX_BATCH_JOBS: usize = 512;
@@ -53,7 +53,7 @@ pub struct Incoming {
 }
 
 /// An [`Incoming`] with its value already serialized by the caller. The value leaves out the
-/// uid and creation time, which the writer assigns and the key holds.
+/// uid and creation time: the key holds the uid, which the writer assigns.
 pub(super) struct Prepared {
     incoming: Incoming,
     value: Vec<u8>,
@@ -220,7 +220,6 @@ fn stage(
         // Monotonic within a millisecond; overflowing 2^80 ids in one millisecond cannot
         // happen in practice, and a random ULID is still unique if it did.
         let uid = uids.generate().unwrap_or_else(|_| ulid::Ulid::new());
-        let created_at = rfc3339(uid.datetime().into());
         let uid = uid.to_string();
         match record {
             Record::Event(mut event) => {
@@ -255,7 +254,6 @@ fn stage(
                     ));
                 }
                 event.uid = uid.clone();
-                event.created_at = created_at;
                 stored.push(Stored::Event(event));
             }
             Record::DeadLetter(mut letter) => {
@@ -265,7 +263,6 @@ fn stage(
                     value,
                 ));
                 letter.uid = uid.clone();
-                letter.created_at = created_at;
                 stored.push(Stored::DeadLetter(letter));
             }
         }
