@@ -415,7 +415,8 @@ impl Drop for Store {
     }
 }
 
-/// An event as stored, with `raw` restored when it was left out as the text of `data`.
+/// An event as stored under `uid`: with its uid and creation time, and `raw` restored when
+/// it was left out as the text of `data`.
 fn read_event(uid: &str, bytes: &[u8]) -> Result<Event> {
     let mut event: Event = serde_json::from_slice(bytes)?;
     event.created_at = created_at(uid);

@@ -103,6 +103,7 @@ struct Claimed {
 }
 
 impl Claimed {
+    /// Only idempotency keys and receipts are ever claimed.
     fn keys(&self, cf: Cf) -> &HashSet<Vec<u8>> {
         match cf {
             Cf::Idempotency => &self.idempotency,
