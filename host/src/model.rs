@@ -83,8 +83,9 @@ pub enum RawEncoding {
     #[default]
     Utf8,
     Base64,
-    /// On disk only: `raw` is the text of `data` and is not stored twice (REST and broker
-    /// events, JSON webhooks). The store restores it on reading.
+    /// `raw` is the text of `data` and is left out: how REST and broker events are built
+    /// and how the store keeps them and JSON webhooks. The store restores `raw` when it
+    /// hands an event out (`put_event`, reads), so the API never shows this encoding.
     Data,
 }
 
@@ -144,8 +145,9 @@ pub struct Event {
 /// A broker message's origin and metadata, kept on its event or dead letter.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BrokerMetadata {
-    /// Unique within the source; a second delivery of the same id is not stored again.
-    /// Kafka: `topic/partition/offset`; SQS: the MessageId; Pub/Sub: the message_id.
+    /// Unique within the source; a second delivery of the same message is not stored again
+    /// (Kafka: known by its offset). Kafka: `topic/partition/offset`; SQS: the MessageId;
+    /// Pub/Sub: the message_id.
     pub message_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,

@@ -209,11 +209,12 @@ pub async fn delete(
 
 /// The index entries that point at a source; its events and dead letters stay listed
 /// under the project.
-pub(super) fn index_removals(source: &Source) -> [Write; 3] {
+pub(super) fn index_removals(source: &Source) -> [Write; 4] {
     [
         Write::Delete(Cf::SourceMasks, source.mask_id.clone().into_bytes()),
         Write::DeletePrefix(Cf::SourceEvents, source.uid.clone().into_bytes()),
         Write::DeletePrefix(Cf::BrokerReceipts, source.uid.clone().into_bytes()),
+        Write::DeletePrefix(Cf::BrokerOffsets, source.uid.clone().into_bytes()),
     ]
 }
 

@@ -4,7 +4,7 @@
 use crate::intake::rest::EventInput;
 use crate::model::{BrokerMetadata, DeadLetter, RawEncoding, Source};
 use crate::request::parse_json;
-use crate::store::{Incoming, Record, key};
+use crate::store::{Incoming, Receipt, Record, key};
 
 /// A message as received, detached from the client that fetched it.
 pub struct Message {
@@ -31,7 +31,6 @@ impl Converter {
     }
 
     pub fn incoming(&self, message: &Message) -> Incoming {
-        let receipt = key(&self.source_id, message.metadata.message_id.as_bytes());
         let event = if message.payload.is_empty() {
             Err("the message is empty; expected Convoy's event JSON".to_string())
         } else {
@@ -61,7 +60,18 @@ impl Converter {
         };
         Incoming {
             record,
-            receipt: Some(receipt),
+            receipt: Some(self.receipt(&message.metadata)),
+        }
+    }
+
+    /// A Kafka message is a position in its partition; any other, its message id.
+    fn receipt(&self, metadata: &BrokerMetadata) -> Receipt {
+        match (&metadata.topic, metadata.partition, metadata.offset) {
+            (Some(topic), Some(partition), Some(offset)) => Receipt::Offset {
+                log: key(&self.source_id, format!("{topic}/{partition}").as_bytes()),
+                offset,
+            },
+            _ => Receipt::Id(key(&self.source_id, metadata.message_id.as_bytes())),
         }
     }
 }

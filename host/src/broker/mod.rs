@@ -4,7 +4,8 @@
 //! [`Brokers`] runs each enabled source's workers and restarts or stops them when the source
 //! changes. A worker turns each message into an event or a dead letter ([`message`]), stores
 //! a chunk of them durably, and only then acknowledges the chunk to the broker. Each message
-//! is stored with a receipt (its broker message id), so a redelivery is not stored twice.
+//! is stored with a receipt (its message id, or for Kafka its offset), so a redelivery is
+//! not stored twice.
 //! A source's state and last error are kept in its [`Status`].
 
 mod google;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{ApiError, ok};
-use crate::model::{Event, ProjectType};
+use crate::model::{Event, ProjectType, RawEncoding};
 use crate::request::{ApiPath, parse_json, read_body, require_json};
 use crate::server::AppState;
 
@@ -63,8 +63,10 @@ impl EventInput {
             url_path: String::new(),
             idempotency_key: self.idempotency_key.unwrap_or_default(),
             is_duplicate_event: false,
-            raw: data.get().to_string(),
-            raw_encoding: Default::default(),
+            // `raw` is the text of `data`: kept once, as the store keeps it (`put_event`
+            // and reads restore it).
+            raw: String::new(),
+            raw_encoding: RawEncoding::Data,
             data,
             broker: None,
             created_at: String::new(),

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
 use crate::model::{DeadLetter, Event, Project, RawEncoding, Source, rfc3339};
-pub use writer::{Incoming, Record, Stored, Write};
+pub use writer::{Incoming, Receipt, Record, Stored, Write};
 use writer::{Job, Prepared};
 
 /// Length of every uid (a ULID string); keys are built from fixed-length uids.
@@ -49,16 +49,19 @@ pub enum Cf {
     /// source uid ++ broker message id → uid of the event or dead letter it became. Kept
     /// [`RECEIPT_RETENTION`], then dropped by compaction.
     BrokerReceipts,
+    /// source uid ++ `topic/partition` → the highest Kafka offset stored from it (i64,
+    /// big-endian): what is at or below it is a redelivery.
+    BrokerOffsets,
 }
 
 /// How long a broker receipt keeps a redelivery from being stored again: longer than any
 /// broker keeps an unacknowledged message for redelivery (SQS at most 14 days, a Pub/Sub
-/// subscription 7; Kafka redelivers from the last commit). Without a limit, receipts, one
-/// per message ever consumed, would grow without end.
+/// subscription 7). Without a limit, receipts, one per message ever consumed, would grow
+/// without end. Kafka messages have none: their offsets tell ([`Cf::BrokerOffsets`]).
 pub const RECEIPT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
 
 impl Cf {
-    const ALL: [Cf; 10] = [
+    const ALL: [Cf; 11] = [
         Cf::Meta,
         Cf::Projects,
         Cf::Sources,
@@ -69,6 +72,7 @@ impl Cf {
         Cf::Idempotency,
         Cf::DeadLetters,
         Cf::BrokerReceipts,
+        Cf::BrokerOffsets,
     ];
 
     /// Receipts and idempotency keys are looked up mostly to find them absent: a bloom
@@ -107,6 +111,7 @@ impl Cf {
             Cf::Idempotency => "idempotency",
             Cf::DeadLetters => "dead_letters",
             Cf::BrokerReceipts => "broker_receipts",
+            Cf::BrokerOffsets => "broker_offsets",
         }
     }
 }
@@ -183,13 +188,14 @@ impl Store {
             receipt: None,
         };
         match self.put(vec![record]).await?.pop() {
-            Some(Stored::Event(event)) => Ok(event),
+            Some(Stored::Event(event)) => Ok(readable(event)),
             _ => unreachable!("an event without a receipt is always stored as an event"),
         }
     }
 
     /// Stores records durably, atomically and in order (their uids increase in the order
-    /// given), and says what became of each.
+    /// given), and says what became of each: the event or dead letter as written, with its
+    /// uid (not completed like [`Store::put_event`]'s: broker workers only count them).
     pub async fn put(&self, records: Vec<Incoming>) -> Result<Vec<Stored>> {
         // Serialized here, on the caller's task: the writer, which every write waits for,
         // then only assigns keys.
@@ -199,15 +205,7 @@ impl Store {
             .collect::<Result<_>>()?;
         let (reply, answer) = oneshot::channel();
         self.send(Job::Records { records, reply }).await?;
-        let mut stored = answer.await.map_err(|_| StoreError::Closed)??;
-        for outcome in &mut stored {
-            match outcome {
-                Stored::Event(event) => event.created_at = created_at(&event.uid),
-                Stored::DeadLetter(letter) => letter.created_at = created_at(&letter.uid),
-                Stored::Redelivered => {}
-            }
-        }
-        Ok(stored)
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Applies writes atomically and durably.
@@ -415,17 +413,22 @@ impl Drop for Store {
     }
 }
 
-/// An event as stored under `uid`: with its uid and creation time, and `raw` restored when
-/// it was left out as the text of `data`.
+/// An event as stored under `uid`, made [`readable`].
 fn read_event(uid: &str, bytes: &[u8]) -> Result<Event> {
     let mut event: Event = serde_json::from_slice(bytes)?;
-    event.created_at = created_at(uid);
     event.uid = uid.to_string();
+    Ok(readable(event))
+}
+
+/// A stored event as the API shows it: with its creation time, and `raw` restored when it
+/// was left out as the text of `data`.
+fn readable(mut event: Event) -> Event {
+    event.created_at = created_at(&event.uid);
     if event.raw_encoding == RawEncoding::Data {
         event.raw = event.data.get().to_string();
         event.raw_encoding = RawEncoding::Utf8;
     }
-    Ok(event)
+    event
 }
 
 /// When an event or dead letter was stored: the time of its uid, a ULID the writer takes at
@@ -492,6 +495,60 @@ mod tests {
         store.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
         assert!(store.db.get_cf(cf, b"expired").unwrap().is_none());
         assert!(store.db.get_cf(cf, b"recent").unwrap().is_some());
+    }
+
+    /// Outcomes of storing, in one job, a dead letter per (partition, offset) of topic `t`.
+    async fn put_offsets(store: &Store, positions: &[(i32, i64)]) -> Vec<&'static str> {
+        let records = positions
+            .iter()
+            .map(|&(partition, offset)| Incoming {
+                record: Record::DeadLetter(DeadLetter {
+                    uid: String::new(),
+                    project_id: "p1".into(),
+                    source_id: "s1".into(),
+                    reason: "test".into(),
+                    raw: String::new(),
+                    raw_encoding: RawEncoding::Utf8,
+                    broker: Default::default(),
+                    created_at: String::new(),
+                }),
+                receipt: Some(Receipt::Offset {
+                    log: key("s1", format!("t/{partition}").as_bytes()),
+                    offset,
+                }),
+            })
+            .collect();
+        let stored = store.put(records).await.unwrap();
+        stored
+            .iter()
+            .map(|outcome| match outcome {
+                Stored::Redelivered => "again",
+                _ => "stored",
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_kafka_offset_at_or_below_the_highest_stored_is_a_redelivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let store = Store::open(dir.path(), metrics.clone()).unwrap();
+        let outcomes = put_offsets(&store, &[(0, 5), (0, 6), (1, 3), (0, 6)]).await;
+        assert_eq!(outcomes, ["stored", "stored", "stored", "again"]);
+        let outcomes = put_offsets(&store, &[(0, 4), (0, 6), (0, 7), (1, 3), (1, 4)]).await;
+        assert_eq!(outcomes, ["again", "again", "stored", "again", "stored"]);
+        // Two workers with the same message (a rebalance): in one batch or two, one stores it.
+        let (a, b) = tokio::join!(
+            put_offsets(&store, &[(3, 1)]),
+            put_offsets(&store, &[(3, 1)])
+        );
+        let mut both = [a[0], b[0]];
+        both.sort();
+        assert_eq!(both, ["again", "stored"]);
+        drop(store);
+        let store = Store::open(dir.path(), metrics).unwrap();
+        let outcomes = put_offsets(&store, &[(0, 7), (1, 4), (2, 0)]).await;
+        assert_eq!(outcomes, ["again", "again", "stored"]);
     }
 
     #[tokio::test]

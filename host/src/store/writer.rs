@@ -3,7 +3,7 @@
 //! caller. Concurrent requests therefore share one fsync, and because this thread is the
 //! only writer, an idempotency check and the write it guards are atomic.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -47,9 +47,20 @@ pub enum Record {
 
 pub struct Incoming {
     pub record: Record,
-    /// For a broker message, `source uid ++ message id`: a later delivery with the same
-    /// receipt is recognised and not stored again.
-    pub receipt: Option<Vec<u8>>,
+    /// For a broker message: how a later delivery of it is recognised and not stored again.
+    pub receipt: Option<Receipt>,
+}
+
+/// What identifies a broker message across deliveries.
+pub enum Receipt {
+    /// `source uid ++ message id` (SQS, Pub/Sub): stored with the message, and a delivery
+    /// whose receipt is stored is a redelivery.
+    Id(Vec<u8>),
+    /// A position in a log that is stored in order (a Kafka partition), `log` being
+    /// `source uid ++ topic/partition`. Only the log's highest stored offset is kept, and a
+    /// delivery at or below it is a redelivery: one write per log and batch instead of a
+    /// lookup and a write per message.
+    Offset { log: Vec<u8>, offset: i64 },
 }
 
 /// An [`Incoming`] with its value already serialized by the caller. The value leaves out the
@@ -94,12 +105,13 @@ pub(super) fn spawn(
     Ok((tx, handle))
 }
 
-/// Keys claimed (idempotency keys, receipts) by records staged earlier in the batch being
-/// built; probed by slice, so checking a key allocates nothing.
+/// Keys claimed (idempotency keys, receipts) and the highest offset per log, by records
+/// staged earlier in the batch being built; probed by slice, so checking allocates nothing.
 #[derive(Default)]
 struct Claimed {
     idempotency: HashSet<Vec<u8>>,
     receipts: HashSet<Vec<u8>>,
+    offsets: HashMap<Vec<u8>, i64>,
 }
 
 impl Claimed {
@@ -118,6 +130,8 @@ impl Claimed {
     fn extend(&mut self, other: Claimed) {
         self.idempotency.extend(other.idempotency);
         self.receipts.extend(other.receipts);
+        // Only offsets above the claimed ones are staged, so the newer one is the higher.
+        self.offsets.extend(other.offsets);
     }
 }
 
@@ -191,8 +205,9 @@ fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics) {
 }
 
 /// Turns one job's records into writes, all or nothing: each gets a uid (a ULID, so in
-/// commit order), a receipt seen before makes it a redelivery, and an idempotency key seen
-/// before (in the store or earlier in this batch) flags its event as a duplicate.
+/// commit order), a receipt seen before (or an offset at or below its log's highest) makes
+/// it a redelivery, and an idempotency key seen before (in the store or earlier in this
+/// batch) flags its event as a duplicate.
 fn stage(
     db: &DB,
     claimed: &mut Claimed,
@@ -207,14 +222,25 @@ fn stage(
             || claims.contains(cf, key)
             || db.get_pinned_cf(cf_handle(db, cf), key)?.is_some())
     };
+    let highest_offset = |log: &[u8], claims: &Claimed| -> Result<Option<i64>> {
+        match claims.offsets.get(log).or_else(|| claimed.offsets.get(log)) {
+            Some(offset) => Ok(Some(*offset)),
+            None => stored_offset(db, log),
+        }
+    };
     for Prepared {
         incoming: Incoming { record, receipt },
         value,
     } in records
     {
-        if let Some(receipt) = &receipt
-            && seen(Cf::BrokerReceipts, receipt, &claims)?
-        {
+        let redelivered = match &receipt {
+            None => false,
+            Some(Receipt::Id(id)) => seen(Cf::BrokerReceipts, id, &claims)?,
+            Some(Receipt::Offset { log, offset }) => {
+                highest_offset(log, &claims)?.is_some_and(|highest| *offset <= highest)
+            }
+        };
+        if redelivered {
             stored.push(Stored::Redelivered);
             continue;
         }
@@ -267,13 +293,37 @@ fn stage(
                 stored.push(Stored::DeadLetter(letter));
             }
         }
-        if let Some(receipt) = receipt {
-            writes.push(Write::Put(Cf::BrokerReceipts, receipt.clone(), uid.into()));
-            claims.receipts.insert(receipt);
+        match receipt {
+            None => {}
+            Some(Receipt::Id(id)) => {
+                writes.push(Write::Put(Cf::BrokerReceipts, id.clone(), uid.into()));
+                claims.receipts.insert(id);
+            }
+            Some(Receipt::Offset { log, offset }) => {
+                claims.offsets.insert(log, offset);
+            }
         }
+    }
+    for (log, offset) in &claims.offsets {
+        writes.push(Write::Put(
+            Cf::BrokerOffsets,
+            log.clone(),
+            offset.to_be_bytes().to_vec(),
+        ));
     }
     claimed.extend(claims);
     Ok((writes, stored))
+}
+
+/// The highest offset stored of a log, if any.
+fn stored_offset(db: &DB, log: &[u8]) -> Result<Option<i64>> {
+    let value = db.get_pinned_cf(cf_handle(db, Cf::BrokerOffsets), log)?;
+    Ok(value.map(|bytes| {
+        // Written by `stage` only, always 8 bytes. Anything else reads as -1: then nothing
+        // counts as redelivered, and a doubt stores a message twice rather than losing it.
+        let bytes = bytes.as_ref().try_into().unwrap_or([0xff; 8]);
+        i64::from_be_bytes(bytes)
+    }))
 }
 
 /// An event's bytes on disk: without `raw` when it is just the text of `data`, which
