@@ -127,7 +127,7 @@ impl Default for Metrics {
         );
         registry.register(
             "broker_redeliveries",
-            "Broker messages delivered again and recognised by their receipt, by source",
+            "Broker messages delivered again and recognised by their receipt or offset, by source",
             broker_redeliveries.clone(),
         );
         Self {
