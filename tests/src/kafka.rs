@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
@@ -62,6 +62,30 @@ impl Kafka {
             }
         }
         producer.flush(Duration::from_secs(30)).unwrap();
+    }
+
+    /// Rewinds `group` (which must be empty) to `offset` in every partition of `topic`: joins
+    /// it, since the mock broker refuses commits from outside a group, and commits.
+    pub fn commit(&self, group: &str, topic: &str, partitions: i32, offset: i64) {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        // The mock broker holds this join 44 s (the group's last session timeout less 1 s).
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        while consumer.assignment().unwrap().count() < partitions as usize {
+            assert!(std::time::Instant::now() < deadline, "not assigned {topic}");
+            let _ = consumer.poll(Duration::from_millis(100));
+        }
+        let mut list = TopicPartitionList::new();
+        for p in 0..partitions {
+            list.add_partition_offset(topic, p, Offset::Offset(offset))
+                .unwrap();
+        }
+        consumer.commit(&list, CommitMode::Sync).unwrap();
     }
 
     /// The group's committed offset of each partition of `topic` (-1 when none).

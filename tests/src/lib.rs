@@ -51,9 +51,10 @@ impl TestServer {
         }
     }
 
-    /// Shuts down gracefully and starts again on the same data directory.
+    /// Shuts down gracefully (unless stopped already) and starts again on the same data
+    /// directory.
     pub async fn restart(&mut self) {
-        self.server.take().unwrap().shutdown().await.unwrap();
+        self.stop().await;
         let server = start_in(self.dir.path(), |_| {}).await;
         self.client = Client::new(server.addr);
         self.server = Some(server);

@@ -368,6 +368,46 @@ async fn kafka_sigkill_mid_drain_then_restart_stores_every_message_exactly_once(
 }
 
 #[tokio::test]
+async fn kafka_messages_delivered_again_after_an_offset_rewind_are_not_stored_twice() {
+    let (kafka, mut t, project, uid) = kafka_and_inlet(2, "inlet-rewind", 1).await;
+    kafka.produce(
+        TOPIC,
+        (0..2).flat_map(|p| (0..50).map(move |i| (p, "k", event_body(p, i)))),
+    );
+    eventually(60, "every offset committed", || async {
+        (kafka.committed("inlet-rewind", TOPIC, 2) == vec![50; 2]).then_some(())
+    })
+    .await;
+    t.stop().await;
+    // The group is rewound while Inlet is down: every message is delivered again.
+    kafka.commit("inlet-rewind", TOPIC, 2, 0);
+    assert_eq!(kafka.committed("inlet-rewind", TOPIC, 2), vec![0; 2]);
+    t.restart().await;
+    let redelivered = format!("inlet_broker_redeliveries_total{{source=\"{uid}\"}}");
+    // Joining again after the rewind can take the mock's 44 s rebalance.
+    eventually(120, "100 redeliveries recognised", || async {
+        (t.client.metric(&redelivered).await == 100.0).then_some(())
+    })
+    .await;
+    // What follows the stored offsets is stored as usual.
+    kafka.produce(TOPIC, [(1, "new", event_body(1, 50))]);
+    t.client.wait_for_accepted(&uid, 1.0, 60).await;
+    let events = t.client.all_events(&project).await;
+    assert_eq!(
+        events.len(),
+        101,
+        "no message stored twice, the new one stored"
+    );
+    let unique: HashSet<_> = positions(&events).into_iter().collect();
+    assert_eq!(unique.len(), 101);
+    eventually(20, "offsets committed again", || async {
+        (kafka.committed("inlet-rewind", TOPIC, 2) == vec![50, 51]).then_some(())
+    })
+    .await;
+    t.stop().await;
+}
+
+#[tokio::test]
 async fn kafka_source_recovers_by_itself_when_the_broker_comes_up() {
     let kafka = Kafka::start(TOPIC, 2);
     kafka.cluster.broker_down(1).unwrap();
