@@ -66,7 +66,7 @@ impl Kafka {
 
     /// Rewinds `group` (which must be empty) to `offset` in every partition of `topic`: joins
     /// it, since the mock broker refuses commits from outside a group, and commits.
-    pub fn commit(&self, group: &str, topic: &str, partitions: i32, offset: i64) {
+    pub fn rewind(&self, group: &str, topic: &str, partitions: i32, offset: i64) {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", self.brokers())
             .set("group.id", group)

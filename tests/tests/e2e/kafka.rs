@@ -380,7 +380,7 @@ async fn kafka_messages_delivered_again_after_an_offset_rewind_are_not_stored_tw
     .await;
     t.stop().await;
     // The group is rewound while Inlet is down: every message is delivered again.
-    kafka.commit("inlet-rewind", TOPIC, 2, 0);
+    kafka.rewind("inlet-rewind", TOPIC, 2, 0);
     assert_eq!(kafka.committed("inlet-rewind", TOPIC, 2), vec![0; 2]);
     t.restart().await;
     let redelivered = format!("inlet_broker_redeliveries_total{{source=\"{uid}\"}}");
