@@ -11,7 +11,7 @@ use std::time::Instant;
 use rocksdb::{DB, WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Cf, Result, StoreError, cf_handle, key};
+use super::{Cf, Result, StoreError, UID_LEN, cf_handle, key};
 use crate::metrics::Metrics;
 use crate::model::{DeadLetter, Event, RawEncoding};
 
@@ -115,18 +115,6 @@ struct Claimed {
 }
 
 impl Claimed {
-    /// Only idempotency keys and receipts are ever claimed.
-    fn keys(&self, cf: Cf) -> &HashSet<Vec<u8>> {
-        match cf {
-            Cf::Idempotency => &self.idempotency,
-            _ => &self.receipts,
-        }
-    }
-
-    fn contains(&self, cf: Cf, key: &[u8]) -> bool {
-        self.keys(cf).contains(key)
-    }
-
     fn extend(&mut self, other: Claimed) {
         self.idempotency.extend(other.idempotency);
         self.receipts.extend(other.receipts);
@@ -150,30 +138,30 @@ fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics) {
         }
         metrics.store_batch_jobs.observe(waiting.len() as f64);
 
+        // Allocated once at its final size: grown by doubling instead, a batch of megabytes
+        // was copied several times over.
+        let mut batch = WriteBatch::with_capacity_bytes(waiting.iter().map(Job::bytes).sum());
         let mut claimed = Claimed::default();
-        let mut writes = Vec::new();
         let mut pending = Vec::with_capacity(waiting.len());
         for job in waiting.drain(..) {
             match job {
-                Job::Records { records, reply } => {
-                    match stage(db, &mut claimed, &mut uids, records) {
-                        Ok((staged, stored)) => {
-                            writes.extend(staged);
-                            pending.push(Pending::Records(reply, stored));
-                        }
-                        Err(e) => drop(reply.send(Err(e))),
+                Job::Records { mut records, reply } => match check(db, &claimed, &mut records) {
+                    Ok((redelivered, claims)) => {
+                        let stored = stage(db, &mut batch, &mut uids, records, &redelivered);
+                        stage_offsets(db, &mut batch, &claims);
+                        claimed.extend(claims);
+                        pending.push(Pending::Records(reply, stored));
                     }
-                }
-                Job::Writes {
-                    writes: more,
-                    reply,
-                } => {
-                    writes.extend(more);
+                    Err(e) => drop(reply.send(Err(e))),
+                },
+                Job::Writes { writes, reply } => {
+                    for write in writes {
+                        apply(db, &mut batch, write);
+                    }
                     pending.push(Pending::Writes(reply));
                 }
             }
         }
-        let batch = write_batch(db, writes);
 
         let started = Instant::now();
         let outcome = db.write_opt(batch, &sync);
@@ -204,43 +192,88 @@ fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics) {
     }
 }
 
-/// Turns one job's records into writes, all or nothing: each gets a uid (a ULID, so in
-/// commit order), a receipt seen before (or an offset at or below its log's highest) makes
-/// it a redelivery, and an idempotency key seen before (in the store or earlier in this
-/// batch) flags its event as a duplicate.
+/// Decides what becomes of one job's records before any is written, so that a failed
+/// lookup leaves the batch untouched (a job is all or nothing). A receipt seen before, or an
+/// offset at or below its log's highest, makes a record a redelivery (`true` in the list
+/// returned); an idempotency key seen before, in the store or earlier in this batch, flags
+/// its event as a duplicate, serialized again. Also returns what the job claims.
+fn check(db: &DB, claimed: &Claimed, records: &mut [Prepared]) -> Result<(Vec<bool>, Claimed)> {
+    let mut claims = Claimed::default();
+    let mut redelivered = Vec::with_capacity(records.len());
+    let stored = |cf: Cf, key: &[u8]| -> Result<bool> {
+        Ok(db.get_pinned_cf(cf_handle(db, cf), key)?.is_some())
+    };
+    for Prepared { incoming, value } in records.iter_mut() {
+        let again = match &incoming.receipt {
+            None => false,
+            Some(Receipt::Id(id)) => {
+                let seen = claimed.receipts.contains(id)
+                    || claims.receipts.contains(id)
+                    || stored(Cf::BrokerReceipts, id)?;
+                if !seen {
+                    claims.receipts.insert(id.clone());
+                }
+                seen
+            }
+            Some(Receipt::Offset { log, offset }) => match claims.offsets.get_mut(log) {
+                Some(highest) => {
+                    let seen = *offset <= *highest;
+                    *highest = (*highest).max(*offset);
+                    seen
+                }
+                None => {
+                    let highest = match claimed.offsets.get(log) {
+                        Some(highest) => Some(*highest),
+                        None => stored_offset(db, log)?,
+                    };
+                    let seen = highest.is_some_and(|highest| *offset <= highest);
+                    if !seen {
+                        claims.offsets.insert(log.clone(), *offset);
+                    }
+                    seen
+                }
+            },
+        };
+        redelivered.push(again);
+        if let (false, Record::Event(event)) = (again, &mut incoming.record)
+            && !event.idempotency_key.is_empty()
+        {
+            let idem = key(&event.project_id, event.idempotency_key.as_bytes());
+            if claimed.idempotency.contains(&idem)
+                || claims.idempotency.contains(&idem)
+                || stored(Cf::Idempotency, &idem)?
+            {
+                // Serialized by the caller as not a duplicate; a duplicate is rare.
+                event.is_duplicate_event = true;
+                *value = stored_form(event)?;
+            } else {
+                claims.idempotency.insert(idem);
+            }
+        }
+    }
+    Ok((redelivered, claims))
+}
+
+/// Writes one job's records, as [`check`] decided, into the batch. Each stored record gets
+/// a uid: a ULID, so increasing in commit order.
 fn stage(
     db: &DB,
-    claimed: &mut Claimed,
+    batch: &mut WriteBatch,
     uids: &mut ulid::Generator,
     records: Vec<Prepared>,
-) -> Result<(Vec<Write>, Vec<Stored>)> {
-    let mut claims = Claimed::default();
-    let mut writes = Vec::with_capacity(records.len() * 3);
+    redelivered: &[bool],
+) -> Vec<Stored> {
     let mut stored = Vec::with_capacity(records.len());
-    let seen = |cf: Cf, key: &[u8], claims: &Claimed| -> Result<bool> {
-        Ok(claimed.contains(cf, key)
-            || claims.contains(cf, key)
-            || db.get_pinned_cf(cf_handle(db, cf), key)?.is_some())
+    // Keys are built in one buffer: the batch copies them.
+    let mut scratch = Vec::new();
+    let mut put = |cf: Cf, prefix: &str, suffix: &[u8], value: &[u8]| {
+        scratch.clear();
+        scratch.extend_from_slice(prefix.as_bytes());
+        scratch.extend_from_slice(suffix);
+        batch.put_cf(cf_handle(db, cf), &scratch, value);
     };
-    let highest_offset = |log: &[u8], claims: &Claimed| -> Result<Option<i64>> {
-        match claims.offsets.get(log).or_else(|| claimed.offsets.get(log)) {
-            Some(offset) => Ok(Some(*offset)),
-            None => stored_offset(db, log),
-        }
-    };
-    for Prepared {
-        incoming: Incoming { record, receipt },
-        value,
-    } in records
-    {
-        let redelivered = match &receipt {
-            None => false,
-            Some(Receipt::Id(id)) => seen(Cf::BrokerReceipts, id, &claims)?,
-            Some(Receipt::Offset { log, offset }) => {
-                highest_offset(log, &claims)?.is_some_and(|highest| *offset <= highest)
-            }
-        };
-        if redelivered {
+    for (Prepared { incoming, value }, &again) in records.into_iter().zip(redelivered) {
+        if again {
             stored.push(Stored::Redelivered);
             continue;
         }
@@ -248,73 +281,44 @@ fn stage(
         // happen in practice, and a random ULID is still unique if it did.
         let uid = uids.generate().unwrap_or_else(|_| ulid::Ulid::new());
         let uid = uid.to_string();
-        match record {
+        if let Some(Receipt::Id(id)) = &incoming.receipt {
+            put(Cf::BrokerReceipts, "", id, uid.as_bytes());
+        }
+        match incoming.record {
             Record::Event(mut event) => {
-                if !event.idempotency_key.is_empty() {
-                    let idem = key(&event.project_id, event.idempotency_key.as_bytes());
-                    event.is_duplicate_event = seen(Cf::Idempotency, &idem, &claims)?;
-                    if !event.is_duplicate_event {
-                        writes.push(Write::Put(
-                            Cf::Idempotency,
-                            idem.clone(),
-                            uid.clone().into(),
-                        ));
-                        claims.idempotency.insert(idem);
-                    }
+                let project = event.project_id.as_str();
+                if !event.idempotency_key.is_empty() && !event.is_duplicate_event {
+                    let idem = event.idempotency_key.as_bytes();
+                    put(Cf::Idempotency, project, idem, uid.as_bytes());
                 }
-                // Serialized by the caller as not a duplicate; a duplicate is rare.
-                let value = if event.is_duplicate_event {
-                    stored_form(&mut event)?
-                } else {
-                    value
-                };
-                writes.push(Write::Put(
-                    Cf::Events,
-                    key(&event.project_id, uid.as_bytes()),
-                    value,
-                ));
+                put(Cf::Events, project, uid.as_bytes(), &value);
                 if !event.source_id.is_empty() {
-                    writes.push(Write::Put(
+                    put(
                         Cf::SourceEvents,
-                        key(&event.source_id, uid.as_bytes()),
-                        event.project_id.clone().into(),
-                    ));
+                        &event.source_id,
+                        uid.as_bytes(),
+                        project.as_bytes(),
+                    );
                 }
-                event.uid = uid.clone();
+                event.uid = uid;
                 stored.push(Stored::Event(event));
             }
             Record::DeadLetter(mut letter) => {
-                writes.push(Write::Put(
-                    Cf::DeadLetters,
-                    key(&letter.project_id, uid.as_bytes()),
-                    value,
-                ));
-                letter.uid = uid.clone();
+                put(Cf::DeadLetters, &letter.project_id, uid.as_bytes(), &value);
+                letter.uid = uid;
                 stored.push(Stored::DeadLetter(letter));
             }
         }
-        match receipt {
-            None => {}
-            Some(Receipt::Id(id)) => {
-                writes.push(Write::Put(Cf::BrokerReceipts, id.clone(), uid.into()));
-                claims.receipts.insert(id);
-            }
-            Some(Receipt::Offset { log, offset }) => {
-                claims.offsets.insert(log, offset);
-            }
-        }
     }
-    for (log, offset) in &claims.offsets {
-        writes.push(Write::Put(
-            Cf::BrokerOffsets,
-            log.clone(),
-            offset.to_be_bytes().to_vec(),
-        ));
-    }
-    claimed.extend(claims);
-    Ok((writes, stored))
+    stored
 }
 
+/// Writes each log's highest offset that a job stored.
+fn stage_offsets(db: &DB, batch: &mut WriteBatch, claims: &Claimed) {
+    for (log, offset) in &claims.offsets {
+        batch.put_cf(cf_handle(db, Cf::BrokerOffsets), log, offset.to_be_bytes());
+    }
+}
 /// The highest offset stored of a log, if any.
 fn stored_offset(db: &DB, log: &[u8]) -> Result<Option<i64>> {
     let value = db.get_pinned_cf(cf_handle(db, Cf::BrokerOffsets), log)?;
@@ -349,30 +353,42 @@ fn json(event: &Event) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// One `WriteBatch` of all the writes, allocated once at its final size: grown by
-/// doubling instead, a batch of megabytes was copied several times over.
-fn write_batch(db: &DB, writes: Vec<Write>) -> WriteBatch {
-    // Each entry also holds a type tag, a column family id and two lengths (varints).
-    const ENTRY_OVERHEAD: usize = 16;
-    let bytes: usize = writes
-        .iter()
-        .map(|write| match write {
-            Write::Put(_, k, v) => k.len() + v.len(),
-            Write::Delete(_, k) => k.len(),
-            Write::DeletePrefix(_, prefix) => 2 * prefix.len() + 1,
-        })
-        .sum();
-    let mut batch = WriteBatch::with_capacity_bytes(bytes + writes.len() * ENTRY_OVERHEAD);
-    for write in writes {
-        match write {
-            Write::Put(cf, k, v) => batch.put_cf(cf_handle(db, cf), k, v),
-            Write::Delete(cf, k) => batch.delete_cf(cf_handle(db, cf), k),
-            Write::DeletePrefix(cf, prefix) => {
-                let mut end = prefix.clone();
-                end.push(0xff);
-                batch.delete_range_cf(cf_handle(db, cf), prefix, end);
-            }
+fn apply(db: &DB, batch: &mut WriteBatch, write: Write) {
+    match write {
+        Write::Put(cf, k, v) => batch.put_cf(cf_handle(db, cf), k, v),
+        Write::Delete(cf, k) => batch.delete_cf(cf_handle(db, cf), k),
+        Write::DeletePrefix(cf, prefix) => {
+            let mut end = prefix.clone();
+            end.push(0xff);
+            batch.delete_range_cf(cf_handle(db, cf), prefix, end);
         }
     }
-    batch
+}
+
+impl Job {
+    /// About what the job adds to a `WriteBatch`.
+    fn bytes(&self) -> usize {
+        // Each entry also holds a type tag, a column family id and two lengths (varints).
+        const ENTRY_OVERHEAD: usize = 16;
+        // A record's other entries: its time index, receipt or idempotency key, each a
+        // composite key of uids and a uid or offset.
+        const RECORD_INDEXES: usize = 2 * (2 * UID_LEN + UID_LEN + ENTRY_OVERHEAD);
+        match self {
+            Job::Records { records, .. } => records
+                .iter()
+                .map(|r| 2 * UID_LEN + r.value.len() + ENTRY_OVERHEAD + RECORD_INDEXES)
+                .sum(),
+            Job::Writes { writes, .. } => writes
+                .iter()
+                .map(|write| {
+                    ENTRY_OVERHEAD
+                        + match write {
+                            Write::Put(_, k, v) => k.len() + v.len(),
+                            Write::Delete(_, k) => k.len(),
+                            Write::DeletePrefix(_, prefix) => 2 * prefix.len() + 1,
+                        }
+                })
+                .sum(),
+        }
+    }
 }
