@@ -319,6 +319,7 @@ fn stage_offsets(db: &DB, batch: &mut WriteBatch, claims: &Claimed) {
         batch.put_cf(cf_handle(db, Cf::BrokerOffsets), log, offset.to_be_bytes());
     }
 }
+
 /// The highest offset stored of a log, if any.
 fn stored_offset(db: &DB, log: &[u8]) -> Result<Option<i64>> {
     let value = db.get_pinned_cf(cf_handle(db, Cf::BrokerOffsets), log)?;
@@ -353,6 +354,7 @@ fn json(event: &Event) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Adds one of a `Job::Writes` (configuration, deletions) to the batch.
 fn apply(db: &DB, batch: &mut WriteBatch, write: Write) {
     match write {
         Write::Put(cf, k, v) => batch.put_cf(cf_handle(db, cf), k, v),
