@@ -16,7 +16,9 @@
 //!
 //! Two bounds follow: the floor, RocksDB alone storing the bodies, and the ceiling, the
 //! rate at which the machine's cores could do both the plain consumer's work and the
-//! floor's, which Inlet must both do (and more: parse, index, receipts).
+//! floor's, which Inlet must both do (and more: parse, index, receipts). The ceiling holds
+//! with the mock (its CPU is counted) or a broker on another host, not with a broker in
+//! another process on this machine, whose CPU it leaves out.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
