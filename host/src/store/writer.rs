@@ -324,8 +324,9 @@ fn stage_offsets(db: &DB, batch: &mut WriteBatch, claims: &Claimed) {
 fn stored_offset(db: &DB, log: &[u8]) -> Result<Option<i64>> {
     let value = db.get_pinned_cf(cf_handle(db, Cf::BrokerOffsets), log)?;
     Ok(value.map(|bytes| {
-        // Written by `stage` only, always 8 bytes. Anything else reads as -1: then nothing
-        // counts as redelivered, and a doubt stores a message twice rather than losing it.
+        // Written by `stage_offsets` only, always 8 bytes. Anything else reads as -1: then
+        // nothing counts as redelivered, and a doubt stores a message twice rather than
+        // losing it.
         let bytes = bytes.as_ref().try_into().unwrap_or([0xff; 8]);
         i64::from_be_bytes(bytes)
     }))
