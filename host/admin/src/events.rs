@@ -1,0 +1,140 @@
+//! Reading events (`GET /api/v1/projects/{project_id}/events[/{event_id}]`) and dead
+//! letters, newest first, with Convoy's cursor pagination.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use inlet_store::ListQuery;
+use inlet_web::{ApiError, ApiPath, ListPage, ok};
+
+use crate::Admin;
+
+const DEFAULT_PER_PAGE: usize = 20;
+const MAX_PER_PAGE: usize = 1000;
+
+pub async fn list(
+    State(state): State<Arc<Admin>>,
+    ApiPath(project_id): ApiPath<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (project, query) = listing(&state, &project_id, query, &headers)?;
+    let page = state.store.list_events(&project, &query)?;
+    Ok(ok(
+        StatusCode::OK,
+        "Events fetched successfully",
+        ListPage::of(page, query.per_page),
+    ))
+}
+
+/// `GET /api/v1/projects/{project_id}/dead-letters`: broker messages that could not become
+/// events, newest first, filtered and paged like events.
+pub async fn dead_letters(
+    State(state): State<Arc<Admin>>,
+    ApiPath(project_id): ApiPath<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (project, query) = listing(&state, &project_id, query, &headers)?;
+    let page = state.store.list_dead_letters(&project, &query)?;
+    Ok(ok(
+        StatusCode::OK,
+        "Dead letters fetched successfully",
+        ListPage::of(page, query.per_page),
+    ))
+}
+
+/// Authorizes a listing of a project and reads its query; returns the project uid.
+fn listing(
+    state: &Admin,
+    project_id: &str,
+    query: Option<String>,
+    headers: &HeaderMap,
+) -> Result<(String, ListQuery), ApiError> {
+    state
+        .auth
+        .require_project(&state.store, headers, project_id)?;
+    let project = super::projects::find(state, project_id)?;
+    Ok((project.uid, parse_query(query.as_deref().unwrap_or(""))?))
+}
+
+pub async fn get(
+    State(state): State<Arc<Admin>>,
+    ApiPath((project_id, event_id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state
+        .auth
+        .require_project(&state.store, &headers, &project_id)?;
+    let event = state
+        .store
+        .event(&project_id, &event_id)?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(ok(StatusCode::OK, "Event fetched successfully", event))
+}
+
+/// Convoy's query names: `sourceId`, `eventType`, `startDate`, `endDate` (RFC 3339),
+/// `perPage`, `next_page_cursor`.
+fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
+    let mut q = ListQuery {
+        per_page: DEFAULT_PER_PAGE,
+        ..Default::default()
+    };
+    let mut end_bound = None;
+    let mut cursor = None;
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = value.into_owned();
+        match name.as_ref() {
+            "sourceId" => q.source_id = Some(value).filter(|v| !v.is_empty()),
+            "eventType" => q.event_type = Some(value).filter(|v| !v.is_empty()),
+            "startDate" => q.from_uid = Some(uid_at(&value, "startDate", 0)?),
+            // The end is inclusive to the millisecond: stop before the next millisecond.
+            "endDate" => end_bound = Some(uid_at(&value, "endDate", 1)?),
+            "perPage" => {
+                q.per_page = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_PER_PAGE).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_query",
+                            format!("perPage: must be a number from 1 to {MAX_PER_PAGE}"),
+                        )
+                    })?;
+            }
+            "next_page_cursor" if !value.is_empty() => {
+                if ulid::Ulid::from_string(&value).is_err() {
+                    return Err(ApiError::bad_request(
+                        "invalid_query",
+                        "next_page_cursor: not a cursor from a previous page",
+                    ));
+                }
+                cursor = Some(value);
+            }
+            _ => {}
+        }
+    }
+    q.before_uid = match (cursor, end_bound) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Ok(q)
+}
+
+/// The smallest uid of the millisecond `offset_ms` after the given time.
+fn uid_at(value: &str, name: &str, offset_ms: u64) -> Result<String, ApiError> {
+    let time = OffsetDateTime::parse(value, &Rfc3339).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{name}: must be an RFC 3339 time such as 2026-01-31T12:00:00Z"),
+        )
+    })?;
+    let ms = u64::try_from(time.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| ApiError::bad_request("invalid_query", format!("{name}: before 1970")))?;
+    Ok(ulid::Ulid::from_parts(ms + offset_ms, 0).to_string())
+}

@@ -1,0 +1,252 @@
+//! Settings for `inlet serve`: command-line flags, `INLET_*` environment variables and an
+//! optional TOML file, in that order of precedence, over built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+use inlet_plugin_host::PluginLimits;
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:5005";
+const DEFAULT_DATA_DIR: &str = "./inlet-data";
+const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+const DEFAULT_PLUGIN_DEADLINE_MS: u64 = 50;
+const DEFAULT_PLUGIN_MEMORY_MIB: u64 = 32;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "inlet",
+    version,
+    about = "Webhook and event ingest runtime: verify every event, store it durably, then acknowledge it.",
+    long_about = "Inlet receives webhooks from providers (GitHub, Shopify, Stripe, ...) at a public \
+per-source URL, and events from your own services through an authenticated REST API. Each event \
+is verified, written to an embedded RocksDB with its write-ahead log synced, and only then \
+acknowledged.\n\nStart with `inlet serve`, then manage projects and sources through the HTTP API \
+(see README.md)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: the admin API, the REST API source and the public ingest URLs.
+    ///
+    /// The admin token is read from INLET_ADMIN_TOKEN; without it, Inlet generates one at
+    /// first start, keeps only its hash in the data directory and prints it once.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    /// Directory of the embedded RocksDB store [default: ./inlet-data]
+    #[arg(long, env = "INLET_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:5005]
+    #[arg(long, env = "INLET_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// TOML file with any of these settings, by their long names with '_' for '-'
+    #[arg(long, env = "INLET_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Base URL that providers reach Inlet at, used in each source's `url`
+    /// [default: http://<listen>]
+    #[arg(long, env = "INLET_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Largest request body accepted, in bytes; larger ones get 413 [default: 10485760]
+    #[arg(long, env = "INLET_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<u64>,
+
+    /// Most requests handled at once; beyond it requests get 429 [default: 1024]
+    #[arg(long, env = "INLET_MAX_IN_FLIGHT", value_name = "N")]
+    pub max_in_flight: Option<usize>,
+
+    /// Seconds a client may take to send a request body; slower ones get 408 [default: 30]
+    #[arg(long, env = "INLET_BODY_TIMEOUT_SECS", value_name = "SECS")]
+    pub body_timeout_secs: Option<u64>,
+
+    /// Directory of extra provider plugins (`*.wasm` components), loaded at start
+    #[arg(long, env = "INLET_PLUGINS_DIR", value_name = "DIR")]
+    pub plugins_dir: Option<PathBuf>,
+
+    /// Time one plugin call may run before it is stopped, in ms [default: 50]
+    #[arg(long, env = "INLET_PLUGIN_DEADLINE_MS", value_name = "MS")]
+    pub plugin_deadline_ms: Option<u64>,
+
+    /// Memory one plugin call may use, in MiB [default: 32]
+    #[arg(long, env = "INLET_PLUGIN_MEMORY_MIB", value_name = "MIB")]
+    pub plugin_memory_mib: Option<u64>,
+
+    /// Log format; the level is set with RUST_LOG (default: info) [default: human]
+    #[arg(long, env = "INLET_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// The resolved settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Base URL of the ingest URLs; `None` means `http://<bound address>`.
+    pub public_url: Option<String>,
+    pub max_body_bytes: u64,
+    pub max_in_flight: usize,
+    pub body_timeout: Duration,
+    pub log_format: LogFormat,
+    pub plugins_dir: Option<PathBuf>,
+    pub plugin_limits: PluginLimits,
+    /// From INLET_ADMIN_TOKEN; never from a file or a flag, so it stays out of `ps` output.
+    pub admin_token: Option<String>,
+}
+
+impl Settings {
+    /// Defaults for a data directory, as an embedding program or a test wants them.
+    pub fn for_data_dir(data_dir: &Path) -> Self {
+        ServeArgs {
+            data_dir: Some(data_dir.to_path_buf()),
+            ..Default::default()
+        }
+        .resolve(None)
+        .expect("defaults always resolve")
+    }
+}
+
+impl ServeArgs {
+    /// Fills unset values from the config file, then from the defaults.
+    pub fn resolve(self, admin_token: Option<String>) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str::<ServeArgs>(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => ServeArgs::default(),
+        };
+        let listen = match self.listen.or(file.listen) {
+            Some(addr) => addr,
+            None => DEFAULT_LISTEN.parse()?,
+        };
+        let max_body_bytes = self
+            .max_body_bytes
+            .or(file.max_body_bytes)
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        anyhow::ensure!(max_body_bytes > 0, "max_body_bytes must be positive");
+        let max_in_flight = self
+            .max_in_flight
+            .or(file.max_in_flight)
+            .unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+        anyhow::ensure!(max_in_flight > 0, "max_in_flight must be positive");
+        let body_timeout_secs = self
+            .body_timeout_secs
+            .or(file.body_timeout_secs)
+            .unwrap_or(DEFAULT_BODY_TIMEOUT_SECS);
+        anyhow::ensure!(body_timeout_secs > 0, "body_timeout_secs must be positive");
+        let deadline_ms = self
+            .plugin_deadline_ms
+            .or(file.plugin_deadline_ms)
+            .unwrap_or(DEFAULT_PLUGIN_DEADLINE_MS);
+        let memory_mib = self
+            .plugin_memory_mib
+            .or(file.plugin_memory_mib)
+            .unwrap_or(DEFAULT_PLUGIN_MEMORY_MIB);
+        anyhow::ensure!(
+            (1..=10_000).contains(&deadline_ms),
+            "plugin_deadline_ms must be from 1 to 10000"
+        );
+        anyhow::ensure!(
+            (1..=4096).contains(&memory_mib),
+            "plugin_memory_mib must be from 1 to 4096"
+        );
+        Ok(Settings {
+            data_dir: self
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            public_url: self
+                .public_url
+                .or(file.public_url)
+                .map(|url| url.trim_end_matches('/').to_string()),
+            listen,
+            max_body_bytes,
+            max_in_flight,
+            body_timeout: Duration::from_secs(body_timeout_secs),
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            plugins_dir: self.plugins_dir.or(file.plugins_dir),
+            plugin_limits: PluginLimits {
+                deadline: Duration::from_millis(deadline_ms),
+                memory_bytes: (memory_mib * 1024 * 1024) as usize,
+            },
+            admin_token: admin_token.filter(|t| !t.is_empty()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inlet.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7000\"\nmax_body_bytes = 2048\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let cli = Cli::parse_from([
+            "inlet",
+            "serve",
+            "--config",
+            file.to_str().unwrap(),
+            "--max-body-bytes",
+            "4096",
+        ]);
+        let Command::Serve(args) = cli.command;
+        let settings = args.resolve(None).unwrap();
+        assert_eq!(settings.listen.port(), 7000);
+        assert_eq!(settings.max_body_bytes, 4096);
+        assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.public_url, None);
+        assert_eq!(settings.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn unknown_file_settings_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inlet.toml");
+        std::fs::write(&file, "listn = \"127.0.0.1:7000\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert!(format!("{:#}", args.resolve(None).unwrap_err()).contains("listn"));
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,112 @@
+//! The whole HTTP surface: intake's and the admin API's routes, health and metrics, JSON
+//! answers for unknown routes and methods, and around all of it load shedding (429) and
+//! request metrics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::StatusCode;
+use inlet_metrics::{Metrics, RequestLabels};
+use inlet_store::Store;
+use inlet_web::{ApiError, ok};
+use tokio::sync::Semaphore;
+
+/// What the routes outside intake and the admin API need.
+pub(crate) struct Surface {
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    /// Bounds requests in flight, and so the memory their bodies can take.
+    pub in_flight: Semaphore,
+}
+
+pub(crate) fn router(surface: Arc<Surface>, intake: Router, admin: Router) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(surface.clone())
+        .merge(intake)
+        .merge(admin)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(surface, observe))
+}
+
+/// Sheds load beyond the in-flight limit with 429 (health and metrics excepted), and records
+/// every request's latency.
+async fn observe(State(surface): State<Arc<Surface>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let method = request.method().to_string();
+    // Health and metrics are cheap and must stay reachable when Inlet is saturated.
+    let exempt = matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
+    let response = match surface.in_flight.try_acquire() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) if exempt => next.run(request).await,
+        Err(_) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Inlet is at its limit of requests in flight; retry shortly",
+        )
+        .into_response(),
+    };
+    surface
+        .metrics
+        .request_seconds
+        .get_or_create(&RequestLabels {
+            route,
+            method,
+            status: response.status().as_u16(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn healthz() -> Response {
+    ok(StatusCode::OK, "ok", ())
+}
+
+async fn readyz(State(surface): State<Arc<Surface>>) -> Response {
+    if surface.store.is_ready() {
+        ok(StatusCode::OK, "ready", ())
+    } else {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the store is not accepting writes",
+        )
+        .into_response()
+    }
+}
+
+async fn metrics(State(surface): State<Arc<Surface>>) -> Response {
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        surface.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}

@@ -1,0 +1,68 @@
+//! Event intake over HTTP: a source's public URL (`/ingest/{mask_id}`, [`ingest`]) and the
+//! REST API source of an outgoing project ([`rest`]). Both verify, build an
+//! [`Event`](inlet_model::Event), hand it to the store, and answer only once the store has it
+//! on disk.
+
+mod ingest;
+mod rest;
+mod sources;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use inlet_auth::Auth;
+use inlet_metrics::Metrics;
+use inlet_plugin_host::PluginHost;
+use inlet_store::Store;
+
+use sources::LiveSources;
+
+/// What intake needs: where events go, who may send them, how much they may weigh.
+pub struct Intake {
+    store: Arc<Store>,
+    auth: Arc<Auth>,
+    plugins: Arc<PluginHost>,
+    metrics: Arc<Metrics>,
+    /// Largest request body accepted (a source may lower it).
+    max_body_bytes: u64,
+    /// Time a client may take to send a body.
+    body_timeout: Duration,
+    sources: LiveSources,
+}
+
+impl Intake {
+    pub fn new(
+        store: Arc<Store>,
+        auth: Arc<Auth>,
+        plugins: Arc<PluginHost>,
+        metrics: Arc<Metrics>,
+        max_body_bytes: u64,
+        body_timeout: Duration,
+    ) -> Self {
+        Self {
+            store,
+            auth,
+            plugins,
+            metrics,
+            max_body_bytes,
+            body_timeout,
+            sources: LiveSources::default(),
+        }
+    }
+}
+
+/// `POST|GET /ingest/{mask_id}` and `POST /api/v1/projects/{project_id}/events`.
+pub fn router(intake: Arc<Intake>) -> Router {
+    Router::new()
+        .route(
+            "/ingest/{mask_id}",
+            post(ingest::ingest).get(ingest::ingest),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/events",
+            post(rest::create_event),
+        )
+        .with_state(intake)
+}

@@ -1,0 +1,520 @@
+//! A `pub_sub` source's broker configuration: Convoy's `pub_sub` object (Kafka, Amazon SQS,
+//! Google Pub/Sub) and its validation. How it is consumed is `inlet-brokers`'.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+
+use crate::{FieldError, Secret};
+
+/// Most workers (concurrent consumers) one source may run.
+pub const MAX_WORKERS: u32 = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerType {
+    Google,
+    Sqs,
+    Kafka,
+}
+
+/// Convoy's `pub_sub` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PubSubConfig {
+    #[serde(rename = "type")]
+    pub kind: BrokerType,
+    /// Concurrent consumers.
+    #[serde(default = "one")]
+    pub workers: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqs: Option<SqsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google: Option<GoogleConfig>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The configuration of the broker a source consumes, once validated.
+pub enum Broker<'a> {
+    Kafka(&'a KafkaConfig),
+    Sqs(&'a SqsConfig),
+    Google(&'a GoogleConfig),
+}
+
+impl PubSubConfig {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        self.broker().map(|_| ())
+    }
+
+    /// The configuration of the broker to consume, once validated.
+    pub fn broker(&self) -> Result<Broker<'_>, FieldError> {
+        if !(1..=MAX_WORKERS).contains(&self.workers) {
+            return Err(FieldError::new(
+                "pub_sub.workers",
+                format!("must be from 1 to {MAX_WORKERS}"),
+            ));
+        }
+        fn required<'a, T>(
+            config: &'a Option<T>,
+            field: &'static str,
+        ) -> Result<&'a T, FieldError> {
+            config
+                .as_ref()
+                .ok_or_else(|| FieldError::new(field, "required for this pub_sub.type"))
+        }
+        Ok(match self.kind {
+            BrokerType::Kafka => {
+                let kafka = required(&self.kafka, "pub_sub.kafka")?;
+                kafka.validate()?;
+                Broker::Kafka(kafka)
+            }
+            BrokerType::Sqs => {
+                let sqs = required(&self.sqs, "pub_sub.sqs")?;
+                sqs.validate()?;
+                Broker::Sqs(sqs)
+            }
+            BrokerType::Google => {
+                let google = required(&self.google, "pub_sub.google")?;
+                google.validate()?;
+                Broker::Google(google)
+            }
+        })
+    }
+
+    /// For an update that echoes redacted secrets back: keeps the stored ones.
+    pub fn restore_secrets(&mut self, stored: Option<&Self>) -> Result<(), FieldError> {
+        if let Some(auth) = self.kafka.as_mut().and_then(|k| k.auth.as_mut()) {
+            let old = stored
+                .and_then(|s| s.kafka.as_ref())
+                .and_then(|k| k.auth.as_ref());
+            auth.password
+                .restore_from(old.map(|a| &a.password), "pub_sub.kafka.auth.password")?;
+        }
+        if let Some(sqs) = &mut self.sqs {
+            let old = stored.and_then(|s| s.sqs.as_ref()).map(|s| &s.secret_key);
+            sqs.secret_key.restore_from(old, "pub_sub.sqs.secret_key")?;
+        }
+        if let Some(google) = &mut self.google {
+            let old = stored
+                .and_then(|s| s.google.as_ref())
+                .map(|g| &g.service_account);
+            google
+                .service_account
+                .restore_from(old, "pub_sub.google.service_account")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a configured endpoint or queue is given as an http(s) URL.
+pub fn is_url(text: &str) -> bool {
+    text.starts_with("http://") || text.starts_with("https://")
+}
+
+/// Convoy's `pub_sub.kafka` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers, `host:port`.
+    #[serde(default)]
+    pub brokers: Vec<String>,
+    /// Defaults to `inlet-<source uid>`, so that two sources never split one topic's
+    /// messages between them by accident.
+    #[serde(default)]
+    pub consumer_group_id: String,
+    #[serde(default)]
+    pub topic_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<KafkaAuth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaAuth {
+    #[serde(rename = "type")]
+    pub kind: KafkaAuthType,
+    /// SCRAM's hash: `SHA256` or `SHA512`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash: String,
+    /// Connect with TLS (SASL_SSL) rather than in the clear (SASL_PLAINTEXT).
+    #[serde(default)]
+    pub tls: bool,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: Secret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaAuthType {
+    Plain,
+    Scram,
+}
+
+impl KafkaConfig {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let field = |name, message: &str| Err(FieldError::new(name, message));
+        if self.brokers.is_empty() {
+            return field("pub_sub.kafka.brokers", "at least one broker, as host:port");
+        }
+        for broker in &self.brokers {
+            let valid = broker
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !valid {
+                return field(
+                    "pub_sub.kafka.brokers",
+                    &format!("{broker:?} is not host:port (for example kafka-1:9092)"),
+                );
+            }
+        }
+        let topic = &self.topic_name;
+        let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if topic.is_empty() || topic.len() > 249 || !topic.chars().all(legal) {
+            return field(
+                "pub_sub.kafka.topic_name",
+                "required: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'",
+            );
+        }
+        if self.consumer_group_id.trim().is_empty() {
+            return field("pub_sub.kafka.consumer_group_id", "must not be blank");
+        }
+        if let Some(auth) = &self.auth {
+            if auth.username.is_empty() || auth.password.is_empty() {
+                return field(
+                    "pub_sub.kafka.auth",
+                    "username and password are required with auth",
+                );
+            }
+            if auth.kind == KafkaAuthType::Scram
+                && !matches!(auth.hash.as_str(), "SHA256" | "SHA512")
+            {
+                return field("pub_sub.kafka.auth.hash", "SCRAM needs SHA256 or SHA512");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Convoy's `pub_sub.sqs` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqsConfig {
+    #[serde(default)]
+    pub access_key_id: String,
+    #[serde(default)]
+    pub secret_key: Secret,
+    #[serde(default)]
+    pub default_region: String,
+    /// A queue name, or a full queue URL.
+    #[serde(default)]
+    pub queue_name: String,
+    /// An SQS-compatible server instead of AWS, such as `http://localhost:4566`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+impl SqsConfig {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let field = |name, message: &str| Err(FieldError::new(name, message));
+        if self.access_key_id.trim().is_empty() {
+            return field("pub_sub.sqs.access_key_id", "required");
+        }
+        if self.secret_key.is_empty() {
+            return field("pub_sub.sqs.secret_key", "required");
+        }
+        let region = &self.default_region;
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return field(
+                "pub_sub.sqs.default_region",
+                "required: an AWS region such as us-east-1",
+            );
+        }
+        if !is_url(&self.queue_name) {
+            let name = self
+                .queue_name
+                .strip_suffix(".fifo")
+                .unwrap_or(&self.queue_name);
+            let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
+            if name.is_empty() || self.queue_name.len() > 80 || !name.chars().all(legal) {
+                return field(
+                    "pub_sub.sqs.queue_name",
+                    "required: a queue URL, or a name of 1 to 80 characters of a-z, A-Z, 0-9, '-' and '_' (with .fifo for a FIFO queue)",
+                );
+            }
+        }
+        if let Some(endpoint) = &self.endpoint
+            && !is_url(endpoint)
+        {
+            return field(
+                "pub_sub.sqs.endpoint",
+                "must be an http:// or https:// URL, such as http://localhost:4566",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Convoy's `pub_sub.google` object, plus `endpoint` for an emulator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleConfig {
+    #[serde(default)]
+    pub project_id: String,
+    #[serde(default)]
+    pub subscription_id: String,
+    /// The service account's JSON key, base64-encoded (as Convoy sends it).
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub service_account: Secret,
+    /// A Pub/Sub-compatible server instead of Google's, such as the emulator at
+    /// `http://localhost:8085`; then the service account may be left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+impl GoogleConfig {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let field = |name, message: &str| Err(FieldError::new(name, message));
+        let project_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':');
+        if self.project_id.is_empty() || !self.project_id.chars().all(project_char) {
+            return field(
+                "pub_sub.google.project_id",
+                "required: a Google Cloud project id such as my-project-123",
+            );
+        }
+        let id = &self.subscription_id;
+        let subscription_char =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '%');
+        if !(3..=255).contains(&id.len())
+            || !id.starts_with(|c: char| c.is_ascii_alphabetic())
+            || !id.chars().all(subscription_char)
+        {
+            return field(
+                "pub_sub.google.subscription_id",
+                "required: 3 to 255 characters of letters, digits and - _ . ~ + %, starting with a letter",
+            );
+        }
+        if let Some(endpoint) = &self.endpoint
+            && !is_url(endpoint)
+        {
+            return field(
+                "pub_sub.google.endpoint",
+                "must be an http:// or https:// URL, such as http://localhost:8085",
+            );
+        }
+        if self.service_account.is_empty() && self.endpoint.is_none() {
+            return field(
+                "pub_sub.google.service_account",
+                "required (the service account's JSON key, base64-encoded) unless an endpoint is given",
+            );
+        }
+        if !self.service_account.is_empty() {
+            service_account_key(self.service_account.expose())
+                .map_err(|message| FieldError::new("pub_sub.google.service_account", message))?;
+        }
+        Ok(())
+    }
+}
+
+/// The JSON key in Convoy's base64 `service_account`, with the fields a key must have (its
+/// private key itself is checked when first used).
+pub fn service_account_key(encoded: &str) -> Result<serde_json::Value, String> {
+    let key = BASE64
+        .decode(encoded.trim())
+        .map_err(|_| "must be the service account's JSON key, base64-encoded".to_string())?;
+    let key: serde_json::Value = serde_json::from_slice(&key)
+        .map_err(|_| "must decode to the service account's JSON key".to_string())?;
+    if key["type"] != "service_account" {
+        return Err(r#"must be a service account key ("type": "service_account")"#.into());
+    }
+    for field in [
+        "client_email",
+        "private_key_id",
+        "private_key",
+        "project_id",
+    ] {
+        if key[field].as_str().is_none_or(str::is_empty) {
+            return Err(format!("the service account key has no {field}"));
+        }
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::REDACTED;
+
+    fn kafka() -> KafkaConfig {
+        serde_json::from_value(serde_json::json!({
+            "brokers": ["kafka-1:9092"],
+            "consumer_group_id": "g",
+            "topic_name": "orders",
+            "auth": {"type": "scram", "hash": "SHA512", "tls": true, "username": "u", "password": "s3cret"}
+        }))
+        .unwrap()
+    }
+
+    fn sqs() -> SqsConfig {
+        serde_json::from_value(serde_json::json!({
+            "access_key_id": "AKIA0000",
+            "secret_key": "s3cret",
+            "default_region": "eu-west-1",
+            "queue_name": "orders.fifo",
+            "endpoint": "http://localhost:4566"
+        }))
+        .unwrap()
+    }
+
+    fn google() -> GoogleConfig {
+        GoogleConfig {
+            project_id: "my-project-123".into(),
+            subscription_id: "orders-inlet".into(),
+            service_account: Secret::default(),
+            endpoint: Some("http://localhost:8085".into()),
+        }
+    }
+
+    fn encoded(key: serde_json::Value) -> String {
+        base64::engine::general_purpose::STANDARD.encode(key.to_string())
+    }
+
+    fn key() -> serde_json::Value {
+        serde_json::json!({
+            "type": "service_account",
+            "project_id": "my-project-123",
+            "private_key_id": "abc",
+            "private_key": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+            "client_email": "inlet@my-project-123.iam.gserviceaccount.com",
+        })
+    }
+
+    #[test]
+    fn redacted_broker_secrets_echoed_back_keep_the_stored_ones() {
+        let mut google = google();
+        google.service_account = Secret::new(encoded(key()));
+        for stored in [
+            pub_sub(BrokerType::Kafka, |c| c.kafka = Some(kafka())),
+            pub_sub(BrokerType::Sqs, |c| c.sqs = Some(sqs())),
+            pub_sub(BrokerType::Google, |c| c.google = Some(google.clone())),
+        ] {
+            let shown = serde_json::to_value(&stored).unwrap();
+            assert!(!shown.to_string().contains("s3cret") && shown.to_string().contains(REDACTED));
+            let mut echoed: PubSubConfig = serde_json::from_value(shown).unwrap();
+            echoed.restore_secrets(Some(&stored)).unwrap();
+            assert_eq!(echoed, stored);
+        }
+    }
+
+    fn pub_sub(kind: BrokerType, set: impl FnOnce(&mut PubSubConfig)) -> PubSubConfig {
+        let mut config = PubSubConfig {
+            kind,
+            workers: 1,
+            kafka: None,
+            sqs: None,
+            google: None,
+        };
+        set(&mut config);
+        config
+    }
+
+    #[test]
+    fn invalid_kafka_fields_are_named() {
+        let mut c = kafka();
+        c.brokers = vec!["kafka-1".into()];
+        assert_eq!(c.validate().unwrap_err().field, "pub_sub.kafka.brokers");
+        let mut c = kafka();
+        c.auth.as_mut().unwrap().hash = "MD5".into();
+        assert_eq!(c.validate().unwrap_err().field, "pub_sub.kafka.auth.hash");
+        assert!(kafka().validate().is_ok());
+    }
+
+    #[test]
+    fn invalid_sqs_fields_are_named() {
+        assert!(sqs().validate().is_ok());
+        let mut c = sqs();
+        c.queue_name = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders".into();
+        assert!(c.validate().is_ok());
+        type Break = fn(&mut SqsConfig);
+        let cases: [(&str, Break); 5] = [
+            ("pub_sub.sqs.access_key_id", |c| c.access_key_id.clear()),
+            ("pub_sub.sqs.secret_key", |c| {
+                c.secret_key = Secret::default()
+            }),
+            ("pub_sub.sqs.default_region", |c| {
+                c.default_region = "eu west".into()
+            }),
+            ("pub_sub.sqs.queue_name", |c| {
+                c.queue_name = "orders!".into()
+            }),
+            ("pub_sub.sqs.endpoint", |c| {
+                c.endpoint = Some("localhost:4566".into())
+            }),
+        ];
+        for (name, break_it) in cases {
+            let mut c = sqs();
+            break_it(&mut c);
+            assert_eq!(c.validate().unwrap_err().field, name);
+        }
+    }
+
+    #[test]
+    fn a_service_account_key_is_required_without_an_endpoint_and_must_be_one() {
+        assert!(google().validate().is_ok());
+        let mut c = google();
+        c.endpoint = None;
+        c.service_account = Secret::new(encoded(key()));
+        assert!(c.validate().is_ok());
+        let mut no_email = key();
+        no_email.as_object_mut().unwrap().remove("client_email");
+        let mut user = key();
+        user["type"] = "authorized_user".into();
+        for bad in [
+            String::new(),
+            "not base64!".into(),
+            encoded(serde_json::json!("a string")),
+            encoded(user),
+            encoded(no_email),
+        ] {
+            c.service_account = Secret::new(bad);
+            let error = c.validate().unwrap_err();
+            assert_eq!(error.field, "pub_sub.google.service_account");
+            assert!(
+                !error.message.contains("BEGIN PRIVATE KEY"),
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_google_fields_are_named() {
+        type Break = fn(&mut GoogleConfig);
+        let cases: [(&str, Break); 4] = [
+            ("pub_sub.google.project_id", |c| c.project_id.clear()),
+            ("pub_sub.google.subscription_id", |c| {
+                c.subscription_id = "1orders".into()
+            }),
+            ("pub_sub.google.subscription_id", |c| {
+                c.subscription_id = "projects/p/subscriptions/s".into()
+            }),
+            ("pub_sub.google.endpoint", |c| {
+                c.endpoint = Some("localhost:8085".into())
+            }),
+        ];
+        for (name, break_it) in cases {
+            let mut c = google();
+            break_it(&mut c);
+            assert_eq!(c.validate().unwrap_err().field, name);
+        }
+    }
+}

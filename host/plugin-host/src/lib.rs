@@ -1,0 +1,360 @@
+//! Provider plugins: sandboxed WebAssembly components implementing `inlet:plugin/handler`
+//! (see `wit/`). Built-in plugins ship inside the binary; more load from a plugins directory.
+//!
+//! Each plugin is compiled once (the machine code is cached in the data directory) and held
+//! as an `InstancePre`; every call gets a fresh `Store` with a deadline, a memory limit
+//! and bounded output, and runs on a blocking thread so a slow plugin delays only its own
+//! request.
+
+mod runtime;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use inlet_metrics::Metrics;
+use runtime::{CallState, Runtime};
+
+wasmtime::component::bindgen!({
+    path: "../../wit/v0.1.0",
+    world: "provider",
+});
+
+pub use self::inlet::plugin::types::Request;
+use self::inlet::plugin::types::Verdict as WitVerdict;
+
+/// The WIT package versions this host can run.
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0"];
+const HANDLER_EXPORT: &str = "inlet:plugin/handler@";
+
+/// The plugins that ship inside the binary, compiled by `build.rs`.
+const BUILT_IN: &[(&str, &[u8])] = &[
+    (
+        "github",
+        include_bytes!(concat!(env!("OUT_DIR"), "/plugins/github.wasm")),
+    ),
+    (
+        "shopify",
+        include_bytes!(concat!(env!("OUT_DIR"), "/plugins/shopify.wasm")),
+    ),
+    (
+        "twitter",
+        include_bytes!(concat!(env!("OUT_DIR"), "/plugins/twitter.wasm")),
+    ),
+];
+
+/// Plugin calls running at once per core; others wait their turn before their deadline
+/// starts. More would only share the cores, stretching every call's wall-clock time towards
+/// its deadline. Also sizes the instance pool.
+const CALLS_PER_CORE: u32 = 2;
+
+/// Bounds on what a plugin may return.
+const MAX_RESPONSE_BODY: usize = 64 * 1024;
+const MAX_RESPONSE_HEADERS: usize = 32;
+const MAX_FIELD_LEN: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct PluginLimits {
+    pub deadline: Duration,
+    pub memory_bytes: usize,
+}
+
+/// One loaded plugin, as `GET /api/v1/plugins` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginSummary {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub config: Vec<ConfigFieldView>,
+    /// `built-in`, or the file it was loaded from.
+    pub origin: String,
+    pub wit_version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigFieldView {
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+    pub secret: bool,
+}
+
+struct Loaded {
+    summary: PluginSummary,
+    pre: ProviderPre<CallState>,
+    /// This plugin's share of the call slots: at most half, so one slow or hostile plugin
+    /// cannot hold every slot while other plugins' sources wait.
+    turns: Semaphore,
+}
+
+/// What a plugin decided on a request, checked against the output bounds.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Store the request as an event, with the event type and idempotency key the plugin
+    /// found (else the source's configured locations decide).
+    Accept {
+        event_type: Option<String>,
+        idempotency_key: Option<String>,
+    },
+    /// Refuse it (401); the reason is for the log.
+    Reject(String),
+    /// Answer it with this response and store nothing (handshakes).
+    Respond(http::Response<Vec<u8>>),
+}
+
+/// Why a call produced no verdict. Each fails only its own request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginFailure {
+    /// No plugin of the source's `provider` name is loaded.
+    NotLoaded,
+    Timeout,
+    MemoryLimit,
+    Trap,
+    InvalidOutput,
+}
+
+impl PluginFailure {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotLoaded => "plugin_unavailable",
+            Self::Timeout => "plugin_timeout",
+            Self::MemoryLimit => "plugin_memory_limit",
+            Self::Trap => "plugin_trap",
+            Self::InvalidOutput => "plugin_invalid_output",
+        }
+    }
+}
+
+pub struct PluginHost {
+    runtime: Runtime,
+    plugins: BTreeMap<String, Arc<Loaded>>,
+    calls: Semaphore,
+    max_calls: usize,
+    metrics: Arc<Metrics>,
+}
+
+impl PluginHost {
+    /// Loads the built-in plugins, then every `.wasm` in `dir`. A plugin that cannot be
+    /// loaded (not a component, unsupported WIT version, duplicate name) is refused with a
+    /// logged reason; the others still load.
+    pub fn load(
+        dir: Option<&Path>,
+        cache_dir: &Path,
+        limits: PluginLimits,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let max_calls = CALLS_PER_CORE * cores;
+        let runtime = Runtime::new(limits, max_calls, cache_dir)?;
+        let mut host = Self {
+            runtime,
+            plugins: BTreeMap::new(),
+            calls: Semaphore::new(max_calls as usize),
+            max_calls: max_calls as usize,
+            metrics,
+        };
+        for (name, bytes) in BUILT_IN {
+            host.add(bytes, "built-in".into())
+                .with_context(|| format!("the built-in {name} plugin failed to load"))?;
+        }
+        if let Some(dir) = dir {
+            for path in wasm_files(dir)? {
+                let origin = path.display().to_string();
+                let loaded = std::fs::read(&path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|bytes| host.add(&bytes, origin.clone()));
+                match loaded {
+                    Ok(name) => tracing::info!(plugin = %name, path = %origin, "plugin loaded"),
+                    Err(e) => tracing::error!(path = %origin, "plugin refused: {e:#}"),
+                }
+            }
+        }
+        Ok(host)
+    }
+
+    fn add(&mut self, bytes: &[u8], origin: String) -> anyhow::Result<String> {
+        let component = self.runtime.compile(bytes)?;
+        let wit_version = handler_version(&self.runtime, &component)?;
+        let pre = ProviderPre::new(self.runtime.instantiate_pre(&component)?)
+            .map_err(|e| anyhow::anyhow!("it does not match the inlet:plugin world: {e}"))?;
+        let info = self
+            .runtime
+            .call(&pre, |store, plugin| {
+                plugin.inlet_plugin_handler().call_describe(store)
+            })
+            .map_err(|f| anyhow::anyhow!("its describe call failed: {}", f.code()))?;
+        let name = info.name.clone();
+        anyhow::ensure!(
+            !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'-'
+                    || b == b'_'),
+            "its name {name:?} must be 1-64 characters of a-z, 0-9, '-' and '_'"
+        );
+        anyhow::ensure!(
+            !self.plugins.contains_key(&name),
+            "a plugin named {name:?} is already loaded"
+        );
+        let summary = PluginSummary {
+            name: name.clone(),
+            version: info.version,
+            description: info.description,
+            config: info
+                .config
+                .into_iter()
+                .map(|f| ConfigFieldView {
+                    name: f.name,
+                    description: f.description,
+                    required: f.required,
+                    secret: f.secret,
+                })
+                .collect(),
+            origin,
+            wit_version,
+        };
+        self.plugins.insert(
+            name.clone(),
+            Arc::new(Loaded {
+                summary,
+                pre,
+                turns: Semaphore::new((self.max_calls / 2).max(1)),
+            }),
+        );
+        Ok(name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&PluginSummary> {
+        self.plugins.get(name).map(|p| &p.summary)
+    }
+
+    pub fn list(&self) -> Vec<PluginSummary> {
+        self.plugins.values().map(|p| p.summary.clone()).collect()
+    }
+
+    /// Runs a plugin's `verify` on a blocking thread.
+    pub async fn verify(
+        &self,
+        name: &str,
+        request: Request,
+        config: Vec<(String, String)>,
+    ) -> Result<Verdict, PluginFailure> {
+        let plugin = self.plugins.get(name).ok_or(PluginFailure::NotLoaded)?;
+        // The semaphores are never closed.
+        let _own_turn = plugin
+            .turns
+            .acquire()
+            .await
+            .map_err(|_| PluginFailure::Trap)?;
+        let _turn = self
+            .calls
+            .acquire()
+            .await
+            .map_err(|_| PluginFailure::Trap)?;
+        let (runtime, callee) = (self.runtime.clone(), plugin.clone());
+        let started = Instant::now();
+        let outcome = tokio::task::spawn_blocking(move || {
+            runtime
+                .call(&callee.pre, |store, p| {
+                    p.inlet_plugin_handler()
+                        .call_verify(store, &request, &config)
+                })
+                .and_then(checked)
+        })
+        .await
+        .unwrap_or(Err(PluginFailure::Trap));
+        let label = match &outcome {
+            Ok(Verdict::Accept { .. }) => "accept",
+            Ok(Verdict::Reject(_)) => "reject",
+            Ok(Verdict::Respond(_)) => "respond",
+            Err(f) => f.code(),
+        };
+        self.metrics
+            .plugin_call(name, label, started.elapsed().as_secs_f64());
+        outcome
+    }
+}
+
+/// Enforces the bounds on a verdict, and makes a `respond` a valid HTTP response: the one
+/// check of what a plugin returns. A reject reason is only shortened.
+fn checked(verdict: WitVerdict) -> Result<Verdict, PluginFailure> {
+    let short = |s: &Option<String>| s.as_ref().is_none_or(|s| s.len() <= MAX_FIELD_LEN);
+    match verdict {
+        WitVerdict::Accept(a) if short(&a.event_type) && short(&a.idempotency_key) => {
+            Ok(Verdict::Accept {
+                event_type: a.event_type,
+                idempotency_key: a.idempotency_key,
+            })
+        }
+        WitVerdict::Accept(_) => Err(PluginFailure::InvalidOutput),
+        WitVerdict::Reject(mut reason) => {
+            truncate(&mut reason, MAX_FIELD_LEN);
+            Ok(Verdict::Reject(reason))
+        }
+        WitVerdict::Respond(r) => {
+            if r.body.len() > MAX_RESPONSE_BODY || r.headers.len() > MAX_RESPONSE_HEADERS {
+                return Err(PluginFailure::InvalidOutput);
+            }
+            let mut answer = http::Response::builder().status(r.status);
+            for (name, value) in &r.headers {
+                answer = answer.header(name.as_str(), value.as_str());
+            }
+            answer
+                .body(r.body)
+                .map(Verdict::Respond)
+                .map_err(|_| PluginFailure::InvalidOutput)
+        }
+    }
+}
+
+/// Shortens text to at most `max` bytes, at a character boundary.
+pub(crate) fn truncate(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+/// The WIT version of the `handler` the component exports, if this host supports it.
+fn handler_version(
+    runtime: &Runtime,
+    component: &wasmtime::component::Component,
+) -> anyhow::Result<String> {
+    let exported = runtime.export_names(component);
+    let version = exported
+        .iter()
+        .find_map(|name| name.strip_prefix(HANDLER_EXPORT))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "it is not an Inlet plugin: it does not export {HANDLER_EXPORT}<version> \
+                 (exports: {exported:?})"
+            )
+        })?;
+    anyhow::ensure!(
+        SUPPORTED_WIT_VERSIONS.contains(&version),
+        "it is built for inlet:plugin@{version}, and this Inlet supports inlet:plugin@{}; \
+         rebuild it with a matching SDK",
+        SUPPORTED_WIT_VERSIONS.join(", ")
+    );
+    Ok(version.to_string())
+}
+
+fn wasm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the plugins directory {}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
+}

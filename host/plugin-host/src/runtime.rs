@@ -1,0 +1,279 @@
+//! The wasmtime side: one engine (pooling allocator, epoch interruption), compilation with
+//! an on-disk cache of machine code, and bounded calls, each in a fresh `Store`.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap,
+};
+
+use super::inlet::plugin::{crypto, log};
+use super::{PluginFailure, PluginLimits, Provider, ProviderPre};
+
+/// How often the epoch advances; deadlines are whole ticks.
+const TICK: Duration = Duration::from_millis(5);
+/// Log lines one call may write, each at most this long.
+const LOG_LINES_PER_CALL: u32 = 32;
+const LOG_LINE_LEN: usize = 1024;
+
+#[derive(Clone)]
+pub(super) struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    /// Used only while loading: each component's unknown (WASI) imports are defined as traps.
+    linker: Mutex<Linker<CallState>>,
+    limits: PluginLimits,
+    deadline_ticks: u64,
+    cache_dir: PathBuf,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The state of one call: its memory budget and its share of the log.
+pub(super) struct CallState {
+    memory_limit: usize,
+    memory_exceeded: bool,
+    log_lines: u32,
+}
+
+impl ResourceLimiter for CallState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_exceeded = true;
+            wasmtime::bail!("the plugin exceeded its memory limit");
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl super::inlet::plugin::types::Host for CallState {}
+
+impl crypto::Host for CallState {
+    fn hmac(&mut self, algorithm: crypto::HashAlgorithm, key: Vec<u8>, data: Vec<u8>) -> Vec<u8> {
+        inlet_sdk::crypto::hmac(algorithm.into(), &key, &data)
+    }
+
+    fn digest(&mut self, algorithm: crypto::HashAlgorithm, data: Vec<u8>) -> Vec<u8> {
+        inlet_sdk::crypto::digest(algorithm.into(), &data)
+    }
+
+    fn constant_time_eq(&mut self, a: Vec<u8>, b: Vec<u8>) -> bool {
+        inlet_sdk::crypto::constant_time_eq(&a, &b)
+    }
+
+    fn ed25519_verify(
+        &mut self,
+        public_key: Vec<u8>,
+        message: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> bool {
+        inlet_sdk::crypto::ed25519_verify(&public_key, &message, &signature)
+    }
+}
+
+impl From<crypto::HashAlgorithm> for inlet_sdk::crypto::HashAlgorithm {
+    fn from(a: crypto::HashAlgorithm) -> Self {
+        match a {
+            crypto::HashAlgorithm::Sha1 => Self::Sha1,
+            crypto::HashAlgorithm::Sha256 => Self::Sha256,
+            crypto::HashAlgorithm::Sha512 => Self::Sha512,
+        }
+    }
+}
+
+impl log::Host for CallState {
+    fn log(&mut self, level: log::Level, mut message: String) {
+        if self.log_lines >= LOG_LINES_PER_CALL {
+            return;
+        }
+        self.log_lines += 1;
+        super::truncate(&mut message, LOG_LINE_LEN);
+        match level {
+            log::Level::Debug => tracing::debug!(target: "inlet::plugin", "{message}"),
+            log::Level::Info => tracing::info!(target: "inlet::plugin", "{message}"),
+            log::Level::Warn => tracing::warn!(target: "inlet::plugin", "{message}"),
+            log::Level::Error => tracing::error!(target: "inlet::plugin", "{message}"),
+        }
+    }
+}
+
+impl Runtime {
+    pub(super) fn new(
+        limits: PluginLimits,
+        pool_size: u32,
+        cache_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(pool_size)
+            .total_core_instances(pool_size * 8)
+            .total_memories(pool_size * 2)
+            .total_tables(pool_size * 8)
+            .max_memory_size(limits.memory_bytes)
+            // Reset a reused slot's first pages with memset instead of madvise: no page
+            // faults for the next instance (Rust plugins touch about a megabyte).
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(64 << 10);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+
+        let mut linker = Linker::new(&engine);
+        Provider::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (ticking, stop) = (engine.clone(), stop_ticker.clone());
+        std::thread::Builder::new()
+            .name("inlet-plugin-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    ticking.increment_epoch();
+                }
+            })?;
+
+        std::fs::create_dir_all(cache_dir)
+            .with_context(|| format!("cannot create {}", cache_dir.display()))?;
+        let deadline_ticks = limits
+            .deadline
+            .as_millis()
+            .div_ceil(TICK.as_millis())
+            .max(1) as u64;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker: Mutex::new(linker),
+                limits,
+                deadline_ticks,
+                cache_dir: cache_dir.to_path_buf(),
+                stop_ticker,
+            }),
+        })
+    }
+
+    /// Compiles a component, or loads its machine code from the cache when this engine
+    /// compiled the same bytes before.
+    pub(super) fn compile(&self, bytes: &[u8]) -> anyhow::Result<Component> {
+        let engine = &self.inner.engine;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let name = format!(
+            "{}-{:016x}.cwasm",
+            hex::encode(inlet_sdk::crypto::digest(
+                inlet_sdk::crypto::HashAlgorithm::Sha256,
+                bytes
+            )),
+            hasher.finish()
+        );
+        let cached = self.inner.cache_dir.join(name);
+        if cached.exists() {
+            // SAFETY: the file was written by `precompile_component` of an engine with the
+            // same compatibility hash (it is in the name), into Inlet's own data directory.
+            match unsafe { Component::deserialize_file(engine, &cached) } {
+                Ok(component) => return Ok(component),
+                Err(e) => {
+                    tracing::warn!(path = %cached.display(), "recompiling a plugin: the cached code is unusable: {e}")
+                }
+            }
+        }
+        let code = engine
+            .precompile_component(bytes)
+            .map_err(|e| anyhow::anyhow!("it is not a valid WebAssembly component: {e}"))?;
+        let partial = cached.with_extension("partial");
+        std::fs::write(&partial, &code)
+            .and_then(|()| std::fs::rename(&partial, &cached))
+            .with_context(|| format!("cannot write the plugin cache {}", cached.display()))?;
+        // SAFETY: as above; the code was produced by this engine just now.
+        unsafe { Component::deserialize(engine, &code) }.map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    pub(super) fn export_names(&self, component: &Component) -> Vec<String> {
+        component
+            .component_type()
+            .exports(&self.inner.engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    pub(super) fn instantiate_pre(
+        &self,
+        component: &Component,
+    ) -> anyhow::Result<InstancePre<CallState>> {
+        let mut linker = self
+            .inner
+            .linker
+            .lock()
+            .expect("the linker lock is never poisoned");
+        // No WASI: whatever the standard library imports traps if it is ever called.
+        linker
+            .define_unknown_imports_as_traps(component)
+            .and_then(|()| linker.instantiate_pre(component))
+            .map_err(|e| anyhow::anyhow!("it cannot be linked: {e}"))
+    }
+
+    /// Instantiates the plugin in a fresh store and runs `f` within the deadline and the
+    /// memory limit.
+    pub(super) fn call<R>(
+        &self,
+        pre: &ProviderPre<CallState>,
+        f: impl FnOnce(&mut Store<CallState>, &Provider) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginFailure> {
+        let mut store = Store::new(
+            &self.inner.engine,
+            CallState {
+                memory_limit: self.inner.limits.memory_bytes,
+                memory_exceeded: false,
+                log_lines: 0,
+            },
+        );
+        store.limiter(|state| state);
+        store.set_epoch_deadline(self.inner.deadline_ticks);
+        store.epoch_deadline_trap();
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|plugin| f(&mut store, &plugin));
+        result.map_err(|e| {
+            let failure = if store.data().memory_exceeded {
+                PluginFailure::MemoryLimit
+            } else if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+                PluginFailure::Timeout
+            } else {
+                PluginFailure::Trap
+            };
+            tracing::warn!(failure = failure.code(), "plugin call failed: {e}");
+            failure
+        })
+    }
+}

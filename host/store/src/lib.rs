@@ -1,0 +1,700 @@
+//! The durable store: one embedded RocksDB holding configuration and events.
+//!
+//! Reads go straight to RocksDB. Every write goes through the group-commit [`writer`], which
+//! batches whatever is waiting into one `WriteBatch` and syncs the write-ahead log once for
+//! all of it; a caller is answered only after that sync. Key layout: `docs/ARCHITECTURE.md`;
+//! it is private to this crate: callers store and read records, never keys.
+
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use rocksdb::compaction_filter::Decision as CompactionDecision;
+use rocksdb::{
+    BlockBasedOptions, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions,
+};
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+
+use inlet_metrics::Metrics;
+use inlet_model::{DeadLetter, Event, Project, RawEncoding, Source, rfc3339, with_secrets_exposed};
+use writer::{Change, Job, Prepared};
+pub use writer::{Incoming, Receipt, Record, Stored};
+
+/// Length of every uid (a ULID string); keys are built from fixed-length uids.
+const UID_LEN: usize = 26;
+
+/// The column families. Names are stable on-disk identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Cf {
+    /// `admin_token_sha256` → hash of the generated admin token.
+    Meta,
+    /// project uid → project JSON.
+    Projects,
+    /// project uid ++ source uid → source JSON.
+    Sources,
+    /// mask id → project uid ++ source uid.
+    SourceMasks,
+    /// SHA-256 of an API key → project uid.
+    ApiKeys,
+    /// project uid ++ event uid → event JSON. ULIDs sort by time, so this is the time index.
+    Events,
+    /// source uid ++ event uid → project uid: the per-source time index.
+    SourceEvents,
+    /// project uid ++ idempotency key → event uid of the first event with that key.
+    Idempotency,
+    /// project uid ++ dead letter uid → dead letter JSON.
+    DeadLetters,
+    /// source uid ++ broker message id → uid of the event or dead letter it became. Kept
+    /// [`RECEIPT_RETENTION`], then dropped by compaction.
+    BrokerReceipts,
+    /// source uid ++ `topic/partition` → the highest Kafka offset stored from it (i64,
+    /// big-endian): what is at or below it is a redelivery.
+    BrokerOffsets,
+}
+
+/// How long a broker receipt keeps a redelivery from being stored again: longer than any
+/// broker keeps an unacknowledged message for redelivery (SQS at most 14 days, a Pub/Sub
+/// subscription 7). Without a limit, receipts, one per message ever consumed, would grow
+/// without end. Kafka messages have none: their offsets tell ([`Cf::BrokerOffsets`]).
+pub const RECEIPT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
+
+impl Cf {
+    const ALL: [Cf; 11] = [
+        Cf::Meta,
+        Cf::Projects,
+        Cf::Sources,
+        Cf::SourceMasks,
+        Cf::ApiKeys,
+        Cf::Events,
+        Cf::SourceEvents,
+        Cf::Idempotency,
+        Cf::DeadLetters,
+        Cf::BrokerReceipts,
+        Cf::BrokerOffsets,
+    ];
+
+    /// Receipts and idempotency keys are looked up mostly to find them absent: a bloom
+    /// filter answers that without reading their files.
+    fn options(self) -> Options {
+        let mut opts = Options::default();
+        if matches!(self, Cf::BrokerReceipts | Cf::Idempotency) {
+            let mut table = BlockBasedOptions::default();
+            table.set_bloom_filter(10.0, false);
+            opts.set_block_based_table_factory(&table);
+        }
+        if self == Cf::BrokerReceipts {
+            opts.set_compaction_filter("expired_receipts", |_level, _key, value: &[u8]| {
+                if receipt_expired(value, SystemTime::now()) {
+                    CompactionDecision::Remove
+                } else {
+                    CompactionDecision::Keep
+                }
+            });
+            // Every file is compacted at least daily, so expired receipts go even when the
+            // column family sees few writes.
+            opts.set_periodic_compaction_seconds(24 * 3600);
+        }
+        opts
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Cf::Meta => "meta",
+            Cf::Projects => "projects",
+            Cf::Sources => "sources",
+            Cf::SourceMasks => "source_masks",
+            Cf::ApiKeys => "api_keys",
+            Cf::Events => "events",
+            Cf::SourceEvents => "source_events",
+            Cf::Idempotency => "idempotency",
+            Cf::DeadLetters => "dead_letters",
+            Cf::BrokerReceipts => "broker_receipts",
+            Cf::BrokerOffsets => "broker_offsets",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("corrupt record: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("the store writer has stopped")]
+    Closed,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub struct Store {
+    db: Arc<DB>,
+    jobs: mpsc::Sender<Job>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    /// Raised by the writer after every committed change to a source (see
+    /// [`Store::sources_version`]).
+    sources_version: Arc<AtomicU64>,
+}
+
+const ADMIN_TOKEN_KEY: &[u8] = b"admin_token_sha256";
+
+/// A page of a listing, newest first.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The uid to pass as the cursor for the next (older) page, if there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// What to list. Bounds are uids (ULIDs), so a time range is a key range.
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    pub source_id: Option<String>,
+    /// Events only.
+    pub event_type: Option<String>,
+    /// Inclusive lower bound.
+    pub from_uid: Option<String>,
+    /// Exclusive upper bound (an end time or the cursor, whichever is lower).
+    pub before_uid: Option<String>,
+    pub per_page: usize,
+}
+
+/// Bounds the work of one listing when a filter matches rarely: past this many keys the page
+/// ends early and its cursor continues the scan.
+const MAX_SCAN: usize = 10_000;
+
+impl Store {
+    pub fn open(dir: &Path, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cfs = Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), cf.options()));
+        let db = DB::open_cf_descriptors(&opts, dir, cfs)
+            .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", dir.display()))?;
+        let db = Arc::new(db);
+        let sources_version = Arc::new(AtomicU64::new(0));
+        let (jobs, writer) = writer::spawn(db.clone(), metrics, sources_version.clone())?;
+        Ok(Self {
+            db,
+            jobs,
+            writer: Some(writer),
+            sources_version,
+        })
+    }
+
+    /// Stores an event durably and returns it as stored. The store assigns its `uid` (a ULID,
+    /// increasing in commit order, so listing order is storage order) and `created_at`. When
+    /// its idempotency key was seen before in the project, the event is stored flagged
+    /// `is_duplicate_event`; the check and the write are atomic.
+    pub async fn append_event(&self, event: Event) -> Result<Event> {
+        let record = Incoming {
+            record: Record::Event(event),
+            receipt: None,
+        };
+        match self.append(vec![record]).await?.pop() {
+            Some(Stored::Event(event)) => Ok(readable(event)),
+            _ => unreachable!("an event without a receipt is always stored as an event"),
+        }
+    }
+
+    /// Stores records durably, atomically and in order (their uids increase in the order
+    /// given), and says what became of each: the event or dead letter as written, with its
+    /// uid (not completed like [`Store::append_event`]'s: broker workers only count them).
+    pub async fn append(&self, records: Vec<Incoming>) -> Result<Vec<Stored>> {
+        // Serialized here, on the caller's task: the writer, which every write waits for,
+        // then only assigns keys.
+        let records = records
+            .into_iter()
+            .map(Prepared::new)
+            .collect::<Result<_>>()?;
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Records { records, reply }).await?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Applies configuration changes atomically and durably.
+    async fn commit(&self, changes: Vec<Change>) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Changes { changes, reply }).await?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The hash of the generated admin token, if one was generated.
+    pub fn admin_token_hash(&self) -> Result<Option<Vec<u8>>> {
+        self.get_raw(Cf::Meta, ADMIN_TOKEN_KEY)
+    }
+
+    pub async fn set_admin_token_hash(&self, hash: &[u8]) -> Result<()> {
+        let change = Change::Put(Cf::Meta, ADMIN_TOKEN_KEY.to_vec(), hash.to_vec());
+        self.commit(vec![change]).await
+    }
+
+    /// Stores a new project, with the hash of its API key (outgoing projects).
+    pub async fn create_project(
+        &self,
+        project: &Project,
+        api_key_hash: Option<&[u8]>,
+    ) -> Result<()> {
+        let mut changes = vec![put_project(project)?];
+        if let Some(hash) = api_key_hash {
+            changes.push(api_key(hash, &project.uid));
+        }
+        self.commit(changes).await
+    }
+
+    pub async fn update_project(&self, project: &Project) -> Result<()> {
+        self.commit(vec![put_project(project)?]).await
+    }
+
+    /// Replaces every API key of a project with the one of this hash.
+    pub async fn replace_api_key(&self, project_id: &str, hash: &[u8]) -> Result<()> {
+        let mut changes = self.api_key_removals(project_id)?;
+        changes.push(api_key(hash, project_id));
+        self.commit(changes).await
+    }
+
+    /// Deletes a project with everything it owns: sources, API keys, events and indexes.
+    pub async fn delete_project(&self, project_id: &str) -> Result<()> {
+        let uid = project_id.as_bytes().to_vec();
+        let mut changes = vec![
+            Change::Delete(Cf::Projects, uid.clone()),
+            Change::DeletePrefix(Cf::Sources, uid.clone()),
+            Change::DeletePrefix(Cf::Events, uid.clone()),
+            Change::DeletePrefix(Cf::Idempotency, uid.clone()),
+            Change::DeletePrefix(Cf::DeadLetters, uid),
+        ];
+        for source in self.sources(project_id)? {
+            changes.extend(source_index_removals(&source));
+        }
+        changes.extend(self.api_key_removals(project_id)?);
+        self.commit(changes).await
+    }
+
+    /// Stores a source (new or updated), and the index from its mask id to it.
+    pub async fn put_source(&self, source: &Source) -> Result<()> {
+        let key = source_key(source);
+        let value = with_secrets_exposed(|| serde_json::to_vec(source))?;
+        let mut changes = vec![Change::Put(Cf::Sources, key.clone(), value)];
+        if source.kind == inlet_model::SourceType::Http {
+            changes.push(Change::Put(
+                Cf::SourceMasks,
+                source.mask_id.clone().into_bytes(),
+                key,
+            ));
+        }
+        self.commit(changes).await
+    }
+
+    /// Deletes a source and the indexes that point at it; its events and dead letters stay
+    /// listed under the project.
+    pub async fn delete_source(&self, source: &Source) -> Result<()> {
+        let mut changes = vec![Change::Delete(Cf::Sources, source_key(source))];
+        changes.extend(source_index_removals(source));
+        self.commit(changes).await
+    }
+
+    /// Rises after every committed change to a source: a cache of sources filled at
+    /// version `v` is current while this still says `v`.
+    pub fn sources_version(&self) -> u64 {
+        self.sources_version.load(Ordering::Acquire)
+    }
+
+    fn api_key_removals(&self, project_id: &str) -> Result<Vec<Change>> {
+        Ok(self
+            .key_hashes_of(project_id)?
+            .into_iter()
+            .map(|hash| Change::Delete(Cf::ApiKeys, hash))
+            .collect())
+    }
+
+    async fn send(&self, job: Job) -> Result<()> {
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Whether the store can take writes.
+    pub fn is_ready(&self) -> bool {
+        !self.jobs.is_closed()
+    }
+
+    fn get_raw(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, cf: Cf, key: &[u8]) -> Result<Option<T>> {
+        match self.db.get_pinned_cf(self.cf(cf), key)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every value under `prefix`, in key order.
+    fn scan_json<T: DeserializeOwned>(&self, cf: Cf, prefix: &[u8]) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(cf), IteratorMode::From(prefix, Direction::Forward))
+        {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            out.push(serde_json::from_slice(&value)?);
+        }
+        Ok(out)
+    }
+
+    pub fn project(&self, uid: &str) -> Result<Option<Project>> {
+        self.get_json(Cf::Projects, uid.as_bytes())
+    }
+
+    pub fn projects(&self) -> Result<Vec<Project>> {
+        self.scan_json(Cf::Projects, b"")
+    }
+
+    pub fn source(&self, project_id: &str, source_id: &str) -> Result<Option<Source>> {
+        self.get_json(Cf::Sources, &key(project_id, source_id.as_bytes()))
+    }
+
+    pub fn sources(&self, project_id: &str) -> Result<Vec<Source>> {
+        self.scan_json(Cf::Sources, project_id.as_bytes())
+    }
+
+    pub fn source_by_mask(&self, mask_id: &str) -> Result<Option<Source>> {
+        match self.get_raw(Cf::SourceMasks, mask_id.as_bytes())? {
+            Some(source_key) => self.get_json(Cf::Sources, &source_key),
+            None => Ok(None),
+        }
+    }
+
+    /// The project an API key (given by its SHA-256) belongs to.
+    pub fn project_for_key_hash(&self, hash: &[u8]) -> Result<Option<String>> {
+        Ok(self
+            .get_raw(Cf::ApiKeys, hash)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The API-key hashes that belong to a project.
+    fn key_hashes_of(&self, project_id: &str) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(Cf::ApiKeys), IteratorMode::Start)
+        {
+            let (hash, project) = item?;
+            if *project == *project_id.as_bytes() {
+                out.push(hash.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn event(&self, project_id: &str, event_id: &str) -> Result<Option<Event>> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(Cf::Events), key(project_id, event_id.as_bytes()))?
+        {
+            Some(bytes) => Ok(Some(read_event(event_id, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Lists a project's events, newest first, by walking a time-ordered index backwards.
+    pub fn list_events(&self, project_id: &str, query: &ListQuery) -> Result<Page<Event>> {
+        let wanted = |event: &Event| {
+            query
+                .event_type
+                .as_ref()
+                .is_none_or(|t| *t == event.event_type)
+        };
+        match &query.source_id {
+            Some(source) => self.walk_back(Cf::SourceEvents, source, query, |uid, project| {
+                if project != project_id.as_bytes() {
+                    return Ok(None);
+                }
+                Ok(self.event(project_id, uid)?.filter(wanted))
+            }),
+            None => self.walk_back(Cf::Events, project_id, query, |uid, value| {
+                Ok(Some(read_event(uid, value)?).filter(wanted))
+            }),
+        }
+    }
+
+    /// Lists a project's dead letters, newest first.
+    pub fn list_dead_letters(
+        &self,
+        project_id: &str,
+        query: &ListQuery,
+    ) -> Result<Page<DeadLetter>> {
+        self.walk_back(Cf::DeadLetters, project_id, query, |uid, value| {
+            let mut letter: DeadLetter = serde_json::from_slice(value)?;
+            letter.created_at = created_at(uid);
+            letter.uid = uid.to_string();
+            Ok(Some(letter).filter(|l| query.source_id.as_ref().is_none_or(|s| *s == l.source_id)))
+        })
+    }
+
+    /// Walks `prefix ++ uid` keys from the newest down, keeping what `load` returns, until
+    /// a page is full or `MAX_SCAN` keys were read.
+    fn walk_back<T>(
+        &self,
+        cf: Cf,
+        prefix: &str,
+        query: &ListQuery,
+        mut load: impl FnMut(&str, &[u8]) -> Result<Option<T>>,
+    ) -> Result<Page<T>> {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(key(
+            prefix,
+            query.from_uid.as_deref().unwrap_or("").as_bytes(),
+        ));
+        opts.set_iterate_upper_bound(match &query.before_uid {
+            Some(before) => key(prefix, before.as_bytes()),
+            None => key(prefix, &[0xff]),
+        });
+        let mut items = Vec::new();
+        let mut last_scanned = None;
+        let mut last_kept = None;
+        for (scanned, item) in self
+            .db
+            .iterator_cf_opt(self.cf(cf), opts, IteratorMode::End)
+            .enumerate()
+        {
+            let (k, v) = item?;
+            let uid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if scanned == MAX_SCAN {
+                return Ok(Page {
+                    items,
+                    next_cursor: last_scanned,
+                });
+            }
+            let Some(found) = load(&uid, &v)? else {
+                last_scanned = Some(uid);
+                continue;
+            };
+            if items.len() == query.per_page {
+                // The last kept item's uid: the next page starts below it.
+                return Ok(Page {
+                    items,
+                    next_cursor: last_kept,
+                });
+            }
+            last_scanned = Some(uid.clone());
+            last_kept = Some(uid);
+            items.push(found);
+        }
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
+    }
+
+    fn cf(&self, cf: Cf) -> &rocksdb::ColumnFamily {
+        cf_handle(&self.db, cf)
+    }
+}
+
+impl Drop for Store {
+    /// Closes the job queue and waits for the writer to finish what it holds, so that once a
+    /// `Store` is gone every accepted write is on disk and the database can be opened again.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.jobs, closed));
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// An event as stored under `uid`, made [`readable`].
+fn read_event(uid: &str, bytes: &[u8]) -> Result<Event> {
+    let mut event: Event = serde_json::from_slice(bytes)?;
+    event.uid = uid.to_string();
+    Ok(readable(event))
+}
+
+/// A stored event as the API shows it: with its creation time, and `raw` restored when it
+/// was left out as the text of `data`.
+fn readable(mut event: Event) -> Event {
+    event.created_at = created_at(&event.uid);
+    if event.raw_encoding == RawEncoding::Data {
+        event.raw = event.data.get().to_string();
+        event.raw_encoding = RawEncoding::Utf8;
+    }
+    event
+}
+
+/// When an event or dead letter was stored: the time of its uid, a ULID the writer takes at
+/// the write. Stored values leave it out (values stored before held the same).
+fn created_at(uid: &str) -> String {
+    ulid::Ulid::from_string(uid)
+        .map(|uid| rfc3339(uid.datetime().into()))
+        .unwrap_or_default()
+}
+
+/// Whether a receipt (whose value is a ULID, stamped when it was stored) is past
+/// [`RECEIPT_RETENTION`]. A value that is not a ULID is kept.
+fn receipt_expired(value: &[u8], now: SystemTime) -> bool {
+    let stored = std::str::from_utf8(value)
+        .ok()
+        .and_then(|uid| ulid::Ulid::from_string(uid).ok())
+        .map(|uid| uid.datetime());
+    stored.is_some_and(|stored| stored + RECEIPT_RETENTION < now)
+}
+
+fn cf_handle(db: &DB, cf: Cf) -> &rocksdb::ColumnFamily {
+    db.cf_handle(cf.name())
+        .expect("every column family is created when the store opens")
+}
+
+fn put_project(project: &Project) -> Result<Change> {
+    let value = serde_json::to_vec(project)?;
+    Ok(Change::Put(
+        Cf::Projects,
+        project.uid.clone().into_bytes(),
+        value,
+    ))
+}
+
+fn api_key(hash: &[u8], project_id: &str) -> Change {
+    Change::Put(Cf::ApiKeys, hash.to_vec(), project_id.as_bytes().to_vec())
+}
+
+fn source_key(source: &Source) -> Vec<u8> {
+    key(&source.project_id, source.uid.as_bytes())
+}
+
+/// The index entries that point at a source.
+fn source_index_removals(source: &Source) -> [Change; 4] {
+    let uid = || source.uid.clone().into_bytes();
+    [
+        Change::Delete(Cf::SourceMasks, source.mask_id.clone().into_bytes()),
+        Change::DeletePrefix(Cf::SourceEvents, uid()),
+        Change::DeletePrefix(Cf::BrokerReceipts, uid()),
+        Change::DeletePrefix(Cf::BrokerOffsets, uid()),
+    ]
+}
+
+/// `prefix ++ suffix`: the composite keys of the layout.
+fn key(prefix: &str, suffix: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + suffix.len());
+    k.extend_from_slice(prefix.as_bytes());
+    k.extend_from_slice(suffix);
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamped(at: SystemTime) -> String {
+        ulid::Ulid::from_datetime(at).to_string()
+    }
+
+    #[test]
+    fn receipts_expire_after_the_retention() {
+        let now = SystemTime::now();
+        let minute = Duration::from_secs(60);
+        assert!(!receipt_expired(stamped(now).as_bytes(), now));
+        let recent = stamped(now - RECEIPT_RETENTION + minute);
+        assert!(!receipt_expired(recent.as_bytes(), now));
+        let old = stamped(now - RECEIPT_RETENTION - minute);
+        assert!(receipt_expired(old.as_bytes(), now));
+        assert!(!receipt_expired(b"not a ulid", now));
+    }
+
+    #[test]
+    fn compaction_drops_expired_receipts_and_keeps_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let cf = store.cf(Cf::BrokerReceipts);
+        let now = SystemTime::now();
+        let old = stamped(now - RECEIPT_RETENTION - Duration::from_secs(3600));
+        store.db.put_cf(cf, b"expired", old).unwrap();
+        store.db.put_cf(cf, b"recent", stamped(now)).unwrap();
+        store.db.flush_cf(cf).unwrap();
+        store.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        assert!(store.db.get_cf(cf, b"expired").unwrap().is_none());
+        assert!(store.db.get_cf(cf, b"recent").unwrap().is_some());
+    }
+
+    /// Outcomes of storing, in one job, a dead letter per (partition, offset) of topic `t`.
+    async fn put_offsets(store: &Store, positions: &[(i32, i64)]) -> Vec<&'static str> {
+        let records = positions
+            .iter()
+            .map(|&(partition, offset)| Incoming {
+                record: Record::DeadLetter(DeadLetter {
+                    uid: String::new(),
+                    project_id: "p1".into(),
+                    source_id: "s1".into(),
+                    reason: "test".into(),
+                    raw: String::new(),
+                    raw_encoding: RawEncoding::Utf8,
+                    broker: Default::default(),
+                    created_at: String::new(),
+                }),
+                receipt: Some(Receipt::Offset {
+                    log: format!("t/{partition}"),
+                    offset,
+                }),
+            })
+            .collect();
+        let stored = store.append(records).await.unwrap();
+        stored
+            .iter()
+            .map(|outcome| match outcome {
+                Stored::Redelivered => "again",
+                _ => "stored",
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_kafka_offset_at_or_below_the_highest_stored_is_a_redelivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let store = Store::open(dir.path(), metrics.clone()).unwrap();
+        let outcomes = put_offsets(&store, &[(0, 5), (0, 6), (1, 3), (0, 6)]).await;
+        assert_eq!(outcomes, ["stored", "stored", "stored", "again"]);
+        let outcomes = put_offsets(&store, &[(0, 4), (0, 6), (0, 7), (1, 3), (1, 4)]).await;
+        assert_eq!(outcomes, ["again", "again", "stored", "again", "stored"]);
+        // Two workers with the same message (a rebalance): in one batch or two, one stores it.
+        let (a, b) = tokio::join!(
+            put_offsets(&store, &[(3, 1)]),
+            put_offsets(&store, &[(3, 1)])
+        );
+        let mut both = [a[0], b[0]];
+        both.sort();
+        assert_eq!(both, ["again", "stored"]);
+        drop(store);
+        let store = Store::open(dir.path(), metrics).unwrap();
+        let outcomes = put_offsets(&store, &[(0, 7), (1, 4), (2, 0)]).await;
+        assert_eq!(outcomes, ["again", "again", "stored"]);
+    }
+
+    #[tokio::test]
+    async fn an_event_reads_back_its_uid_and_time_from_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let event: Event = serde_json::from_value(serde_json::json!({
+            "event_type": "t", "project_id": "p1", "endpoint_id": "e1",
+            "data": {"n": 1}, "raw": "", "raw_encoding": "data"
+        }))
+        .unwrap();
+        let stored = store.append_event(event).await.unwrap();
+        assert_eq!(stored.uid.len(), UID_LEN);
+        let value = store
+            .get_raw(Cf::Events, &key("p1", stored.uid.as_bytes()))
+            .unwrap()
+            .unwrap();
+        let value = String::from_utf8(value).unwrap();
+        assert!(!value.contains(&stored.uid) && !value.contains("created_at"));
+        let read = store.event("p1", &stored.uid).unwrap().unwrap();
+        assert_eq!(
+            (&read.uid, &read.created_at, &read.raw),
+            (&stored.uid, &stored.created_at, &stored.raw)
+        );
+    }
+}

@@ -1,0 +1,453 @@
+//! Group commit: one thread owns every write. It takes whatever jobs are waiting, applies
+//! them to a single `WriteBatch`, writes it with the WAL synced, and only then answers each
+//! caller. Concurrent requests therefore share one fsync, and because this thread is the
+//! only writer, an idempotency check and the write it guards are atomic.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use rocksdb::{DB, WriteBatch, WriteOptions};
+use tokio::sync::{mpsc, oneshot};
+
+use inlet_metrics::Metrics;
+use inlet_model::{DeadLetter, Event, RawEncoding};
+
+use super::{Cf, Result, StoreError, UID_LEN, cf_handle, key};
+
+/// Most jobs folded into one batch; keeps a batch's latency and memory bounded.
+const MAX_BATCH_JOBS: usize = 512;
+/// Jobs waiting for the writer; senders wait (back-pressure) when it is full.
+const QUEUE_DEPTH: usize = 4096;
+
+/// A configuration change: projects, sources, keys.
+#[derive(Debug)]
+pub(super) enum Change {
+    Put(Cf, Vec<u8>, Vec<u8>),
+    Delete(Cf, Vec<u8>),
+    /// Deletes every key starting with the prefix.
+    DeletePrefix(Cf, Vec<u8>),
+}
+
+pub(super) enum Job {
+    Records {
+        records: Vec<Prepared>,
+        reply: oneshot::Sender<Result<Vec<Stored>>>,
+    },
+    Changes {
+        changes: Vec<Change>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// What a caller asks to store.
+pub enum Record {
+    Event(Event),
+    DeadLetter(DeadLetter),
+}
+
+pub struct Incoming {
+    pub record: Record,
+    /// For a broker message: how a later delivery of it is recognised and not stored again.
+    pub receipt: Option<Receipt>,
+}
+
+/// What identifies a broker message across deliveries, within its source.
+pub enum Receipt {
+    /// The message id (SQS, Pub/Sub): stored with the message, and a delivery whose receipt
+    /// is stored is a redelivery.
+    Id(String),
+    /// A position in a log that is stored in order (a Kafka partition), `log` being its
+    /// `topic/partition`. Only the log's highest stored offset is kept, and a delivery at or
+    /// below it is a redelivery: one write per log and batch instead of a lookup and a
+    /// write per message.
+    Offset { log: String, offset: i64 },
+}
+
+/// A receipt's key: `source uid ++ message id`, or `source uid ++ topic/partition`.
+enum Claim {
+    Id(Vec<u8>),
+    Offset { log: Vec<u8>, offset: i64 },
+}
+
+/// An [`Incoming`] with its value already serialized by the caller. The value leaves out the
+/// uid and creation time: the key holds the uid, which the writer assigns.
+pub(super) struct Prepared {
+    record: Record,
+    claim: Option<Claim>,
+    value: Vec<u8>,
+}
+
+impl Prepared {
+    pub(super) fn new(incoming: Incoming) -> Result<Self> {
+        let Incoming {
+            mut record,
+            receipt,
+        } = incoming;
+        let (value, source_id) = match &mut record {
+            Record::Event(event) => (stored_form(event)?, &event.source_id),
+            Record::DeadLetter(letter) => (serde_json::to_vec(letter)?, &letter.source_id),
+        };
+        let claim = receipt.map(|receipt| match receipt {
+            Receipt::Id(id) => Claim::Id(key(source_id, id.as_bytes())),
+            Receipt::Offset { log, offset } => Claim::Offset {
+                log: key(source_id, log.as_bytes()),
+                offset,
+            },
+        });
+        Ok(Self {
+            record,
+            claim,
+            value,
+        })
+    }
+}
+
+/// What became of an [`Incoming`], in the same order.
+#[derive(Debug)]
+pub enum Stored {
+    Event(Event),
+    DeadLetter(DeadLetter),
+    /// Its receipt was stored before: a redelivery, not stored again.
+    Redelivered,
+}
+
+enum Pending {
+    Records(oneshot::Sender<Result<Vec<Stored>>>, Vec<Stored>),
+    Changes(oneshot::Sender<Result<()>>),
+}
+
+pub(super) fn spawn(
+    db: Arc<DB>,
+    metrics: Arc<Metrics>,
+    sources_version: Arc<AtomicU64>,
+) -> std::io::Result<(mpsc::Sender<Job>, JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+    let handle = std::thread::Builder::new()
+        .name("inlet-store-writer".into())
+        .spawn(move || run(&db, rx, &metrics, &sources_version))?;
+    Ok((tx, handle))
+}
+
+/// Keys claimed (idempotency keys, receipts) and the highest offset per log, by records
+/// staged earlier in the batch being built; probed by slice, so checking allocates nothing.
+#[derive(Default)]
+struct Claimed {
+    idempotency: HashSet<Vec<u8>>,
+    receipts: HashSet<Vec<u8>>,
+    offsets: HashMap<Vec<u8>, i64>,
+}
+
+impl Claimed {
+    fn extend(&mut self, other: Claimed) {
+        self.idempotency.extend(other.idempotency);
+        self.receipts.extend(other.receipts);
+        // Only offsets above the claimed ones are staged, so the newer one is the higher.
+        self.offsets.extend(other.offsets);
+    }
+}
+
+fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics, sources_version: &AtomicU64) {
+    let mut uids = ulid::Generator::new();
+    let mut sync = WriteOptions::default();
+    sync.set_sync(true);
+    let mut waiting = Vec::with_capacity(MAX_BATCH_JOBS);
+    while let Some(first) = jobs.blocking_recv() {
+        waiting.push(first);
+        while waiting.len() < MAX_BATCH_JOBS {
+            match jobs.try_recv() {
+                Ok(job) => waiting.push(job),
+                Err(_) => break,
+            }
+        }
+        metrics.store_batch_jobs.observe(waiting.len() as f64);
+
+        // Allocated once at its final size: grown by doubling instead, a batch of megabytes
+        // was copied several times over.
+        let mut batch = WriteBatch::with_capacity_bytes(waiting.iter().map(Job::bytes).sum());
+        let mut claimed = Claimed::default();
+        let mut pending = Vec::with_capacity(waiting.len());
+        let mut sources_changed = false;
+        for job in waiting.drain(..) {
+            match job {
+                Job::Records { mut records, reply } => match check(db, &claimed, &mut records) {
+                    Ok((redelivered, claims)) => {
+                        let stored = stage(db, &mut batch, &mut uids, records, &redelivered);
+                        stage_offsets(db, &mut batch, &claims);
+                        claimed.extend(claims);
+                        pending.push(Pending::Records(reply, stored));
+                    }
+                    Err(e) => drop(reply.send(Err(e))),
+                },
+                Job::Changes { changes, reply } => {
+                    for change in changes {
+                        sources_changed |= change.touches_sources();
+                        apply(db, &mut batch, change);
+                    }
+                    pending.push(Pending::Changes(reply));
+                }
+            }
+        }
+
+        let started = Instant::now();
+        let outcome = db.write_opt(batch, &sync);
+        metrics
+            .store_sync_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match &outcome {
+            // Before any caller hears of the change, so that a cache of sources filled
+            // after it cannot be taken for current.
+            Ok(()) if sources_changed => {
+                sources_version.fetch_add(1, Ordering::Release);
+            }
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "store batch write failed; every caller in it is told")
+            }
+        }
+        for p in pending {
+            let failed = || StoreError::Rocks(outcome.clone().unwrap_err());
+            // A caller that has gone away (client disconnected) no longer needs the answer.
+            match p {
+                Pending::Records(reply, stored) => {
+                    let _ = reply.send(match outcome {
+                        Ok(()) => Ok(stored),
+                        Err(_) => Err(failed()),
+                    });
+                }
+                Pending::Changes(reply) => {
+                    let _ = reply.send(match outcome {
+                        Ok(()) => Ok(()),
+                        Err(_) => Err(failed()),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Decides what becomes of one job's records before any is written, so that a failed
+/// lookup leaves the batch untouched (a job is all or nothing). A receipt seen before, or an
+/// offset at or below its log's highest, makes a record a redelivery (`true` in the list
+/// returned); an idempotency key seen before, in the store or earlier in this batch, flags
+/// its event as a duplicate, serialized again. Also returns what the job claims.
+fn check(db: &DB, claimed: &Claimed, records: &mut [Prepared]) -> Result<(Vec<bool>, Claimed)> {
+    let mut claims = Claimed::default();
+    let mut redelivered = Vec::with_capacity(records.len());
+    let stored = |cf: Cf, key: &[u8]| -> Result<bool> {
+        Ok(db.get_pinned_cf(cf_handle(db, cf), key)?.is_some())
+    };
+    for Prepared {
+        record,
+        claim,
+        value,
+    } in records.iter_mut()
+    {
+        let again = match claim {
+            None => false,
+            Some(Claim::Id(id)) => {
+                let seen = claimed.receipts.contains(id)
+                    || claims.receipts.contains(id)
+                    || stored(Cf::BrokerReceipts, id)?;
+                if !seen {
+                    claims.receipts.insert(id.clone());
+                }
+                seen
+            }
+            Some(Claim::Offset { log, offset }) => match claims.offsets.get_mut(log) {
+                Some(highest) => {
+                    let seen = *offset <= *highest;
+                    *highest = (*highest).max(*offset);
+                    seen
+                }
+                None => {
+                    let highest = match claimed.offsets.get(log) {
+                        Some(highest) => Some(*highest),
+                        None => stored_offset(db, log)?,
+                    };
+                    let seen = highest.is_some_and(|highest| *offset <= highest);
+                    if !seen {
+                        claims.offsets.insert(log.clone(), *offset);
+                    }
+                    seen
+                }
+            },
+        };
+        redelivered.push(again);
+        if let (false, Record::Event(event)) = (again, record)
+            && !event.idempotency_key.is_empty()
+        {
+            let idem = key(&event.project_id, event.idempotency_key.as_bytes());
+            if claimed.idempotency.contains(&idem)
+                || claims.idempotency.contains(&idem)
+                || stored(Cf::Idempotency, &idem)?
+            {
+                // Serialized by the caller as not a duplicate; a duplicate is rare.
+                event.is_duplicate_event = true;
+                *value = stored_form(event)?;
+            } else {
+                claims.idempotency.insert(idem);
+            }
+        }
+    }
+    Ok((redelivered, claims))
+}
+
+/// Writes one job's records, as [`check`] decided, into the batch. Each stored record gets
+/// a uid: a ULID, so increasing in commit order.
+fn stage(
+    db: &DB,
+    batch: &mut WriteBatch,
+    uids: &mut ulid::Generator,
+    records: Vec<Prepared>,
+    redelivered: &[bool],
+) -> Vec<Stored> {
+    let mut stored = Vec::with_capacity(records.len());
+    // Keys are built in one buffer: the batch copies them.
+    let mut scratch = Vec::new();
+    let mut put = |cf: Cf, prefix: &str, suffix: &[u8], value: &[u8]| {
+        scratch.clear();
+        scratch.extend_from_slice(prefix.as_bytes());
+        scratch.extend_from_slice(suffix);
+        batch.put_cf(cf_handle(db, cf), &scratch, value);
+    };
+    for (
+        Prepared {
+            record,
+            claim,
+            value,
+        },
+        &again,
+    ) in records.into_iter().zip(redelivered)
+    {
+        if again {
+            stored.push(Stored::Redelivered);
+            continue;
+        }
+        // Monotonic within a millisecond; overflowing 2^80 ids in one millisecond cannot
+        // happen in practice, and a random ULID is still unique if it did.
+        let uid = uids.generate().unwrap_or_else(|_| ulid::Ulid::new());
+        let uid = uid.to_string();
+        if let Some(Claim::Id(id)) = &claim {
+            put(Cf::BrokerReceipts, "", id, uid.as_bytes());
+        }
+        match record {
+            Record::Event(mut event) => {
+                let project = event.project_id.as_str();
+                if !event.idempotency_key.is_empty() && !event.is_duplicate_event {
+                    let idem = event.idempotency_key.as_bytes();
+                    put(Cf::Idempotency, project, idem, uid.as_bytes());
+                }
+                put(Cf::Events, project, uid.as_bytes(), &value);
+                if !event.source_id.is_empty() {
+                    put(
+                        Cf::SourceEvents,
+                        &event.source_id,
+                        uid.as_bytes(),
+                        project.as_bytes(),
+                    );
+                }
+                event.uid = uid;
+                stored.push(Stored::Event(event));
+            }
+            Record::DeadLetter(mut letter) => {
+                put(Cf::DeadLetters, &letter.project_id, uid.as_bytes(), &value);
+                letter.uid = uid;
+                stored.push(Stored::DeadLetter(letter));
+            }
+        }
+    }
+    stored
+}
+
+/// Writes each log's highest offset that a job stored.
+fn stage_offsets(db: &DB, batch: &mut WriteBatch, claims: &Claimed) {
+    for (log, offset) in &claims.offsets {
+        batch.put_cf(cf_handle(db, Cf::BrokerOffsets), log, offset.to_be_bytes());
+    }
+}
+
+/// The highest offset stored of a log, if any.
+fn stored_offset(db: &DB, log: &[u8]) -> Result<Option<i64>> {
+    let value = db.get_pinned_cf(cf_handle(db, Cf::BrokerOffsets), log)?;
+    Ok(value.map(|bytes| {
+        // Written by `stage_offsets` only, always 8 bytes. Anything else reads as -1: then
+        // nothing counts as redelivered, and a doubt stores a message twice rather than
+        // losing it.
+        let bytes = bytes.as_ref().try_into().unwrap_or([0xff; 8]);
+        i64::from_be_bytes(bytes)
+    }))
+}
+
+/// An event's bytes on disk: without `raw` when it is just the text of `data`, which
+/// halves what most events write (see `RawEncoding::Data`).
+fn stored_form(event: &mut Event) -> Result<Vec<u8>> {
+    if event.raw_encoding != RawEncoding::Utf8 || event.raw != event.data.get() {
+        return json(event);
+    }
+    let raw = std::mem::take(&mut event.raw);
+    event.raw_encoding = RawEncoding::Data;
+    let bytes = json(event);
+    event.raw = raw;
+    event.raw_encoding = RawEncoding::Utf8;
+    bytes
+}
+
+/// Serialized into a buffer sized for the event up front: grown from serde_json's small
+/// default instead, each kilobyte-sized event was copied several times.
+fn json(event: &Event) -> Result<Vec<u8>> {
+    const FIELDS: usize = 512;
+    let mut bytes = Vec::with_capacity(event.data.get().len() + event.raw.len() + FIELDS);
+    serde_json::to_writer(&mut bytes, event)?;
+    Ok(bytes)
+}
+
+impl Change {
+    fn touches_sources(&self) -> bool {
+        let (Change::Put(cf, ..) | Change::Delete(cf, _) | Change::DeletePrefix(cf, _)) = self;
+        matches!(cf, Cf::Sources | Cf::SourceMasks)
+    }
+}
+
+/// Adds one change of a `Job::Changes` to the batch.
+fn apply(db: &DB, batch: &mut WriteBatch, change: Change) {
+    match change {
+        Change::Put(cf, k, v) => batch.put_cf(cf_handle(db, cf), k, v),
+        Change::Delete(cf, k) => batch.delete_cf(cf_handle(db, cf), k),
+        Change::DeletePrefix(cf, prefix) => {
+            let mut end = prefix.clone();
+            end.push(0xff);
+            batch.delete_range_cf(cf_handle(db, cf), prefix, end);
+        }
+    }
+}
+
+impl Job {
+    /// About what the job adds to a `WriteBatch`.
+    fn bytes(&self) -> usize {
+        // Each entry also holds a type tag, a column family id and two lengths (varints).
+        const ENTRY_OVERHEAD: usize = 16;
+        // A record's other entries: its time index, receipt or idempotency key, each a
+        // composite key of uids and a uid or offset.
+        const RECORD_INDEXES: usize = 2 * (2 * UID_LEN + UID_LEN + ENTRY_OVERHEAD);
+        match self {
+            Job::Records { records, .. } => records
+                .iter()
+                .map(|r| 2 * UID_LEN + r.value.len() + ENTRY_OVERHEAD + RECORD_INDEXES)
+                .sum(),
+            Job::Changes { changes, .. } => changes
+                .iter()
+                .map(|change| {
+                    ENTRY_OVERHEAD
+                        + match change {
+                            Change::Put(_, k, v) => k.len() + v.len(),
+                            Change::Delete(_, k) => k.len(),
+                            Change::DeletePrefix(_, prefix) => 2 * prefix.len() + 1,
+                        }
+                })
+                .sum(),
+        }
+    }
+}
