@@ -298,19 +298,51 @@ fn checked(verdict: WitVerdict) -> Result<Verdict, PluginFailure> {
             Ok(Verdict::Reject(reason))
         }
         WitVerdict::Respond(r) => {
-            if r.body.len() > MAX_RESPONSE_BODY || r.headers.len() > MAX_RESPONSE_HEADERS {
-                return Err(PluginFailure::InvalidOutput);
-            }
-            let mut answer = http::Response::builder().status(r.status);
-            for (name, value) in &r.headers {
-                answer = answer.header(name.as_str(), value.as_str());
-            }
-            answer
-                .body(r.body)
-                .map(Verdict::Respond)
-                .map_err(|_| PluginFailure::InvalidOutput)
+            checked_response(r.status, &r.headers, r.body).map(Verdict::Respond)
         }
     }
+}
+
+/// Headers that frame the message or concern only one connection: the server sets them,
+/// never a plugin. A plugin's `content-length: 0` before a body would otherwise make the
+/// peer read the rest as the next response on the connection.
+const CONNECTION_HEADERS: [&str; 8] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "keep-alive",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
+
+/// A plugin's `respond` as an HTTP response: within the bounds, a final status (200–599:
+/// no informational or protocol-switching answer), valid headers, and framing and
+/// hop-by-hop headers dropped.
+pub fn checked_response(
+    status: u16,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<http::Response<Vec<u8>>, PluginFailure> {
+    if body.len() > MAX_RESPONSE_BODY
+        || headers.len() > MAX_RESPONSE_HEADERS
+        || !(200..=599).contains(&status)
+    {
+        return Err(PluginFailure::InvalidOutput);
+    }
+    let mut answer = http::Response::new(body);
+    *answer.status_mut() =
+        http::StatusCode::from_u16(status).map_err(|_| PluginFailure::InvalidOutput)?;
+    for (name, value) in headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| PluginFailure::InvalidOutput)?;
+        let value = http::HeaderValue::from_str(value).map_err(|_| PluginFailure::InvalidOutput)?;
+        if !CONNECTION_HEADERS.contains(&name.as_str()) {
+            answer.headers_mut().append(name, value);
+        }
+    }
+    Ok(answer)
 }
 
 /// Shortens text to at most `max` bytes, at a character boundary.
@@ -357,4 +389,58 @@ fn wasm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn framing_and_hop_by_hop_headers_are_dropped_from_a_plugin_response() {
+        let given = headers(&[
+            ("Content-Length", "0"),
+            ("transfer-encoding", "chunked"),
+            ("Connection", "close"),
+            ("upgrade", "websocket"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("trailer", "x-sum"),
+            ("content-type", "application/json"),
+            ("x-crc", "1"),
+        ]);
+        let answer = checked_response(200, &given, b"{}".to_vec()).unwrap();
+        let names: Vec<_> = answer.headers().keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["content-type", "x-crc"]);
+        assert_eq!(answer.body(), b"{}");
+    }
+
+    #[test]
+    fn a_plugin_response_needs_a_final_status_and_valid_headers() {
+        for status in [100, 101, 199, 600, 999, 0] {
+            assert_eq!(
+                checked_response(status, &[], Vec::new()).unwrap_err(),
+                PluginFailure::InvalidOutput,
+                "{status}"
+            );
+        }
+        for status in [200, 204, 302, 400, 599] {
+            assert!(
+                checked_response(status, &[], Vec::new()).is_ok(),
+                "{status}"
+            );
+        }
+        let bad = headers(&[("bad header", "v")]);
+        assert!(checked_response(200, &bad, Vec::new()).is_err());
+        let bad = headers(&[("x-a", "line\nbreak")]);
+        assert!(checked_response(200, &bad, Vec::new()).is_err());
+        let big = vec![b'x'; MAX_RESPONSE_BODY + 1];
+        assert!(checked_response(200, &[], big).is_err());
+    }
 }
