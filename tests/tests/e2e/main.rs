@@ -11,3 +11,5 @@ mod pubsub;
 mod rest;
 mod robustness;
 mod sqs;
+mod verification;
+mod twitter_oracle;
