@@ -11,5 +11,4 @@ mod pubsub;
 mod rest;
 mod robustness;
 mod sqs;
-mod verification;
 mod twitter_oracle;
