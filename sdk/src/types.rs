@@ -77,6 +77,15 @@ impl Config {
         self.get("secret")
     }
 
+    /// Every active secret (rotation): `verifier.hmac.secret`, then each of
+    /// `verifier.hmac.secrets`. A signature made with any of them is genuine.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(|(n, v)| n == "secret" && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
     /// A configuration holding just a secret, for tests.
     pub fn with_secret(secret: &str) -> Self {
         Self(vec![("secret".into(), secret.into())])
@@ -248,6 +257,12 @@ mod tests {
         assert_eq!(c.get("empty"), None);
         assert_eq!(c.get("nope"), None);
         assert_eq!(Config::default().secret(), None);
+        let rotating = Config(vec![
+            ("secret".into(), "old".into()),
+            ("other".into(), "x".into()),
+            ("secret".into(), "new".into()),
+        ]);
+        assert_eq!(rotating.secrets().collect::<Vec<_>>(), ["old", "new"]);
         assert_eq!(Config::with_secret("k").secret(), Some("k"));
     }
 

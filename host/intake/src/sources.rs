@@ -22,8 +22,9 @@ pub(crate) enum Check {
     /// A native verifier; `None` when the stored configuration does not compile, which
     /// rejects every request (fail closed).
     Native(Option<Verifier>),
-    /// The source's provider plugin, with its configuration: `secret` (Convoy's
-    /// `verifier.hmac.secret`) and the `provider_config` entries.
+    /// The source's provider plugin, with its configuration: a `secret` entry per active
+    /// secret (Convoy's `verifier.hmac.secret`, then `hmac.secrets`) and the
+    /// `provider_config` entries.
     Plugin { config: Vec<(String, String)> },
 }
 
@@ -32,11 +33,10 @@ impl LiveSource {
         let check = if source.provider.is_empty() {
             Check::Native(Verifier::compile(&source.verifier).ok())
         } else {
-            let secret = source.verifier.hmac.as_ref().map(|h| &h.secret);
-            let config = secret
-                .filter(|s| !s.is_empty())
+            // Every active secret, each as a `secret` entry: the first is `hmac.secret`.
+            let secrets = source.verifier.hmac_secrets();
+            let config = secrets
                 .map(|s| ("secret".to_string(), s.expose().to_string()))
-                .into_iter()
                 .chain(source.provider_config.clone())
                 .collect();
             Check::Plugin { config }

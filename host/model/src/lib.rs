@@ -9,7 +9,9 @@ mod secret;
 pub mod verifier;
 
 pub use ids::{new_mask_id, new_uid};
-pub use secret::{REDACTED, Secret, redact, restore, with_secrets_exposed};
+pub use secret::{
+    ListedSecret, REDACTED, Secret, redact, restore, settle_list, with_secrets_exposed,
+};
 
 use std::collections::BTreeMap;
 

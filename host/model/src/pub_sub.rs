@@ -85,8 +85,10 @@ impl PubSubConfig {
         })
     }
 
-    /// For an update that echoes redacted secrets back: keeps the stored ones.
-    pub fn restore_secrets(&mut self, stored: Option<&Self>) -> Result<(), FieldError> {
+    /// Settles the secrets of a configuration given to the API against the stored one
+    /// (`None` when there is none): a redacted echo keeps the stored secret, and a
+    /// redaction that no stored secret backs is refused.
+    pub fn settle_secrets(&mut self, stored: Option<&Self>) -> Result<(), FieldError> {
         if let Some(auth) = self.kafka.as_mut().and_then(|k| k.auth.as_mut()) {
             let old = stored
                 .and_then(|s| s.kafka.as_ref())
@@ -410,7 +412,7 @@ mod tests {
             let shown = serde_json::to_value(&stored).unwrap();
             assert!(!shown.to_string().contains("s3cret") && shown.to_string().contains(REDACTED));
             let mut echoed: PubSubConfig = serde_json::from_value(shown).unwrap();
-            echoed.restore_secrets(Some(&stored)).unwrap();
+            echoed.settle_secrets(Some(&stored)).unwrap();
             assert_eq!(echoed, stored);
         }
     }

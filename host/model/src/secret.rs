@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::fmt;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::FieldError;
 
@@ -90,6 +90,121 @@ impl From<&str> for Secret {
     }
 }
 
+/// One of a list of active secrets (rotation), known by an id: random, given when it is
+/// first stored, and shown in its redacted form `********#<id>`. An update keeps a stored
+/// secret by naming that form, so retiring one secret keeps exactly the others, whatever
+/// their order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListedSecret {
+    id: String,
+    secret: Secret,
+}
+
+impl ListedSecret {
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// The redacted form that names this secret in API answers.
+    pub fn redacted(&self) -> String {
+        format!("{REDACTED}#{}", self.id)
+    }
+}
+
+impl From<&str> for ListedSecret {
+    fn from(value: &str) -> Self {
+        Self {
+            id: String::new(),
+            secret: Secret::new(value),
+        }
+    }
+}
+
+/// The [`restore`] rule for a list: an entry `********#<id>` is the stored secret of that
+/// id (refused when there is none); a new plaintext secret gets an id; the bare redaction
+/// string names nothing and is refused.
+pub fn settle_list(
+    list: &mut [ListedSecret],
+    stored: &[ListedSecret],
+    field: &str,
+) -> Result<(), FieldError> {
+    for entry in list {
+        if entry.secret.is_empty() && !entry.id.is_empty() {
+            let kept = stored.iter().find(|s| s.id == entry.id).ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    format!(
+                        "{} names no stored secret; send the secret itself",
+                        entry.redacted()
+                    ),
+                )
+            })?;
+            *entry = kept.clone();
+        } else if entry.secret.expose() == REDACTED {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "{REDACTED} does not say which stored secret to keep: use the form the API shows ({REDACTED}#<id>), or send the secret itself"
+                ),
+            ));
+        } else if entry.id.is_empty() {
+            let mut bytes = [0u8; 8];
+            getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+            entry.id = hex::encode(bytes);
+        }
+    }
+    Ok(())
+}
+
+impl Serialize for ListedSecret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if EXPOSED.get() {
+            Stored {
+                id: self.id.clone(),
+                secret: self.secret.expose().to_string(),
+            }
+            .serialize(serializer)
+        } else if self.secret.is_empty() {
+            serializer.serialize_str("")
+        } else {
+            serializer.serialize_str(&self.redacted())
+        }
+    }
+}
+
+/// How the store keeps a listed secret.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    id: String,
+    secret: String,
+}
+
+impl<'de> Deserialize<'de> for ListedSecret {
+    /// From the API: a plaintext secret, or `********#<id>` naming a stored one. From the
+    /// store: `{"id", "secret"}`.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Given(String),
+            Stored(Stored),
+        }
+        Ok(match Form::deserialize(deserializer)? {
+            Form::Given(text) => match text.strip_prefix(&format!("{REDACTED}#")) {
+                Some(id) if !id.is_empty() => Self {
+                    id: id.to_string(),
+                    secret: Secret::default(),
+                },
+                _ => Self::from(text.as_str()),
+            },
+            Form::Stored(Stored { id, secret }) => Self {
+                id,
+                secret: Secret::new(secret),
+            },
+        })
+    }
+}
+
 /// Runs `f` with every [`Secret`] serialized in plaintext on this thread: for the store,
 /// which must keep the secrets it is given.
 pub fn with_secrets_exposed<R>(f: impl FnOnce() -> R) -> R {
@@ -116,6 +231,33 @@ mod tests {
         assert_eq!(stored, "\"s3cret\"");
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"********\"");
         assert_eq!(serde_json::to_string(&Secret::default()).unwrap(), "\"\"");
+    }
+
+    #[test]
+    fn listed_secrets_are_kept_by_identity_not_position() {
+        let mut stored: Vec<ListedSecret> = vec!["a".into(), "b".into(), "c".into()];
+        settle_list(&mut stored, &[], "s").unwrap();
+        let stored: Vec<ListedSecret> = with_secrets_exposed(|| {
+            serde_json::from_str(&serde_json::to_string(&stored).unwrap()).unwrap()
+        });
+        let shown = serde_json::to_value(&stored).unwrap();
+        assert!(!shown.to_string().contains("\"a\""), "{shown}");
+        // Retire b: echo a's and c's forms, in another order, and add d.
+        let echo = serde_json::json!([shown[2], "d", shown[0]]);
+        let mut update: Vec<ListedSecret> = serde_json::from_value(echo).unwrap();
+        settle_list(&mut update, &stored, "s").unwrap();
+        let kept: Vec<&str> = update.iter().map(|s| s.secret().expose()).collect();
+        assert_eq!(kept, ["c", "d", "a"]);
+        for refused in [
+            serde_json::json!([REDACTED]),
+            serde_json::json!(["********#nosuch"]),
+        ] {
+            let mut update: Vec<ListedSecret> = serde_json::from_value(refused).unwrap();
+            assert_eq!(
+                settle_list(&mut update, &stored, "s").unwrap_err().field,
+                "s"
+            );
+        }
     }
 
     #[test]

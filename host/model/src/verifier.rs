@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{FieldError, Secret};
+use crate::{FieldError, ListedSecret, Secret, settle_list};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -17,7 +17,8 @@ pub enum VerifierType {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifierConfig {
-    #[serde(rename = "type", default)]
+    /// Required: a verifier without a type must not silently accept everything.
+    #[serde(rename = "type")]
     pub kind: VerifierType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hmac: Option<HmacConfig>,
@@ -49,7 +50,7 @@ pub struct HmacConfig {
     pub encoding: String,
     /// Further active secrets, for rotation: any one may match.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<Secret>,
+    pub secrets: Vec<ListedSecret>,
     #[serde(default)]
     pub signature_format: SignatureFormat,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,29 +74,41 @@ pub struct ApiKeyConfig {
 }
 
 impl VerifierConfig {
-    /// For an update that echoes redacted secrets back: keeps the stored secret at each
-    /// place that holds the redaction (`hmac.secrets` by position).
-    pub fn restore_secrets(&mut self, stored: &VerifierConfig) -> Result<(), FieldError> {
+    /// Settles the secrets of a configuration given to the API, against the stored one
+    /// (`None` for a new source): a redacted echo keeps the stored secret (`hmac.secrets`
+    /// by id), and a redaction that no stored secret backs is refused.
+    pub fn settle_secrets(&mut self, stored: Option<&VerifierConfig>) -> Result<(), FieldError> {
         if let Some(new) = &mut self.hmac {
-            let old = stored.hmac.as_ref();
+            let old = stored.and_then(|s| s.hmac.as_ref());
             new.secret
                 .restore_from(old.map(|h| &h.secret), "verifier.hmac.secret")?;
-            for (i, secret) in new.secrets.iter_mut().enumerate() {
-                let kept = old.and_then(|h| h.secrets.get(i));
-                secret.restore_from(kept, "verifier.hmac.secrets")?;
-            }
+            let old_list = old.map_or(&[][..], |h| &h.secrets);
+            settle_list(&mut new.secrets, old_list, "verifier.hmac.secrets")?;
         }
         if let Some(new) = &mut self.basic_auth {
-            let old = stored.basic_auth.as_ref().map(|b| &b.password);
+            let old = stored
+                .and_then(|s| s.basic_auth.as_ref())
+                .map(|b| &b.password);
             new.password
                 .restore_from(old, "verifier.basic_auth.password")?;
         }
         if let Some(new) = &mut self.api_key {
-            let old = stored.api_key.as_ref().map(|k| &k.header_value);
+            let old = stored
+                .and_then(|s| s.api_key.as_ref())
+                .map(|k| &k.header_value);
             new.header_value
                 .restore_from(old, "verifier.api_key.header_value")?;
         }
         Ok(())
+    }
+
+    /// Every active HMAC secret: `hmac.secret`, then `hmac.secrets`, the empty ones left out.
+    pub fn hmac_secrets(&self) -> impl Iterator<Item = &Secret> {
+        let hmac = self.hmac.iter();
+        hmac.flat_map(|h| {
+            std::iter::once(&h.secret).chain(h.secrets.iter().map(ListedSecret::secret))
+        })
+        .filter(|s| !s.is_empty())
     }
 
     /// The request header that carries a credential, masked when the request is stored.
@@ -131,11 +144,24 @@ mod tests {
 
     #[test]
     fn redaction_round_trips_through_an_update() {
-        let stored = hmac_config();
+        let mut stored = hmac_config();
+        stored.settle_secrets(None).unwrap();
         let shown = serde_json::to_value(&stored).unwrap();
         assert_eq!(shown["hmac"]["secret"], REDACTED);
         let mut echoed: VerifierConfig = serde_json::from_value(shown).unwrap();
-        echoed.restore_secrets(&stored).unwrap();
+        echoed.settle_secrets(Some(&stored)).unwrap();
         assert_eq!(echoed, stored);
+    }
+
+    #[test]
+    fn a_verifier_needs_a_type() {
+        let error = serde_json::from_value::<VerifierConfig>(serde_json::json!({
+            "hmac": {"header": "X-Sig", "hash": "SHA256", "encoding": "hex", "secret": "s"}
+        }))
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("missing field `type`"),
+            "{error}"
+        );
     }
 }

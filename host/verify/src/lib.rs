@@ -13,6 +13,22 @@ use inlet_model::{FieldError, Secret};
 use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq, digest, hmac};
 
 pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
+/// Longest replay window an advanced signature may be given: a day. Beyond it (or at 0)
+/// the window would no longer bound replays.
+pub const MAX_TOLERANCE_SECONDS: u64 = 86_400;
+
+fn tolerance(configured: Option<u64>) -> Result<u64, FieldError> {
+    match configured {
+        None => Ok(DEFAULT_TOLERANCE_SECONDS),
+        Some(seconds) if (1..=MAX_TOLERANCE_SECONDS).contains(&seconds) => Ok(seconds),
+        Some(_) => Err(FieldError::new(
+            "verifier.hmac.tolerance_seconds",
+            format!(
+                "must be from 1 to {MAX_TOLERANCE_SECONDS} (default {DEFAULT_TOLERANCE_SECONDS})"
+            ),
+        )),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -83,7 +99,19 @@ impl Verifier {
     /// Checks a configuration and returns the verifier it describes.
     pub fn compile(config: &VerifierConfig) -> Result<Verifier, FieldError> {
         match config.kind {
-            VerifierType::Noop => Ok(Verifier::Noop),
+            VerifierType::Noop => {
+                // A block of settings beside `noop` means the sender meant another type:
+                // refused rather than accepting every request.
+                if config.hmac.is_some() || config.basic_auth.is_some() || config.api_key.is_some()
+                {
+                    return Err(FieldError::new(
+                        "verifier.type",
+                        "is noop, which takes no hmac, basic_auth or api_key settings; \
+                         set type to the verifier those settings are for",
+                    ));
+                }
+                Ok(Verifier::Noop)
+            }
             VerifierType::Hmac => {
                 let c = config
                     .hmac
@@ -112,17 +140,13 @@ impl Verifier {
                         ));
                     }
                 };
-                if c.secrets.iter().any(Secret::is_empty) {
+                if c.secrets.iter().any(|s| s.secret().is_empty()) {
                     return Err(FieldError::new(
                         "verifier.hmac.secrets",
                         "must not contain an empty secret",
                     ));
                 }
-                let secrets: Vec<Secret> = std::iter::once(&c.secret)
-                    .chain(&c.secrets)
-                    .filter(|s| !s.is_empty())
-                    .cloned()
-                    .collect();
+                let secrets: Vec<Secret> = config.hmac_secrets().cloned().collect();
                 if secrets.is_empty() {
                     return Err(FieldError::new("verifier.hmac.secret", "must not be empty"));
                 }
@@ -132,7 +156,7 @@ impl Verifier {
                     encoding,
                     secrets,
                     format: c.signature_format,
-                    tolerance_seconds: c.tolerance_seconds.unwrap_or(DEFAULT_TOLERANCE_SECONDS),
+                    tolerance_seconds: tolerance(c.tolerance_seconds)?,
                 })
             }
             VerifierType::BasicAuth => {
@@ -201,11 +225,11 @@ impl Verifier {
                         check_hmac(*hash, secrets, body, &[signature])
                     }
                     SignatureFormat::Advanced => {
-                        let (timestamp, signatures) = parse_advanced(value, *encoding)?;
-                        let mut signed = format!("{timestamp},").into_bytes();
+                        let header = parse_advanced(value, *encoding)?;
+                        let mut signed = format!("{},", header.signed_timestamp).into_bytes();
                         signed.extend_from_slice(body);
-                        check_hmac(*hash, secrets, &signed, &signatures)?;
-                        if now.abs_diff(timestamp) > *tolerance_seconds {
+                        check_hmac(*hash, secrets, &signed, &header.signatures)?;
+                        if now.abs_diff(header.timestamp) > *tolerance_seconds {
                             return Err(VerifyError::TimestampExpired);
                         }
                         Ok(())
@@ -270,21 +294,40 @@ fn decode(encoding: Encoding, text: &str) -> Result<Vec<u8>, VerifyError> {
     }
 }
 
-/// Parses `t=<unix>,v1=<sig>[,v1=<sig>…]`.
-fn parse_advanced(value: &str, encoding: Encoding) -> Result<(i64, Vec<Vec<u8>>), VerifyError> {
+/// An advanced signature header, `t=<unix>,v1=<sig>[,v1=<sig>…]`.
+struct Advanced<'h> {
+    /// The timestamp as sent: what the sender signed.
+    signed_timestamp: &'h str,
+    timestamp: i64,
+    /// Every `v1` that decodes; one that does not cannot match and is passed over, so a
+    /// sender may list signatures for several secrets in any form.
+    signatures: Vec<Vec<u8>>,
+}
+
+fn parse_advanced(value: &str, encoding: Encoding) -> Result<Advanced<'_>, VerifyError> {
     let mut timestamp = None;
     let mut signatures = Vec::new();
+    let mut any_v1 = false;
     for part in value.split(',') {
         match part.trim().split_once('=') {
             Some(("t", t)) => {
-                timestamp = Some(t.parse().map_err(|_| VerifyError::InvalidSignature)?);
+                let parsed = t.parse().map_err(|_| VerifyError::InvalidSignature)?;
+                timestamp = Some((t, parsed));
             }
-            Some(("v1", sig)) => signatures.push(decode(encoding, sig)?),
+            Some(("v1", sig)) => {
+                any_v1 = true;
+                signatures.extend(decode(encoding, sig).ok());
+            }
             _ => {}
         }
     }
-    match (timestamp, signatures.is_empty()) {
-        (Some(t), false) => Ok((t, signatures)),
+    match (timestamp, any_v1) {
+        (Some(_), true) if signatures.is_empty() => Err(VerifyError::InvalidSignature),
+        (Some((signed_timestamp, timestamp)), true) => Ok(Advanced {
+            signed_timestamp,
+            timestamp,
+            signatures,
+        }),
         _ => Err(VerifyError::MissingSignature),
     }
 }
@@ -381,6 +424,45 @@ mod tests {
         assert_eq!(
             v.verify(&h, b"body", 1000),
             Err(VerifyError::MissingSignature)
+        );
+    }
+
+    #[test]
+    fn any_valid_v1_counts_and_the_timestamp_is_signed_as_sent() {
+        let config = hmac_config(SignatureFormat::Advanced);
+        let v = Verifier::compile(&config).unwrap();
+        // An undecodable v1 before the valid one does not hide it.
+        let value = format!("t=1000,v1=not-hex!,v1={}", sign("new", b"1000,body"));
+        assert_eq!(v.verify(&headers("x-sig", &value), b"body", 1000), Ok(()));
+        let value = "t=1000,v1=zz,v1=%%";
+        assert_eq!(
+            v.verify(&headers("x-sig", value), b"body", 1000),
+            Err(VerifyError::InvalidSignature)
+        );
+        // A sender that wrote the timestamp with a leading zero signed those characters.
+        let value = format!("t=01000,v1={}", sign("new", b"01000,body"));
+        assert_eq!(v.verify(&headers("x-sig", &value), b"body", 1000), Ok(()));
+    }
+
+    #[test]
+    fn the_replay_window_is_bounded() {
+        for bad in [0, MAX_TOLERANCE_SECONDS + 1, u64::MAX] {
+            let mut config = hmac_config(SignatureFormat::Advanced);
+            config.hmac.as_mut().unwrap().tolerance_seconds = Some(bad);
+            assert_eq!(
+                Verifier::compile(&config).unwrap_err().field,
+                "verifier.hmac.tolerance_seconds"
+            );
+        }
+    }
+
+    #[test]
+    fn noop_with_settings_of_another_type_is_refused() {
+        let mut config = hmac_config(SignatureFormat::Simple);
+        config.kind = VerifierType::Noop;
+        assert_eq!(
+            Verifier::compile(&config).unwrap_err().field,
+            "verifier.type"
         );
     }
 

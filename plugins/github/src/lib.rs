@@ -18,18 +18,25 @@ impl Plugin for GitHub {
     }
 
     fn verify(request: &Request, config: &Config) -> Verdict {
-        let Some(secret) = config.secret() else {
+        if config.secret().is_none() {
             return Verdict::misconfigured("secret");
-        };
+        }
         let Some(header) = request.header("x-hub-signature-256") else {
             return Verdict::reject("missing signature");
         };
-        let expected = hmac_sha256(secret.as_bytes(), &request.body);
-        match header.strip_prefix("sha256=").and_then(hex_decode) {
-            Some(signature) if constant_time_eq(&signature, &expected) => Verdict::accept()
+        let signature = header.strip_prefix("sha256=").and_then(hex_decode);
+        // Any active secret (rotation) may have signed it.
+        let genuine = signature.is_some_and(|signature| {
+            config.secrets().any(|secret| {
+                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
+            })
+        });
+        if genuine {
+            Verdict::accept()
                 .with_event_type(request.header("x-github-event"))
-                .with_idempotency_key(request.header("x-github-delivery")),
-            _ => Verdict::reject("invalid signature"),
+                .with_idempotency_key(request.header("x-github-delivery"))
+        } else {
+            Verdict::reject("invalid signature")
         }
     }
 }
@@ -74,6 +81,18 @@ mod tests {
                 .with_event_type("push")
                 .with_idempotency_key("72d3162e-cc78-11e3-81ab-4c9367dc0958")
         );
+    }
+
+    #[test]
+    fn a_signature_by_any_active_secret_is_accepted() {
+        let rotating = Config(vec![
+            ("secret".into(), "old".into()),
+            ("secret".into(), "new".into()),
+        ]);
+        for secret in ["old", "new"] {
+            assert!(GitHub::verify(&signed("{}", secret), &rotating).is_accept());
+        }
+        assert!(!GitHub::verify(&signed("{}", "retired"), &rotating).is_accept());
     }
 
     #[test]

@@ -17,18 +17,24 @@ impl Plugin for Shopify {
     }
 
     fn verify(request: &Request, config: &Config) -> Verdict {
-        let Some(secret) = config.secret() else {
+        if config.secret().is_none() {
             return Verdict::misconfigured("secret");
-        };
+        }
         let Some(header) = request.header("x-shopify-hmac-sha256") else {
             return Verdict::reject("missing signature");
         };
-        let expected = hmac_sha256(secret.as_bytes(), &request.body);
-        match base64_decode(header.trim()) {
-            Some(signature) if constant_time_eq(&signature, &expected) => Verdict::accept()
+        // Any active secret (rotation) may have signed it.
+        let genuine = base64_decode(header.trim()).is_some_and(|signature| {
+            config.secrets().any(|secret| {
+                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
+            })
+        });
+        if genuine {
+            Verdict::accept()
                 .with_event_type(request.header("x-shopify-topic"))
-                .with_idempotency_key(request.header("x-shopify-webhook-id")),
-            _ => Verdict::reject("invalid signature"),
+                .with_idempotency_key(request.header("x-shopify-webhook-id"))
+        } else {
+            Verdict::reject("invalid signature")
         }
     }
 }
@@ -38,6 +44,18 @@ inlet_sdk::export_plugin!(Shopify);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signature_by_any_active_secret_is_accepted() {
+        let rotating = Config(vec![
+            ("secret".into(), "old".into()),
+            ("secret".into(), "new".into()),
+        ]);
+        for secret in ["old", "new"] {
+            assert!(Shopify::verify(&signed("{}", secret), &rotating).is_accept());
+        }
+        assert!(!Shopify::verify(&signed("{}", "retired"), &rotating).is_accept());
+    }
     use base64::Engine;
     use hmac::Mac;
 

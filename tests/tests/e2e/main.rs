@@ -12,3 +12,4 @@ mod rest;
 mod robustness;
 mod sqs;
 mod twitter_oracle;
+mod verification;
