@@ -16,6 +16,7 @@ use axum::routing::{get, post, put};
 use http::StatusCode;
 use inlet_auth::Auth;
 use inlet_brokers::Brokers;
+use inlet_metrics::Metrics;
 use inlet_plugin_host::PluginHost;
 use inlet_store::Store;
 use inlet_web::{ApiError, ListPage, json_body, ok};
@@ -30,6 +31,8 @@ pub struct Admin {
     plugins: Arc<PluginHost>,
     /// The consumers of `pub_sub` sources, started, restarted and stopped as sources change.
     brokers: Arc<Brokers>,
+    /// Where a deleted source's series are removed.
+    metrics: Arc<Metrics>,
     /// Base of every source's public ingest URL.
     public_url: String,
     body_timeout: Duration,
@@ -41,6 +44,7 @@ impl Admin {
         auth: Arc<Auth>,
         plugins: Arc<PluginHost>,
         brokers: Arc<Brokers>,
+        metrics: Arc<Metrics>,
         public_url: String,
         body_timeout: Duration,
     ) -> Self {
@@ -49,6 +53,7 @@ impl Admin {
             auth,
             plugins,
             brokers,
+            metrics,
             public_url,
             body_timeout,
         }

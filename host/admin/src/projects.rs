@@ -158,11 +158,18 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     state.auth.require_admin(&state.store, &headers)?;
     let project = find(&state, &project_id)?;
-    for source in state.store.sources(&project.uid)? {
+    let sources = state.store.sources(&project.uid)?;
+    for source in &sources {
         // Consumers stop first, so none stores into the project after it is gone.
         state.brokers.stop(&source.uid).await;
     }
     state.store.delete_project(&project.uid).await?;
+    for source in &sources {
+        state.metrics.forget_source(&source.uid);
+    }
+    state
+        .metrics
+        .forget_source(&inlet_metrics::rest_api_source(&project.uid));
     tracing::info!(project = %project.uid, "project deleted");
     Ok(ok(StatusCode::OK, "Project deleted successfully", ()))
 }

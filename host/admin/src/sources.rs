@@ -52,7 +52,7 @@ pub async fn create(
         .auth
         .require_project(&state.store, &headers, &project_id)?;
     let project = super::projects::find(&state, &project_id)?;
-    let input: SourceInput = state.body(&headers, body).await?;
+    let mut input: SourceInput = state.body(&headers, body).await?;
     let now = now_rfc3339();
     let mut source = Source {
         uid: new_uid(),
@@ -83,6 +83,7 @@ pub async fn create(
             "required; use {\"type\": \"noop\"} to accept unauthenticated events",
         ));
     }
+    settle_secrets(&mut input, None).map_err(invalid)?;
     apply(&mut source, input);
     validate(&source, project.kind, &state.plugins)?;
     state.store.put_source(&source).await?;
@@ -149,7 +150,18 @@ pub async fn update(
             "a source's type cannot change; create a new source instead",
         ));
     }
-    restore_secrets(&mut input, &source).map_err(invalid)?;
+    let provider_changes = input
+        .provider
+        .as_ref()
+        .is_some_and(|p| p.trim() != source.provider);
+    if provider_changes && input.verifier.is_none() {
+        return Err(field(
+            "verifier",
+            "changing provider changes how the source verifies its requests: send the \
+             verifier too (use {\"type\": \"noop\"} to accept unauthenticated events)",
+        ));
+    }
+    settle_secrets(&mut input, Some(&source)).map_err(invalid)?;
     apply(&mut source, input);
     validate(&source, project.kind, &state.plugins)?;
     source.updated_at = now_rfc3339();
@@ -175,21 +187,28 @@ pub async fn delete(
     // Consumers stop (storing what they hold, committing) before the source goes.
     state.brokers.stop(&source.uid).await;
     state.store.delete_source(&source).await?;
+    state.metrics.forget_source(&source.uid);
     tracing::info!(project = %source.project_id, source = %source.uid, "source deleted");
     Ok(ok(StatusCode::OK, "Source deleted successfully", ()))
 }
 
-/// Keeps the stored secrets where an update echoes them back redacted.
-fn restore_secrets(input: &mut SourceInput, stored: &Source) -> Result<(), FieldError> {
+/// Settles the secrets a create (no stored source) or an update gives: where they are
+/// echoed back redacted, the stored ones are kept; a redaction nothing stored backs is
+/// refused.
+fn settle_secrets(input: &mut SourceInput, stored: Option<&Source>) -> Result<(), FieldError> {
     if let Some(verifier) = &mut input.verifier {
-        verifier.restore_secrets(&stored.verifier)?;
+        verifier.settle_secrets(stored.map(|s| &s.verifier))?;
     }
     if let Some(pub_sub) = &mut input.pub_sub {
-        pub_sub.restore_secrets(stored.pub_sub.as_ref())?;
+        pub_sub.settle_secrets(stored.and_then(|s| s.pub_sub.as_ref()))?;
     }
     for (name, value) in input.provider_config.iter_mut().flatten() {
-        let old = stored.provider_config.get(name).map(String::as_str);
-        restore(value, old, &format!("provider_config.{name}"))?;
+        let old = stored.and_then(|s| s.provider_config.get(name));
+        restore(
+            value,
+            old.map(String::as_str),
+            &format!("provider_config.{name}"),
+        )?;
     }
     Ok(())
 }

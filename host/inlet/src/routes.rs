@@ -11,7 +11,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;
-use inlet_metrics::{Metrics, RequestLabels};
+use inlet_metrics::{Metrics, RequestLabels, method_label};
 use inlet_store::Store;
 use inlet_web::{ApiError, ok};
 use tokio::sync::Semaphore;
@@ -46,7 +46,7 @@ async fn observe(State(surface): State<Arc<Surface>>, request: Request, next: Ne
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_string();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     // Health and metrics are cheap and must stay reachable when Inlet is saturated.
     let exempt = matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
     let response = match surface.in_flight.try_acquire() {

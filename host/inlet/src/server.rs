@@ -79,6 +79,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         auth,
         plugins,
         brokers.clone(),
+        metrics.clone(),
         public_url,
         settings.body_timeout,
     );

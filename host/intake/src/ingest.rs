@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use inlet_metrics::OTHER;
 use inlet_model::{Event, REDACTED, Source};
 use inlet_payload::{LazyJson, Payload};
 use inlet_plugin_host::{PluginFailure, Request as PluginRequest, Verdict};
@@ -27,7 +28,7 @@ pub async fn ingest(
     body: Body,
 ) -> Result<Response, ApiError> {
     let Some(live) = state.sources.get(&state.store, &mask_id)? else {
-        state.metrics.rejected("unknown", "source_not_found");
+        state.metrics.rejected(OTHER, "source_not_found");
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "source_not_found",
@@ -180,15 +181,24 @@ async fn accept(
     Ok(Outcome::Stored(stored))
 }
 
-/// A plugin that produced no verdict fails its request only: 500, so the sender retries.
+/// A plugin that produced no verdict fails its request only, with a status that tells the
+/// sender to retry: 503 while the plugin is saturated, 500 otherwise.
 fn plugin_failed(failure: PluginFailure) -> ApiError {
-    let message = match failure {
-        PluginFailure::NotLoaded => {
-            "the source's provider plugin is not loaded; its operator must install it"
-        }
-        _ => "the source's provider plugin failed on this request; the sender may retry",
+    let (status, message) = match failure {
+        PluginFailure::NotLoaded => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the source's provider plugin is not loaded; its operator must install it",
+        ),
+        PluginFailure::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the source's provider plugin is busy; retry shortly",
+        ),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the source's provider plugin failed on this request; the sender may retry",
+        ),
     };
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, failure.code(), message)
+    ApiError::new(status, failure.code(), message)
 }
 
 /// Request headers by lower-case name, with the verifier's credential header redacted.

@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
+use inlet_metrics::{OTHER, rest_api_source};
 use inlet_model::ProjectType;
 use inlet_payload::parse_event;
 use inlet_web::{ApiError, ApiPath, ok, read_body, require_json};
@@ -19,7 +20,9 @@ pub async fn create_event(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let source = format!("rest_api:{project_id}");
+    // Until the caller is known to hold this project, the path is a stranger's text: it
+    // never becomes a label.
+    let mut source = OTHER.to_string();
     let result = async {
         state
             .auth
@@ -28,6 +31,7 @@ pub async fn create_event(
             .store
             .project(&project_id)?
             .ok_or_else(|| ApiError::not_found("project"))?;
+        source = rest_api_source(&project.uid);
         if project.kind != ProjectType::Outgoing {
             return Err(ApiError::bad_request(
                 "wrong_project_type",

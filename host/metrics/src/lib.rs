@@ -1,4 +1,12 @@
 //! Prometheus metrics, served at `/metrics` in the text exposition format.
+//!
+//! Every label value comes from a bounded set that no stranger can grow or forge: route
+//! templates, [`method_label`]'s fixed methods, reason codes, plugin names, and uids of
+//! sources and projects that exist ([`OTHER`] for anything else). A deleted source's series
+//! are removed ([`Metrics::forget_source`]).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -7,9 +15,27 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// The label of what is not in a bounded set: an unknown source, an unknown method.
+pub const OTHER: &str = "other";
+
+/// A request method as a label: one of the methods Inlet serves, else [`OTHER`].
+pub fn method_label(method: &http::Method) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or(OTHER)
+}
+
+/// The source label of a project's REST API source.
+pub fn rest_api_source(project_uid: &str) -> String {
+    format!("rest_api:{project_uid}")
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SourceLabels {
-    /// A source uid, or `rest_api:<project uid>` for the REST API source.
+    /// A source uid, or `rest_api:<project uid>` for the REST API source, of a source or
+    /// project that exists; [`OTHER`] for requests to none.
     pub source: String,
 }
 
@@ -23,7 +49,8 @@ pub struct RejectLabels {
 pub struct RequestLabels {
     /// The route template (`/ingest/{mask_id}`), never the concrete path.
     pub route: String,
-    pub method: String,
+    /// [`method_label`].
+    pub method: &'static str,
     pub status: u16,
 }
 
@@ -56,6 +83,8 @@ pub struct Metrics {
     broker_errors: Family<SourceLabels, Counter>,
     dead_letters: Family<SourceLabels, Counter>,
     broker_redeliveries: Family<SourceLabels, Counter>,
+    /// The reasons each source has a rejection series for, so that they can be removed.
+    rejection_reasons: Mutex<HashMap<String, BTreeSet<&'static str>>>,
 }
 
 impl Default for Metrics {
@@ -131,6 +160,7 @@ impl Default for Metrics {
             broker_redeliveries.clone(),
         );
         Self {
+            rejection_reasons: Mutex::default(),
             registry,
             broker_source_state,
             broker_errors,
@@ -154,13 +184,42 @@ impl Metrics {
             .inc_by(events);
     }
 
-    pub fn rejected(&self, source: &str, reason: &str) {
+    pub fn rejected(&self, source: &str, reason: &'static str) {
         self.events_rejected
             .get_or_create(&RejectLabels {
                 source: source.to_string(),
                 reason: reason.to_string(),
             })
             .inc();
+        let mut reasons = self
+            .rejection_reasons
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        reasons
+            .entry(source.to_string())
+            .or_default()
+            .insert(reason);
+    }
+
+    /// Removes every series of a source (a source uid or `rest_api:<project uid>`) that is
+    /// gone, so that churn does not grow `/metrics`.
+    pub fn forget_source(&self, source: &str) {
+        let labels = source_labels(source);
+        self.events_accepted.remove(&labels);
+        self.broker_errors.remove(&labels);
+        self.dead_letters.remove(&labels);
+        self.broker_redeliveries.remove(&labels);
+        let reasons = self
+            .rejection_reasons
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(source);
+        for reason in reasons.into_iter().flatten() {
+            self.events_rejected.remove(&RejectLabels {
+                source: source.to_string(),
+                reason: reason.to_string(),
+            });
+        }
     }
 
     pub fn plugin_call(&self, plugin: &str, outcome: &str, seconds: f64) {
@@ -224,5 +283,33 @@ impl Metrics {
 fn source_labels(source: &str) -> SourceLabels {
     SourceLabels {
         source: source.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_known_set_are_other() {
+        assert_eq!(method_label(&http::Method::POST), "POST");
+        let forged = http::Method::from_bytes(b"X\"}").unwrap_or(http::Method::CONNECT);
+        assert_eq!(method_label(&forged), OTHER);
+        assert_eq!(method_label(&http::Method::CONNECT), OTHER);
+    }
+
+    #[test]
+    fn a_forgotten_source_leaves_no_series() {
+        let metrics = Metrics::default();
+        metrics.accepted("s1", 3);
+        metrics.rejected("s1", "invalid_signature");
+        metrics.rejected("s1", "payload_too_large");
+        metrics.dead_letter("s1", 1);
+        metrics.accepted("s2", 1);
+        assert!(metrics.encode().contains("source=\"s1\""));
+        metrics.forget_source("s1");
+        let text = metrics.encode();
+        assert!(!text.contains("s1"), "{text}");
+        assert!(text.contains("source=\"s2\""), "{text}");
     }
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use inlet_metrics::Metrics;
-use runtime::{CallState, Runtime};
+use runtime::{CallState, Deadline, Runtime};
 
 wasmtime::component::bindgen!({
     path: "../../wit/v0.1.0",
@@ -52,6 +52,9 @@ const BUILT_IN: &[(&str, &[u8])] = &[
 /// starts. More would only share the cores, stretching every call's wall-clock time towards
 /// its deadline. Also sizes the instance pool.
 const CALLS_PER_CORE: u32 = 2;
+
+/// Longest wait for a call slot; past it the request fails with `plugin_busy` (503).
+pub const SLOT_WAIT: Duration = Duration::from_secs(1);
 
 /// Bounds on what a plugin may return.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
@@ -112,6 +115,8 @@ pub enum Verdict {
 pub enum PluginFailure {
     /// No plugin of the source's `provider` name is loaded.
     NotLoaded,
+    /// No call slot came free within [`SLOT_WAIT`]: the plugin is saturated.
+    Busy,
     Timeout,
     MemoryLimit,
     Trap,
@@ -122,6 +127,7 @@ impl PluginFailure {
     pub fn code(self) -> &'static str {
         match self {
             Self::NotLoaded => "plugin_unavailable",
+            Self::Busy => "plugin_busy",
             Self::Timeout => "plugin_timeout",
             Self::MemoryLimit => "plugin_memory_limit",
             Self::Trap => "plugin_trap",
@@ -184,7 +190,7 @@ impl PluginHost {
             .map_err(|e| anyhow::anyhow!("it does not match the inlet:plugin world: {e}"))?;
         let info = self
             .runtime
-            .call(&pre, |store, plugin| {
+            .call(&pre, Deadline::Load, |store, plugin| {
                 plugin.inlet_plugin_handler().call_describe(store)
             })
             .map_err(|f| anyhow::anyhow!("its describe call failed: {}", f.code()))?;
@@ -261,7 +267,7 @@ impl PluginHost {
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
             runtime
-                .call(&callee.pre, |store, p| {
+                .call(&callee.pre, Deadline::Call, |store, p| {
                     p.inlet_plugin_handler()
                         .call_verify(store, &request, &config)
                 })

@@ -19,9 +19,29 @@ use super::{PluginFailure, PluginLimits, Provider, ProviderPre};
 
 /// How often the epoch advances; deadlines are whole ticks.
 const TICK: Duration = Duration::from_millis(5);
-/// Log lines one call may write, each at most this long.
-const LOG_LINES_PER_CALL: u32 = 32;
-const LOG_LINE_LEN: usize = 1024;
+/// A call made while loading (`describe`) may take a second: at start-up, on a busy
+/// machine, the per-request deadline would refuse a plugin that is merely slow to start.
+const LOAD_DEADLINE_TICKS: u64 = 1000 / TICK.as_millis() as u64;
+
+/// Which deadline a call gets.
+#[derive(Clone, Copy)]
+pub(super) enum Deadline {
+    /// The per-request deadline (`--plugin-deadline-ms`).
+    Call,
+    /// Loading a plugin.
+    Load,
+}
+
+/// What one call may write to the log: at most this many bytes in all, in lines of at
+/// most [`LOG_LINE_LEN`]. An internet client can make a plugin log on every request.
+const LOG_BYTES_PER_CALL: usize = 2048;
+const LOG_LINE_LEN: usize = 512;
+/// What one component may hold in the pool, so that a component of many modules and
+/// memories cannot take the slots every other plugin's calls need. A Rust plugin has one
+/// memory; its canonical-ABI shims add a few small instances and tables.
+const MEMORIES_PER_COMPONENT: u32 = 1;
+const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+const TABLES_PER_COMPONENT: u32 = 8;
 
 #[derive(Clone)]
 pub(super) struct Runtime {
@@ -48,7 +68,8 @@ impl Drop for Inner {
 pub(super) struct CallState {
     memory_limit: usize,
     memory_exceeded: bool,
-    log_lines: u32,
+    /// Bytes this call has logged.
+    logged: usize,
 }
 
 impl ResourceLimiter for CallState {
@@ -112,16 +133,19 @@ impl From<crypto::HashAlgorithm> for inlet_sdk::crypto::HashAlgorithm {
 
 impl log::Host for CallState {
     fn log(&mut self, level: log::Level, mut message: String) {
-        if self.log_lines >= LOG_LINES_PER_CALL {
+        let room = LOG_BYTES_PER_CALL.saturating_sub(self.logged);
+        if room == 0 {
             return;
         }
-        self.log_lines += 1;
-        super::truncate(&mut message, LOG_LINE_LEN);
+        super::truncate(&mut message, LOG_LINE_LEN.min(room));
+        self.logged += message.len().max(1);
+        // Debug-formatted, so a plugin's newlines and control characters are escaped
+        // and cannot forge log lines.
         match level {
-            log::Level::Debug => tracing::debug!(target: "inlet::plugin", "{message}"),
-            log::Level::Info => tracing::info!(target: "inlet::plugin", "{message}"),
-            log::Level::Warn => tracing::warn!(target: "inlet::plugin", "{message}"),
-            log::Level::Error => tracing::error!(target: "inlet::plugin", "{message}"),
+            log::Level::Debug => tracing::debug!(target: "inlet::plugin", "{message:?}"),
+            log::Level::Info => tracing::info!(target: "inlet::plugin", "{message:?}"),
+            log::Level::Warn => tracing::warn!(target: "inlet::plugin", "{message:?}"),
+            log::Level::Error => tracing::error!(target: "inlet::plugin", "{message:?}"),
         }
     }
 }
@@ -134,9 +158,12 @@ impl Runtime {
     ) -> anyhow::Result<Self> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(pool_size)
-            .total_core_instances(pool_size * 8)
-            .total_memories(pool_size * 2)
-            .total_tables(pool_size * 8)
+            .total_core_instances(pool_size * CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(pool_size * 2 * MEMORIES_PER_COMPONENT)
+            .total_tables(pool_size * TABLES_PER_COMPONENT)
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+            .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_memory_size(limits.memory_bytes)
             // Reset a reused slot's first pages with memset instead of madvise: no page
             // faults for the next instance (Rust plugins touch about a megabyte).
@@ -243,11 +270,12 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("it cannot be linked: {e}"))
     }
 
-    /// Instantiates the plugin in a fresh store and runs `f` within the deadline and the
-    /// memory limit.
+    /// Instantiates the plugin in a fresh store and runs `f` within the memory limit and
+    /// the call deadline (`Deadline::Call`), or the longer one of a call made while loading.
     pub(super) fn call<R>(
         &self,
         pre: &ProviderPre<CallState>,
+        deadline: Deadline,
         f: impl FnOnce(&mut Store<CallState>, &Provider) -> wasmtime::Result<R>,
     ) -> Result<R, PluginFailure> {
         let mut store = Store::new(
@@ -255,11 +283,14 @@ impl Runtime {
             CallState {
                 memory_limit: self.inner.limits.memory_bytes,
                 memory_exceeded: false,
-                log_lines: 0,
+                logged: 0,
             },
         );
         store.limiter(|state| state);
-        store.set_epoch_deadline(self.inner.deadline_ticks);
+        store.set_epoch_deadline(match deadline {
+            Deadline::Call => self.inner.deadline_ticks,
+            Deadline::Load => self.inner.deadline_ticks.max(LOAD_DEADLINE_TICKS),
+        });
         store.epoch_deadline_trap();
         let result = pre
             .instantiate(&mut store)
@@ -272,7 +303,10 @@ impl Runtime {
             } else {
                 PluginFailure::Trap
             };
-            tracing::warn!(failure = failure.code(), "plugin call failed: {e}");
+            // Bounded: the error of a hostile plugin's call is whatever it made it.
+            let mut error = format!("{e}");
+            super::truncate(&mut error, LOG_LINE_LEN);
+            tracing::warn!(failure = failure.code(), "plugin call failed: {error:?}");
             failure
         })
     }

@@ -6,6 +6,7 @@ mod events;
 mod ingest;
 mod kafka;
 mod limits;
+mod metrics;
 mod plugins;
 mod pubsub;
 mod rest;
