@@ -11,7 +11,7 @@ use inlet::server::RunningServer;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-pub const ADMIN: &str = "bench-admin-token";
+pub const ADMIN: &str = "bench-admin-token-of-at-least-32-bytes";
 
 pub type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 

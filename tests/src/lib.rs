@@ -18,7 +18,7 @@ use inlet::config::Settings;
 use inlet::server::RunningServer;
 use serde_json::{Value, json};
 
-pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const ADMIN_TOKEN: &str = "test-admin-token-of-at-least-32-bytes";
 
 /// An in-process server on an ephemeral loopback port.
 pub struct TestServer {

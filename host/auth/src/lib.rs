@@ -1,6 +1,10 @@
 //! API authentication: `Authorization: Bearer <token>` with the admin token or a project's
 //! API key. Only SHA-256 hashes of tokens are kept; comparisons are constant-time.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use http::HeaderMap;
 use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq, digest};
 use inlet_store::Store;
@@ -22,19 +26,24 @@ pub enum Caller {
 }
 
 impl Auth {
-    /// Uses the configured admin token, or the one generated at first start. Returns the
-    /// plaintext token when it was generated just now, so it can be printed once.
+    /// Uses the configured admin token (and retires a generated one, so that unsetting
+    /// the configured token later cannot bring an old, perhaps leaked, one back), or the
+    /// one generated at first start. A token generated now is written to `token_file`,
+    /// readable by its owner only, and never to the log; only its hash is stored. Returns
+    /// the file when it was written just now.
     pub async fn init(
         store: &Store,
         configured: Option<&str>,
-    ) -> anyhow::Result<(Self, Option<String>)> {
+        token_file: &Path,
+    ) -> anyhow::Result<(Self, Option<PathBuf>)> {
         if let Some(token) = configured {
-            return Ok((
-                Self {
-                    admin_hash: sha256(token.as_bytes()),
-                },
-                None,
-            ));
+            if store.admin_token_hash()?.is_some() {
+                store.clear_admin_token_hash().await?;
+                remove_token_file(token_file)?;
+                tracing::info!("INLET_ADMIN_TOKEN is set: the generated admin token is retired");
+            }
+            let admin_hash = sha256(token.as_bytes());
+            return Ok((Self { admin_hash }, None));
         }
         if let Some(hash) = store.admin_token_hash()? {
             let admin_hash = hash
@@ -43,9 +52,10 @@ impl Auth {
             return Ok((Self { admin_hash }, None));
         }
         let token = random_token(ADMIN_TOKEN_PREFIX);
+        write_token_file(token_file, &token)?;
         let admin_hash = sha256(token.as_bytes());
         store.set_admin_token_hash(&admin_hash).await?;
-        Ok((Self { admin_hash }, Some(token)))
+        Ok((Self { admin_hash }, Some(token_file.to_path_buf())))
     }
 
     /// Identifies the caller, or answers 401.
@@ -101,6 +111,37 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
+}
+
+/// Shortest admin token accepted from INLET_ADMIN_TOKEN: 32 bytes, as many as a generated
+/// one has of entropy.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
+
+/// Writes a generated token to a new file only its owner can read (0600).
+fn write_token_file(path: &Path, token: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| {
+            // A file that already existed keeps its mode: set it.
+            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            file.write_all(format!("{token}\n").as_bytes())?;
+            file.sync_all()
+        });
+    written.with_context(|| format!("cannot write the admin token file {}", path.display()))
+}
+
+fn remove_token_file(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A new API key and the hash to store for it.

@@ -30,7 +30,7 @@ use status::Status;
 pub use status::StatusView;
 
 /// How long stopping a source may take before its workers are left to finish on their own.
-const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What a worker needs: where to store, where to report.
 #[derive(Clone)]

@@ -15,6 +15,7 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:5005";
 const DEFAULT_DATA_DIR: &str = "./inlet-data";
 const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_PLUGIN_DEADLINE_MS: u64 = 50;
 const DEFAULT_PLUGIN_MEMORY_MIB: u64 = 32;
@@ -39,8 +40,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: the admin API, the REST API source and the public ingest URLs.
     ///
-    /// The admin token is read from INLET_ADMIN_TOKEN; without it, Inlet generates one at
-    /// first start, keeps only its hash in the data directory and prints it once.
+    /// The admin token is read from INLET_ADMIN_TOKEN (at least 32 bytes); without it,
+    /// Inlet generates one at first start, writes it to <data-dir>/admin-token (mode 0600)
+    /// and keeps only its hash.
     Serve(ServeArgs),
 }
 
@@ -72,6 +74,10 @@ pub struct ServeArgs {
     /// Most requests handled at once; beyond it requests get 429 [default: 1024]
     #[arg(long, env = "INLET_MAX_IN_FLIGHT", value_name = "N")]
     pub max_in_flight: Option<usize>,
+
+    /// Most client connections open at once; more wait to be accepted [default: 4096]
+    #[arg(long, env = "INLET_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
 
     /// Seconds a client may take to send a request body; slower ones get 408 [default: 30]
     #[arg(long, env = "INLET_BODY_TIMEOUT_SECS", value_name = "SECS")]
@@ -111,6 +117,7 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub max_body_bytes: u64,
     pub max_in_flight: usize,
+    pub max_connections: usize,
     pub body_timeout: Duration,
     pub log_format: LogFormat,
     pub plugins_dir: Option<PathBuf>,
@@ -157,6 +164,11 @@ impl ServeArgs {
             .or(file.max_in_flight)
             .unwrap_or(DEFAULT_MAX_IN_FLIGHT);
         anyhow::ensure!(max_in_flight > 0, "max_in_flight must be positive");
+        let max_connections = self
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        anyhow::ensure!(max_connections > 0, "max_connections must be positive");
         let body_timeout_secs = self
             .body_timeout_secs
             .or(file.body_timeout_secs)
@@ -190,6 +202,7 @@ impl ServeArgs {
             listen,
             max_body_bytes,
             max_in_flight,
+            max_connections,
             body_timeout: Duration::from_secs(body_timeout_secs),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             plugins_dir: self.plugins_dir.or(file.plugins_dir),
@@ -197,9 +210,24 @@ impl ServeArgs {
                 deadline: Duration::from_millis(deadline_ms),
                 memory_bytes: (memory_mib * 1024 * 1024) as usize,
             },
-            admin_token: admin_token.filter(|t| !t.is_empty()),
+            admin_token: admin_token
+                .filter(|t| !t.is_empty())
+                .map(checked_admin_token)
+                .transpose()?,
         })
     }
+}
+
+/// A configured admin token must be as hard to guess as a generated one.
+fn checked_admin_token(token: String) -> anyhow::Result<String> {
+    let min = inlet_auth::MIN_ADMIN_TOKEN_LEN;
+    anyhow::ensure!(
+        token.len() >= min,
+        "INLET_ADMIN_TOKEN is {} bytes; it must be at least {min}. Make one with \
+         `openssl rand -hex 32`, or leave it unset and Inlet generates one",
+        token.len()
+    );
+    Ok(token)
 }
 
 #[cfg(test)]
@@ -242,6 +270,20 @@ mod tests {
             ..Default::default()
         };
         assert!(format!("{:#}", args.resolve(None).unwrap_err()).contains("listn"));
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_with_how_to_make_one() {
+        let error = ServeArgs::default()
+            .resolve(Some("change-me".into()))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("openssl rand -hex 32"),
+            "{error}"
+        );
+        let long = "x".repeat(32);
+        let settings = ServeArgs::default().resolve(Some(long.clone())).unwrap();
+        assert_eq!(settings.admin_token, Some(long));
     }
 
     #[test]

@@ -6,4 +6,5 @@
 
 pub mod config;
 mod routes;
+mod serve;
 pub mod server;

@@ -1,8 +1,6 @@
 use clap::Parser;
 use inlet::config::{Cli, Command, LogFormat};
 
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Cli { command } = Cli::parse();
@@ -12,16 +10,8 @@ async fn main() -> anyhow::Result<()> {
             init_logging(settings.log_format);
             let server = inlet::server::start(settings).await?;
             shutdown_signal().await;
-            tracing::info!("shutting down: finishing requests in flight");
-            // Requests still unanswered after the grace period were never acknowledged, so
-            // their senders retry: exiting then loses nothing.
-            match tokio::time::timeout(SHUTDOWN_GRACE, server.shutdown()).await {
-                Ok(result) => result,
-                Err(_) => {
-                    tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; exiting");
-                    Ok(())
-                }
-            }
+            tracing::info!("shutting down: finishing requests in flight, then brokers");
+            server.shutdown().await
         }
     }
 }

@@ -76,13 +76,15 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(surface): State<Arc<Surface>>) -> Response {
-    if surface.store.is_ready() {
+    // Unready while writes fail (a full disk), saying why; ready again once they work.
+    let health = surface.store.health();
+    if health.is_ready() {
         ok(StatusCode::OK, "ready", ())
     } else {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
-            "the store is not accepting writes",
+            format!("the store is not accepting writes: {health}"),
         )
         .into_response()
     }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use inlet_admin::Admin;
@@ -20,12 +21,15 @@ use crate::routes::Surface;
 
 pub struct RunningServer {
     pub addr: SocketAddr,
-    /// The admin token when it was generated at this start (printed once), else `None`.
-    pub generated_admin_token: Option<String>,
+    /// The file the admin token was written to when it was generated at this start.
+    pub generated_admin_token_file: Option<std::path::PathBuf>,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
     brokers: Arc<Brokers>,
 }
+
+/// Where, in the data directory, a generated admin token is written.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
@@ -45,13 +49,16 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         settings.plugin_limits.clone(),
         metrics.clone(),
     )?);
-    let (auth, generated_admin_token) = Auth::init(&store, settings.admin_token.as_deref()).await?;
+    let token_file = settings.data_dir.join(ADMIN_TOKEN_FILE);
+    let (auth, generated_admin_token_file) =
+        Auth::init(&store, settings.admin_token.as_deref(), &token_file).await?;
     let auth = Arc::new(auth);
-    if let Some(token) = &generated_admin_token {
-        // Printed, never logged: this is the only time the plaintext exists.
-        println!(
-            "Generated the admin token (shown only this once; only its hash is stored):\n\n    {token}\n\n\
-             Keep it safe. To replace it, set INLET_ADMIN_TOKEN."
+    if let Some(path) = &generated_admin_token_file {
+        // The path, never the token: stdout is the log stream.
+        tracing::info!(
+            path = %path.display(),
+            "generated the admin token and wrote it to this file (readable by its owner only; \
+             only its hash is stored). Move it somewhere safe, or set INLET_ADMIN_TOKEN instead"
         );
     }
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -94,31 +101,43 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         inlet_admin::router(Arc::new(admin)),
     );
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(crate::serve::serve(
+        listener,
+        app,
+        settings.max_connections,
+        stopped,
+    ));
     Ok(RunningServer {
         addr,
-        generated_admin_token,
+        generated_admin_token_file,
         stop,
         task,
         brokers,
     })
 }
 
+/// How long a graceful stop waits for HTTP requests in flight. Brokers get their own time
+/// after it (`inlet_brokers::STOP_TIMEOUT`), so a slow request cannot cost the final Kafka
+/// commit and group leave.
+pub const HTTP_DRAIN_GRACE: Duration = Duration::from_secs(30);
+
 impl RunningServer {
     /// Stops accepting connections and lets requests in flight finish (each one's write
-    /// completes and is answered); stops the broker consumers (each stores what it holds,
-    /// commits, and leaves); then closes the store.
+    /// completes and is answered), for at most [`HTTP_DRAIN_GRACE`]; then stops the broker
+    /// consumers (each stores what it holds, commits, and leaves) within their own time;
+    /// then closes the store. A request still unanswered was never acknowledged, so its
+    /// sender retries: abandoning it loses nothing.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        let served = self.task.await;
+        let mut task = self.task;
+        if tokio::time::timeout(HTTP_DRAIN_GRACE, &mut task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("requests still in flight after {HTTP_DRAIN_GRACE:?}; abandoning them");
+            task.abort();
+        }
         self.brokers.shutdown().await;
-        served??;
         Ok(())
     }
 }

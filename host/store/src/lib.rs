@@ -5,6 +5,7 @@
 //! all of it; a caller is answered only after that sync. Key layout: `docs/ARCHITECTURE.md`;
 //! it is private to this crate: callers store and read records, never keys.
 
+mod reserve;
 mod writer;
 
 use std::path::Path;
@@ -21,7 +22,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use inlet_metrics::Metrics;
 use inlet_model::{DeadLetter, Event, Project, RawEncoding, Source, rfc3339, with_secrets_exposed};
-use writer::{Change, Job, Prepared};
+pub use reserve::RESERVE_BYTES;
+use writer::{Change, Job, Prepared, WriteState};
 pub use writer::{Incoming, Receipt, Record, Stored};
 
 /// Length of every uid (a ULID string); keys are built from fixed-length uids.
@@ -62,6 +64,19 @@ enum Cf {
 /// without end. Kafka messages have none: their offsets tell ([`Cf::BrokerOffsets`]).
 pub const RECEIPT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
 
+/// Size of a column family's memtable (RocksDB's default is 64 MiB). After writes failed for
+/// lack of space, RocksDB resumes them by itself once this much is free (its
+/// `SstFileManager` checks every 5 s), so it is also the room an operator must free.
+pub const WRITE_BUFFER_BYTES: usize = 16 << 20;
+
+/// Most write-ahead log kept before RocksDB flushes the column families that hold the oldest
+/// of it. Without a limit (RocksDB's default is four times all memtables, 5.6 GiB over
+/// eleven column families), a rarely written column family would keep gigabytes of log
+/// alive, all of it to be replayed into table files, on disk, before the store can open.
+/// With it, what an opening replays is at most this plus a memtable, which the
+/// [`RESERVE_BYTES`] kept in the store's directory always has room for.
+const MAX_WAL_BYTES: u64 = 32 << 20;
+
 impl Cf {
     const ALL: [Cf; 11] = [
         Cf::Meta,
@@ -81,6 +96,7 @@ impl Cf {
     /// filter answers that without reading their files.
     fn options(self) -> Options {
         let mut opts = Options::default();
+        opts.set_write_buffer_size(WRITE_BUFFER_BYTES);
         if matches!(self, Cf::BrokerReceipts | Cf::Idempotency) {
             let mut table = BlockBasedOptions::default();
             table.set_bloom_filter(10.0, false);
@@ -126,6 +142,81 @@ pub enum StoreError {
     Corrupt(#[from] serde_json::Error),
     #[error("the store writer has stopped")]
     Closed,
+    /// A write that RocksDB refused: nothing of its batch was stored. RocksDB stops every
+    /// write after a failed one until it has recovered ([`Store::health`]).
+    #[error("the store cannot take writes: {0}")]
+    Unwritable(rocksdb::Error),
+}
+
+impl StoreError {
+    /// Whether it failed for lack of disk space.
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            StoreError::Rocks(e) | StoreError::Unwritable(e) => no_space(e),
+            _ => false,
+        }
+    }
+}
+
+/// RocksDB's `NoSpace` status (ENOSPC) reads "No space left on device"; the Rust binding
+/// only exposes the message.
+fn no_space(e: &rocksdb::Error) -> bool {
+    e.as_ref().contains("No space left on device")
+}
+
+/// Whether the store takes writes, as the writer last found.
+#[derive(Debug, Clone)]
+pub enum Health {
+    Ready,
+    /// RocksDB refused the last write; it refuses all until it has recovered. From a full
+    /// disk it recovers by itself once [`WRITE_BUFFER_BYTES`] are free, and the writer, which
+    /// tries an empty write every 100 ms meanwhile, then reports `Ready` again.
+    Failing(WriteFailure),
+    /// The writer has stopped: the store is closing.
+    Closed,
+}
+
+#[derive(Debug, Clone)]
+pub struct WriteFailure {
+    /// When writes started failing.
+    pub since: SystemTime,
+    /// RocksDB's error for the latest refused write.
+    pub error: String,
+    /// Whether that is a full disk.
+    pub no_space: bool,
+}
+
+impl Health {
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Health::Ready)
+    }
+}
+
+impl std::fmt::Display for Health {
+    /// What an operator needs to know, e.g. for `/readyz`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Health::Ready => f.write_str("ready"),
+            Health::Closed => f.write_str("the store writer has stopped"),
+            Health::Failing(failure) => {
+                write!(
+                    f,
+                    "writes fail since {} ({})",
+                    rfc3339(failure.since.into()),
+                    failure.error
+                )?;
+                if failure.no_space {
+                    write!(
+                        f,
+                        "; the data directory's disk is full: writes resume by themselves \
+                         once {} MiB are free",
+                        WRITE_BUFFER_BYTES >> 20
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -137,6 +228,8 @@ pub struct Store {
     /// Raised by the writer after every committed change to a source (see
     /// [`Store::sources_version`]).
     sources_version: Arc<AtomicU64>,
+    /// Whether writes fail, kept by the writer.
+    writes: Arc<WriteState>,
 }
 
 const ADMIN_TOKEN_KEY: &[u8] = b"admin_token_sha256";
@@ -166,22 +259,51 @@ pub struct ListQuery {
 const MAX_SCAN: usize = 10_000;
 
 impl Store {
+    /// Opens (or creates) the store in `dir`. On a full disk it deletes its reserve of free
+    /// space to make room for the opening, then writes it back as far as the disk allows
+    /// (see `reserve.rs`).
     pub fn open(dir: &Path, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let cfs = Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), cf.options()));
-        let db = DB::open_cf_descriptors(&opts, dir, cfs)
-            .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", dir.display()))?;
+        let cannot_open = |e: &dyn std::fmt::Display| {
+            anyhow::anyhow!("cannot open the store at {}: {e}", dir.display())
+        };
+        std::fs::create_dir_all(dir).map_err(|e| cannot_open(&e))?;
+        let reserve = reserve::Reserve::in_dir(dir);
+        let db = match open_db(dir) {
+            Ok(db) => db,
+            Err(e) if no_space(&e) => {
+                if !reserve.release().map_err(|e| cannot_open(&e))? {
+                    return Err(cannot_open(&format!("{e}; free some space")));
+                }
+                tracing::warn!(
+                    error = %e,
+                    "the disk of the store is full: deleted the store's reserve of free space \
+                     to open it"
+                );
+                open_db(dir).map_err(|e| cannot_open(&e))?
+            }
+            Err(e) => return Err(cannot_open(&e)),
+        };
+        match reserve.restore() {
+            (_, None) => {}
+            (size, Some(e)) => tracing::warn!(
+                error = %e,
+                reserve_mib = size >> 20,
+                wanted_mib = RESERVE_BYTES >> 20,
+                "the store's reserve of free space is short (it is topped up at the next start); \
+                 a restart while the disk is full may fail to open the store"
+            ),
+        }
         let db = Arc::new(db);
         let sources_version = Arc::new(AtomicU64::new(0));
-        let (jobs, writer) = writer::spawn(db.clone(), metrics, sources_version.clone())?;
+        let writes = Arc::new(WriteState::default());
+        let (jobs, writer) =
+            writer::spawn(db.clone(), metrics, sources_version.clone(), writes.clone())?;
         Ok(Self {
             db,
             jobs,
             writer: Some(writer),
             sources_version,
+            writes,
         })
     }
 
@@ -316,7 +438,18 @@ impl Store {
 
     /// Whether the store can take writes.
     pub fn is_ready(&self) -> bool {
-        !self.jobs.is_closed()
+        self.health().is_ready()
+    }
+
+    /// Whether the store takes writes, and if not, why.
+    pub fn health(&self) -> Health {
+        if self.jobs.is_closed() {
+            return Health::Closed;
+        }
+        match self.writes.failure() {
+            Some(failure) => Health::Failing(failure),
+            None => Health::Ready,
+        }
     }
 
     fn get_raw(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -506,6 +639,22 @@ impl Drop for Store {
             let _ = writer.join();
         }
     }
+}
+
+fn open_db(dir: &Path) -> std::result::Result<DB, rocksdb::Error> {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    opts.set_max_total_wal_size(MAX_WAL_BYTES);
+    // RocksDB's default column family, unused, is opened too; given no options, it would
+    // have the default memtable, and RocksDB would wait for that much free space (64 MiB)
+    // to resume writes.
+    let mut unused = Options::default();
+    unused.set_write_buffer_size(WRITE_BUFFER_BYTES);
+    let default = ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, unused);
+    let cfs = Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), cf.options()));
+    DB::open_cf_descriptors(&opts, dir, cfs.into_iter().chain([default]))
 }
 
 /// An event as stored under `uid`, made [`readable`].

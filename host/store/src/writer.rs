@@ -2,25 +2,125 @@
 //! them to a single `WriteBatch`, writes it with the WAL synced, and only then answers each
 //! caller. Concurrent requests therefore share one fsync, and because this thread is the
 //! only writer, an idempotency check and the write it guards are atomic.
+//!
+//! A failed write (a full disk) makes RocksDB refuse every later one, at once, until it has
+//! recovered: from a full disk it does by itself once there is room (see
+//! [`WRITE_BUFFER_BYTES`](super::WRITE_BUFFER_BYTES)). The writer records the failure in
+//! [`WriteState`] (what `Store::health` and `/readyz` report), logs it once (and again once a
+//! minute), keeps answering every job with the error, and while no job waits tries an empty
+//! write every [`PROBE_EVERY`], so that it learns of the recovery without traffic.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use rocksdb::{DB, WriteBatch, WriteOptions};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use inlet_metrics::Metrics;
 use inlet_model::{DeadLetter, Event, RawEncoding};
 
-use super::{Cf, Result, StoreError, UID_LEN, cf_handle, key};
+use super::{Cf, Result, StoreError, UID_LEN, WriteFailure, cf_handle, key, no_space};
 
 /// Most jobs folded into one batch; keeps a batch's latency and memory bounded.
 const MAX_BATCH_JOBS: usize = 512;
 /// Jobs waiting for the writer; senders wait (back-pressure) when it is full.
 const QUEUE_DEPTH: usize = 4096;
+/// While writes fail and no job waits, how often the writer tries an empty write to learn
+/// whether RocksDB has recovered. Until it has, RocksDB refuses it at once, without I/O.
+const PROBE_EVERY: Duration = Duration::from_millis(100);
+/// While writes keep failing, how often that is logged again.
+const LOG_AGAIN_EVERY: Duration = Duration::from_secs(60);
+
+/// Whether writes fail: kept by the writer, read by `Store::health`.
+#[derive(Default)]
+pub(super) struct WriteState {
+    failure: Mutex<Option<WriteFailure>>,
+}
+
+impl WriteState {
+    pub(super) fn failure(&self) -> Option<WriteFailure> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<WriteFailure>> {
+        self.failure.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The writer's account of the outcome of its writes: a failure is shared in [`WriteState`]
+/// and logged when it starts, once a minute while it lasts, and when it ends.
+struct Watch<'a> {
+    state: &'a WriteState,
+    failing: Option<Failing>,
+}
+
+struct Failing {
+    since: Instant,
+    logged: Instant,
+    /// Jobs answered with the error.
+    refused: usize,
+}
+
+impl Watch<'_> {
+    /// Takes the outcome of a write of `jobs` jobs (none for a probe).
+    fn note(&mut self, outcome: &std::result::Result<(), rocksdb::Error>, jobs: usize) {
+        let now = Instant::now();
+        match (outcome, &mut self.failing) {
+            (Ok(()), None) => {}
+            (Ok(()), Some(failing)) => {
+                tracing::warn!(
+                    failed_secs = failing.since.elapsed().as_secs_f64(),
+                    refused_jobs = failing.refused,
+                    "store writes work again"
+                );
+                *self.state.lock() = None;
+                self.failing = None;
+            }
+            (Err(e), failing) => {
+                let mut shared = self.state.lock();
+                let since = shared
+                    .as_ref()
+                    .map_or_else(SystemTime::now, |failure| failure.since);
+                *shared = Some(WriteFailure {
+                    since,
+                    error: e.to_string(),
+                    no_space: no_space(e),
+                });
+                drop(shared);
+                match failing {
+                    None => {
+                        tracing::error!(
+                            error = %e,
+                            "store writes fail: every write is refused (503 store_unavailable) \
+                             and /readyz is unready until RocksDB has recovered"
+                        );
+                        self.failing = Some(Failing {
+                            since: now,
+                            logged: now,
+                            refused: jobs,
+                        });
+                    }
+                    Some(failing) => {
+                        failing.refused += jobs;
+                        if failing.logged.elapsed() >= LOG_AGAIN_EVERY {
+                            tracing::error!(
+                                error = %e,
+                                failed_secs = failing.since.elapsed().as_secs_f64(),
+                                refused_jobs = failing.refused,
+                                "store writes still fail"
+                            );
+                            failing.logged = now;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// A configuration change: projects, sources, keys.
 #[derive(Debug)]
@@ -123,11 +223,12 @@ pub(super) fn spawn(
     db: Arc<DB>,
     metrics: Arc<Metrics>,
     sources_version: Arc<AtomicU64>,
+    state: Arc<WriteState>,
 ) -> std::io::Result<(mpsc::Sender<Job>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let handle = std::thread::Builder::new()
         .name("inlet-store-writer".into())
-        .spawn(move || run(&db, rx, &metrics, &sources_version))?;
+        .spawn(move || run(&db, rx, &metrics, &sources_version, &state))?;
     Ok((tx, handle))
 }
 
@@ -149,12 +250,38 @@ impl Claimed {
     }
 }
 
-fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics, sources_version: &AtomicU64) {
+fn run(
+    db: &DB,
+    mut jobs: mpsc::Receiver<Job>,
+    metrics: &Metrics,
+    sources_version: &AtomicU64,
+    state: &WriteState,
+) {
     let mut uids = ulid::Generator::new();
     let mut sync = WriteOptions::default();
     sync.set_sync(true);
+    let mut watch = Watch {
+        state,
+        failing: None,
+    };
     let mut waiting = Vec::with_capacity(MAX_BATCH_JOBS);
-    while let Some(first) = jobs.blocking_recv() {
+    loop {
+        let first = if watch.failing.is_none() {
+            match jobs.blocking_recv() {
+                Some(job) => job,
+                None => break,
+            }
+        } else {
+            match jobs.try_recv() {
+                Ok(job) => job,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    std::thread::sleep(PROBE_EVERY);
+                    watch.note(&db.write_opt(WriteBatch::default(), &sync), 0);
+                    continue;
+                }
+            }
+        };
         waiting.push(first);
         while waiting.len() < MAX_BATCH_JOBS {
             match jobs.try_recv() {
@@ -170,6 +297,7 @@ fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics, sources_versio
         let mut claimed = Claimed::default();
         let mut pending = Vec::with_capacity(waiting.len());
         let mut sources_changed = false;
+        let jobs_in_batch = waiting.len();
         for job in waiting.drain(..) {
             match job {
                 Job::Records { mut records, reply } => match check(db, &claimed, &mut records) {
@@ -196,19 +324,14 @@ fn run(db: &DB, mut jobs: mpsc::Receiver<Job>, metrics: &Metrics, sources_versio
         metrics
             .store_sync_seconds
             .observe(started.elapsed().as_secs_f64());
-        match &outcome {
-            // Before any caller hears of the change, so that a cache of sources filled
-            // after it cannot be taken for current.
-            Ok(()) if sources_changed => {
-                sources_version.fetch_add(1, Ordering::Release);
-            }
-            Ok(()) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "store batch write failed; every caller in it is told")
-            }
+        // Before any caller hears of the change, so that a cache of sources filled after it
+        // cannot be taken for current.
+        if outcome.is_ok() && sources_changed {
+            sources_version.fetch_add(1, Ordering::Release);
         }
+        watch.note(&outcome, jobs_in_batch);
         for p in pending {
-            let failed = || StoreError::Rocks(outcome.clone().unwrap_err());
+            let failed = || StoreError::Unwritable(outcome.clone().unwrap_err());
             // A caller that has gone away (client disconnected) no longer needs the answer.
             match p {
                 Pending::Records(reply, stored) => {

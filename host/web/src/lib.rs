@@ -47,13 +47,26 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
-    /// A storage failure: nothing was stored, so the client must retry.
+    /// A storage failure: nothing was stored, so the client must retry. The code is the
+    /// same whatever the cause; the message says whether the disk is full.
     pub fn store(err: StoreError) -> Self {
-        tracing::error!(error = %err, "store write failed");
+        let message = if let StoreError::Unwritable(_) = err {
+            // The store's writer logs that writes fail when it starts, and once a minute
+            // while it lasts: not once per request.
+            tracing::debug!(error = %err, "store write refused");
+            if err.is_no_space() {
+                "the event could not be stored: the store's disk is full; retry later"
+            } else {
+                "the event could not be stored: the store cannot take writes; retry later"
+            }
+        } else {
+            tracing::error!(error = %err, "store failure");
+            "the event could not be stored; retry later"
+        };
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "store_unavailable",
-            "the event could not be stored; retry later",
+            message,
         )
     }
 }

@@ -1,4 +1,3 @@
-use std::io::BufRead;
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
@@ -146,20 +145,19 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event() {
     inlet.child.wait().unwrap();
 }
 
+/// Without INLET_ADMIN_TOKEN the generated token goes to a 0600 file, never to the log
+/// stream (review M6); setting INLET_ADMIN_TOKEN retires it (L8).
 #[tokio::test]
-async fn generated_admin_token_is_printed_once_and_persists() {
+async fn generated_admin_token_goes_to_a_private_file_and_persists() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let mut inlet = spawn_inlet(dir.path(), None, &[]).await;
-    let mut token = None;
-    let mut line = String::new();
-    while inlet.stdout.read_line(&mut line).unwrap() > 0 {
-        if let Some(t) = line.trim().strip_prefix("ia_") {
-            token = Some(format!("ia_{t}"));
-            break;
-        }
-        line.clear();
-    }
-    let token = token.expect("the generated admin token is printed");
+    let file = dir.path().join("admin-token");
+    let mut inlet = spawn_inlet_logging(dir.path(), None, &[], "info").await;
+    let token = std::fs::read_to_string(&file).expect("the generated token is written to a file");
+    let token = token.trim().to_string();
+    assert!(token.starts_with("ia_") && token.len() >= 32, "{token}");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only its owner may read the token file");
     let reply = inlet
         .client
         .api(Method::GET, "/api/v1/projects", &token, None)
@@ -167,6 +165,10 @@ async fn generated_admin_token_is_printed_once_and_persists() {
     assert_eq!(reply.status, StatusCode::OK);
     inlet.child.kill().unwrap();
     inlet.child.wait().unwrap();
+    let mut logged = String::new();
+    std::io::Read::read_to_string(&mut inlet.stdout, &mut logged).unwrap();
+    assert!(!logged.contains(&token), "the token reached the log: {logged}");
+    assert!(logged.contains("admin-token"), "the file's path is logged: {logged}");
 
     let mut inlet = spawn_inlet(dir.path(), None, &[]).await;
     let reply = inlet
@@ -180,15 +182,64 @@ async fn generated_admin_token_is_printed_once_and_persists() {
     );
     inlet.child.kill().unwrap();
     inlet.child.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut inlet.stdout, &mut rest).unwrap();
-    assert!(!rest.contains("ia_"), "printed again: {rest}");
+
+    // A configured token retires the generated one: unset again, the old one stays dead.
+    let configured = "a-configured-admin-token-of-32-bytes-or-more";
+    let mut inlet = spawn_inlet(dir.path(), Some(configured), &[]).await;
+    let reply = inlet
+        .client
+        .api(Method::GET, "/api/v1/projects", &token, None)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    inlet.child.kill().unwrap();
+    inlet.child.wait().unwrap();
+    assert!(!file.exists(), "the retired token's file is removed");
+    let mut inlet = spawn_inlet(dir.path(), None, &[]).await;
+    let reply = inlet
+        .client
+        .api(Method::GET, "/api/v1/projects", &token, None)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "the retired token came back");
+    inlet.child.kill().unwrap();
+    inlet.child.wait().unwrap();
 }
+
+/// A configured admin token shorter than 32 bytes is refused at start, saying how to make
+/// one (L8).
+#[tokio::test]
+async fn a_short_admin_token_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(inlet_tests::inlet_binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("INLET_ADMIN_TOKEN", "change-me")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut exited = None;
+    for _ in 0..100 {
+        exited = child.try_wait().unwrap();
+        if exited.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let Some(status) = exited else {
+        child.kill().unwrap();
+        panic!("inlet started with a 9-byte admin token");
+    };
+    assert!(!status.success());
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("openssl rand -hex 32"), "{said}");
+}
+
 
 #[tokio::test]
 async fn secrets_never_reach_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let admin = "SECRET-admin-token";
+    let admin = "SECRET-admin-token-of-at-least-32-bytes";
     // Everything Inlet itself logs (a busy dependency at trace level would fill the pipe).
     let mut inlet = spawn_inlet_logging(dir.path(), Some(admin), &[], "info,inlet=trace").await;
     let c = inlet.client.clone();

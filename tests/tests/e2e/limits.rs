@@ -151,3 +151,31 @@ async fn a_stalled_body_gets_408_and_frees_its_slot() {
         1
     );
 }
+
+/// A client that never finishes its request head (slowloris) is cut off after the header
+/// read timeout instead of holding its connection forever (review M4).
+#[tokio::test]
+async fn a_request_head_that_never_ends_is_cut_off() {
+    use tokio::io::AsyncReadExt;
+    let t = TestServer::start().await;
+    let mut tcp = tokio::net::TcpStream::connect(t.client.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tcp.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the connection was still open after 30 s: no header read timeout"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(8),
+        "closed too early: {waited:?}"
+    );
+}

@@ -3,6 +3,7 @@
 mod admin;
 mod durability;
 mod events;
+mod full_disk;
 mod ingest;
 mod kafka;
 mod limits;
