@@ -354,6 +354,12 @@ impl Store {
         self.commit(vec![change]).await
     }
 
+    /// Forgets the generated admin token (a configured one replaces it).
+    pub async fn clear_admin_token_hash(&self) -> Result<()> {
+        let change = Change::Delete(Cf::Meta, ADMIN_TOKEN_KEY.to_vec());
+        self.commit(vec![change]).await
+    }
+
     /// Stores a new project, with the hash of its API key (outgoing projects).
     pub async fn create_project(
         &self,
