@@ -15,6 +15,7 @@ use inlet_metrics::{Metrics, RequestLabels, method_label};
 use inlet_store::Store;
 use inlet_web::{ApiError, ok};
 use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
 
 /// What the routes outside intake and the admin API need.
 pub(crate) struct Surface {
@@ -34,7 +35,21 @@ pub(crate) fn router(surface: Arc<Surface>, intake: Router, admin: Router) -> Ro
         .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(from_fn_with_state(surface, observe))
+}
+
+/// A panic anywhere in a handler answers a JSON 500 with a stable code (and is counted by
+/// `observe`), never a dropped connection. What was acknowledged before stays
+/// acknowledged: a handler answers only after its write.
+fn panicked(_: Box<dyn std::any::Any + Send>) -> Response {
+    tracing::error!("a request handler panicked; answered 500 internal_error");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Inlet failed on this request; retry, and report it if it persists",
+    )
+    .into_response()
 }
 
 /// Sheds load beyond the in-flight limit with 429 (health and metrics excepted), and records
@@ -111,4 +126,42 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this route does not take that method",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_json_500() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let store = Arc::new(Store::open(dir.path(), metrics.clone()).unwrap());
+        let surface = Arc::new(Surface {
+            store,
+            metrics: metrics.clone(),
+            in_flight: Semaphore::new(4),
+        });
+        async fn boom() -> Response {
+            panic!("a bug")
+        }
+        let intake = Router::new().route("/boom", get(boom));
+        let app = router(surface, intake, Router::new());
+        let request = http::Request::get("/boom")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains(r#""code":"internal_error""#), "{body}");
+        assert!(
+            metrics
+                .encode()
+                .contains(r#"route="/boom",method="GET",status="500""#)
+        );
+    }
 }
