@@ -167,8 +167,14 @@ async fn generated_admin_token_goes_to_a_private_file_and_persists() {
     inlet.child.wait().unwrap();
     let mut logged = String::new();
     std::io::Read::read_to_string(&mut inlet.stdout, &mut logged).unwrap();
-    assert!(!logged.contains(&token), "the token reached the log: {logged}");
-    assert!(logged.contains("admin-token"), "the file's path is logged: {logged}");
+    assert!(
+        !logged.contains(&token),
+        "the token reached the log: {logged}"
+    );
+    assert!(
+        logged.contains("admin-token"),
+        "the file's path is logged: {logged}"
+    );
 
     let mut inlet = spawn_inlet(dir.path(), None, &[]).await;
     let reply = inlet
@@ -199,7 +205,11 @@ async fn generated_admin_token_goes_to_a_private_file_and_persists() {
         .client
         .api(Method::GET, "/api/v1/projects", &token, None)
         .await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "the retired token came back");
+    assert_eq!(
+        reply.status,
+        StatusCode::UNAUTHORIZED,
+        "the retired token came back"
+    );
     inlet.child.kill().unwrap();
     inlet.child.wait().unwrap();
 }
@@ -234,7 +244,6 @@ async fn a_short_admin_token_is_refused_at_start() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
     assert!(said.contains("openssl rand -hex 32"), "{said}");
 }
-
 
 #[tokio::test]
 async fn secrets_never_reach_the_log() {
