@@ -354,14 +354,21 @@ async fn hostile_plugins_fail_only_their_own_requests() {
     );
 
     // Several spinning calls at once cannot take every plugin slot: another plugin's source
-    // is answered while they are still running.
+    // is answered while they are still running. The host runs `2 × cores` plugin calls at
+    // once (`max_calls`), any one plugin at most half of them. Twice `max_calls` spins: were
+    // the per-plugin cap gone, the first `max_calls` would hold every slot and the rest
+    // would queue for a slot ahead of GitHub's call, so that call would wait out two spin
+    // deadlines, finishing after the first wave of spins. With the cap, spins take at most
+    // half the slots and GitHub's call gets one of the others at once.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max_calls = 2 * cores;
     let (_, github) = c
         .incoming_source(json!({"name": "gh", "type": "http", "provider": "github",
             "verifier": {"type": "hmac", "hmac": {"secret": "s"}}}))
         .await;
     let spin_mask = masks[0].1.clone();
     let started = Instant::now();
-    let spins: Vec<_> = (0..4)
+    let spins: Vec<_> = (0..2 * max_calls)
         .map(|_| {
             let (c, mask) = (c.clone(), spin_mask.clone());
             tokio::spawn(async move {
@@ -395,8 +402,12 @@ async fn hostile_plugins_fail_only_their_own_requests() {
         "no hostile request stored an event"
     );
     let metrics = c.get("/metrics").await.text();
+    let spin_timeouts = format!(
+        r#"inlet_plugin_calls_total{{plugin="spin",outcome="plugin_timeout"}} {}"#,
+        3 + 2 * max_calls
+    );
     for line in [
-        r#"inlet_plugin_calls_total{plugin="spin",outcome="plugin_timeout"} 7"#,
+        spin_timeouts.as_str(),
         r#"inlet_plugin_calls_total{plugin="hog",outcome="plugin_memory_limit"} 3"#,
         r#"inlet_plugin_calls_total{plugin="trap",outcome="plugin_trap"} 3"#,
         r#"inlet_plugin_calls_total{plugin="bloat",outcome="plugin_invalid_output"} 3"#,
