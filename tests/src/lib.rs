@@ -277,6 +277,18 @@ impl Client {
         .await
     }
 
+    /// After a SIGKILL and a restart on the same data directory, once the source's messages
+    /// are all stored (`total` events, each once): how many the store held when the process
+    /// died. The restarted process's `inlet_events_accepted_total` starts at zero and counts
+    /// only events it stored itself (a redelivery of one stored before is not counted), so
+    /// the others were stored before the kill.
+    pub async fn stored_at_kill(&self, source: &str, total: usize) -> f64 {
+        // A chunk's events are counted just after they are stored: let the last count land.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let accepted = format!("inlet_events_accepted_total{{source=\"{source}\"}}");
+        total as f64 - self.metric(&accepted).await
+    }
+
     /// Waits until a project holds exactly `count` dead letters; returns them.
     pub async fn wait_for_dead_letters(
         &self,

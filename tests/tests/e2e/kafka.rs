@@ -365,6 +365,19 @@ async fn kafka_sigkill_mid_drain_then_restart_stores_every_message_exactly_once(
     let unique: HashSet<_> = positions(&events).into_iter().collect();
     assert_eq!(unique.len(), events.len(), "no duplicate events");
     assert!(stored_before_kill < events.len() as f64, "killed mid-drain");
+    // Sampled before the kill, that count cannot tell whether the drain was still going
+    // when the process died. What the store held then can: below every message only if
+    // the restarted process had messages left to take over.
+    let stored_at_kill = inlet.client.stored_at_kill(&uid, events.len()).await;
+    assert!(
+        stored_at_kill >= stored_before_kill,
+        "{stored_at_kill} stored at the kill, {stored_before_kill} seen before it"
+    );
+    assert!(
+        stored_at_kill < events.len() as f64,
+        "killed mid-drain: {stored_at_kill} of {} were stored at the kill",
+        events.len()
+    );
 }
 
 #[tokio::test]

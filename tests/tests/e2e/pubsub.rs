@@ -188,6 +188,18 @@ async fn pubsub_sigkill_mid_drain_then_restart_stores_every_message_exactly_once
     // What the killed Inlet held comes back as its leases lapse (20 s), in waves.
     let events = inlet.client.wait_for_events(&project, MESSAGES, 300).await;
     assert_eq!(event_seqs(&events).len(), MESSAGES, "no duplicate events");
+    // Sampled before the kill, that count cannot tell whether the drain was still going
+    // when the process died. What the store held then can: below every message only if
+    // the restarted process had messages left to take over.
+    let stored_at_kill = inlet.client.stored_at_kill(&uid, events.len()).await;
+    assert!(
+        stored_at_kill >= stored_before_kill,
+        "{stored_at_kill} stored at the kill, {stored_before_kill} seen before it"
+    );
+    assert!(
+        stored_at_kill < MESSAGES as f64,
+        "killed mid-drain: {stored_at_kill} of {MESSAGES} were stored at the kill"
+    );
     drop(inlet);
     assert_all_acked(&pubsub, 10).await;
 }

@@ -158,6 +158,18 @@ async fn sqs_sigkill_mid_drain_then_restart_stores_every_message_exactly_once() 
     assert_eq!(events.len(), MESSAGES, "each message stored once");
     assert_eq!(event_seqs(&events).len(), MESSAGES, "no duplicate events");
     assert!(stored_before_kill < MESSAGES as f64, "killed mid-drain");
+    // Sampled before the kill, that count cannot tell whether the drain was still going
+    // when the process died. What the store held then can: below every message only if
+    // the restarted process had messages left to take over.
+    let stored_at_kill = inlet.client.stored_at_kill(&uid, events.len()).await;
+    assert!(
+        stored_at_kill >= stored_before_kill,
+        "{stored_at_kill} stored at the kill, {stored_before_kill} seen before it"
+    );
+    assert!(
+        stored_at_kill < MESSAGES as f64,
+        "killed mid-drain: {stored_at_kill} of {MESSAGES} were stored at the kill"
+    );
 }
 
 #[tokio::test]
