@@ -75,7 +75,7 @@ async fn changing_the_provider_needs_the_verifier_too() {
         .create_source(
             &project,
             json!({"name": "gh", "type": "http", "provider": "github",
-                "verifier": {"type": "hmac", "hmac": {"secret": "s"}}}),
+                "verifier": hmac("s", &[])}),
         )
         .await;
     let (uid, mask) = (
@@ -83,7 +83,7 @@ async fn changing_the_provider_needs_the_verifier_too() {
         source["mask_id"].as_str().unwrap(),
     );
     // Dropping the provider alone would leave the source verified by whatever verifier
-    // happens to be stored: refused.
+    // happens to be stored (here a complete hmac one, which would compile): refused.
     let reply = update(c, &project, uid, json!({"provider": ""})).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
     assert!(
