@@ -20,3 +20,5 @@ step "build"
 cargo build --locked --bin inlet
 step "test"
 cargo test --locked --workspace
+step "fuzz smoke"
+bash fuzz/smoke.sh

@@ -15,6 +15,7 @@ fn main() {
             "inlet-test-plugin-trap",
             "inlet-test-plugin-bloat",
             "inlet-test-plugin-future",
+            "inlet-test-plugin-config",
         ],
         "inlet-test-plugin-",
         &out,

@@ -71,7 +71,7 @@ fn plugin_call(c: &mut Criterion) {
         memory_bytes: 32 << 20,
     };
     let metrics = std::sync::Arc::new(inlet_metrics::Metrics::default());
-    let plugins = PluginHost::load(None, cache.path(), limits, metrics).unwrap();
+    let plugins = PluginHost::load(None, cache.path(), [7; 32], limits, metrics).unwrap();
     let body = body();
     let request = Request {
         method: "POST".into(),

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use http::StatusCode;
-use inlet_auth::Auth;
+use inlet_auth::{Auth, Caller};
 use inlet_brokers::Brokers;
 use inlet_metrics::Metrics;
 use inlet_plugin_host::PluginHost;
@@ -108,15 +108,20 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .with_state(admin)
 }
 
-/// Every loaded provider plugin with its `describe` information. Any valid token.
+/// Every loaded provider plugin with its `describe` information. Any valid token; the
+/// files plugins were loaded from are shown to the admin only.
 async fn plugins(
     State(admin): State<Arc<Admin>>,
     headers: http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    admin.auth.caller(&admin.store, &headers)?;
+    let caller = admin.auth.caller(&admin.store, &headers)?;
+    let mut plugins = admin.plugins.list();
+    if caller != Caller::Admin {
+        plugins.iter_mut().for_each(|plugin| plugin.path = None);
+    }
     Ok(ok(
         StatusCode::OK,
         "Plugins fetched successfully",
-        ListPage::whole(admin.plugins.list()),
+        ListPage::whole(plugins),
     ))
 }

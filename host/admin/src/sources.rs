@@ -12,8 +12,8 @@ use inlet_brokers::StatusView;
 use inlet_model::pub_sub::PubSubConfig;
 use inlet_model::verifier::VerifierConfig;
 use inlet_model::{
-    CustomResponse, FieldError, ProjectType, Source, SourceType, new_mask_id, new_uid, now_rfc3339,
-    redact, restore,
+    ConfigValue, CustomResponse, FieldError, ProjectType, Source, SourceType, new_mask_id, new_uid,
+    now_rfc3339, restore,
 };
 use inlet_payload::Location;
 use inlet_plugin_host::PluginHost;
@@ -32,7 +32,7 @@ struct SourceInput {
     #[serde(rename = "type")]
     kind: Option<SourceType>,
     provider: Option<String>,
-    provider_config: Option<BTreeMap<String, String>>,
+    provider_config: Option<BTreeMap<String, ConfigValue>>,
     verifier: Option<VerifierConfig>,
     idempotency_keys: Option<Vec<String>>,
     event_type_location: Option<String>,
@@ -85,6 +85,7 @@ pub async fn create(
     }
     settle_secrets(&mut input, None).map_err(invalid)?;
     apply(&mut source, input);
+    secure_provider_config(&mut source, &state.plugins);
     validate(&source, project.kind, &state.plugins)?;
     state.store.put_source(&source).await?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source created");
@@ -163,6 +164,7 @@ pub async fn update(
     }
     settle_secrets(&mut input, Some(&source)).map_err(invalid)?;
     apply(&mut source, input);
+    secure_provider_config(&mut source, &state.plugins);
     validate(&source, project.kind, &state.plugins)?;
     source.updated_at = now_rfc3339();
     state.store.put_source(&source).await?;
@@ -203,12 +205,14 @@ fn settle_secrets(input: &mut SourceInput, stored: Option<&Source>) -> Result<()
         pub_sub.settle_secrets(stored.and_then(|s| s.pub_sub.as_ref()))?;
     }
     for (name, value) in input.provider_config.iter_mut().flatten() {
-        let old = stored.and_then(|s| s.provider_config.get(name));
-        restore(
-            value,
-            old.map(String::as_str),
-            &format!("provider_config.{name}"),
-        )?;
+        if let ConfigValue::Plain(value) = value {
+            let old = stored.and_then(|s| s.provider_config.get(name));
+            restore(
+                value,
+                old.map(ConfigValue::expose),
+                &format!("provider_config.{name}"),
+            )?;
+        }
     }
     Ok(())
 }
@@ -340,7 +344,7 @@ fn validate_plugin_config(source: &Source, plugins: &PluginHost) -> Result<(), A
     for wanted in plugin.config.iter().filter(|f| f.required) {
         let given = match wanted.name.as_str() {
             "secret" => source.verifier.hmac.as_ref().map(|h| h.secret.expose()),
-            name => source.provider_config.get(name).map(String::as_str),
+            name => source.provider_config.get(name).map(ConfigValue::expose),
         };
         if given.is_none_or(str::is_empty) {
             let place = match wanted.name.as_str() {
@@ -380,16 +384,21 @@ struct SourceView {
     status: Option<StatusView>,
 }
 
-fn view(source: &Source, state: &Admin) -> SourceView {
-    let mut shown = source.clone();
-    let secret_fields = state.plugins.get(&source.provider).map(|p| &p.config);
-    for (name, value) in &mut shown.provider_config {
-        let secret =
-            secret_fields.is_none_or(|fields| fields.iter().any(|f| f.secret && f.name == *name));
-        if secret {
-            *value = redact(value).to_string();
+/// Makes the `provider_config` fields the plugin declares secret [`ConfigValue::Secret`]:
+/// every field while the plugin is not loaded (fail closed).
+fn secure_provider_config(source: &mut Source, plugins: &PluginHost) {
+    let declared = plugins.get(&source.provider).map(|p| &p.config);
+    for (name, value) in &mut source.provider_config {
+        if declared.is_none_or(|fields| fields.iter().any(|f| f.secret && f.name == *name)) {
+            value.make_secret();
         }
     }
+}
+
+fn view(source: &Source, state: &Admin) -> SourceView {
+    let mut shown = source.clone();
+    // A source stored before its plugin declared a field secret is shown redacted too.
+    secure_provider_config(&mut shown, &state.plugins);
     let (url, status) = match source.kind {
         SourceType::Http => (
             Some(format!("{}/ingest/{}", state.public_url, source.mask_id)),

@@ -57,6 +57,11 @@ pub struct ServeArgs {
     #[arg(long, env = "INLET_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 
+    /// Serve /metrics (and the health probes) on this address instead of on --listen,
+    /// for a scrape network that the public must not reach
+    #[arg(long, env = "INLET_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// TOML file with any of these settings, by their long names with '_' for '-'
     #[arg(long, env = "INLET_CONFIG", value_name = "FILE")]
     #[serde(skip)]
@@ -113,6 +118,8 @@ pub enum LogFormat {
 pub struct Settings {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Where `/metrics` is served when not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Base URL of the ingest URLs; `None` means `http://<bound address>`.
     pub public_url: Option<String>,
     pub max_body_bytes: u64,
@@ -200,6 +207,7 @@ impl ServeArgs {
                 .or(file.public_url)
                 .map(|url| url.trim_end_matches('/').to_string()),
             listen,
+            metrics_listen: self.metrics_listen.or(file.metrics_listen),
             max_body_bytes,
             max_in_flight,
             max_connections,

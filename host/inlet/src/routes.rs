@@ -25,14 +25,42 @@ pub(crate) struct Surface {
     pub in_flight: Semaphore,
 }
 
-pub(crate) fn router(surface: Arc<Surface>, intake: Router, admin: Router) -> Router {
+/// The main listener's routes; `/metrics` among them unless it has a listener of its own
+/// (`--metrics-listen`).
+pub(crate) fn router(
+    surface: Arc<Surface>,
+    intake: Router,
+    admin: Router,
+    with_metrics: bool,
+) -> Router {
+    let mut operations = probes();
+    if with_metrics {
+        operations = operations.route("/metrics", get(metrics));
+    }
+    let routes = operations
+        .with_state(surface.clone())
+        .merge(intake)
+        .merge(admin);
+    finish(surface, routes)
+}
+
+/// The `--metrics-listen` listener's routes: `/metrics` and the probes.
+pub(crate) fn metrics_router(surface: Arc<Surface>) -> Router {
+    let routes = probes()
+        .route("/metrics", get(metrics))
+        .with_state(surface.clone());
+    finish(surface, routes)
+}
+
+fn probes() -> Router<Arc<Surface>> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(surface.clone())
-        .merge(intake)
-        .merge(admin)
+}
+
+/// JSON answers for unknown routes and methods and for panics, load shedding, metrics.
+fn finish(surface: Arc<Surface>, routes: Router) -> Router {
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panicked))
@@ -147,7 +175,7 @@ mod tests {
             panic!("a bug")
         }
         let intake = Router::new().route("/boom", get(boom));
-        let app = router(surface, intake, Router::new());
+        let app = router(surface, intake, Router::new(), true);
         let request = http::Request::get("/boom")
             .body(axum::body::Body::empty())
             .unwrap();

@@ -21,10 +21,13 @@ use crate::routes::Surface;
 
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The `--metrics-listen` listener's address, when there is one.
+    pub metrics_addr: Option<SocketAddr>,
     /// The file the admin token was written to when it was generated at this start.
     pub generated_admin_token_file: Option<std::path::PathBuf>,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
+    /// One per listener.
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
     brokers: Arc<Brokers>,
 }
 
@@ -46,6 +49,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     let plugins = Arc::new(PluginHost::load(
         settings.plugins_dir.as_deref(),
         &settings.data_dir.join("plugin-cache"),
+        store.plugin_cache_mac_key().await?,
         settings.plugin_limits.clone(),
         metrics.clone(),
     )?);
@@ -66,6 +70,14 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "inlet is listening");
+    let metrics_listener = match settings.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (--metrics-listen)"))?,
+        ),
+        None => None,
+    };
 
     let public_url = settings
         .public_url
@@ -90,28 +102,41 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         public_url,
         settings.body_timeout,
     );
-    let surface = Surface {
+    let surface = Arc::new(Surface {
         store,
         metrics,
         in_flight: Semaphore::new(settings.max_in_flight),
-    };
+    });
     let app = crate::routes::router(
-        Arc::new(surface),
+        surface.clone(),
         inlet_intake::router(Arc::new(intake)),
         inlet_admin::router(Arc::new(admin)),
+        metrics_listener.is_none(),
     );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(crate::serve::serve(
-        listener,
-        app,
-        settings.max_connections,
-        stopped,
-    ));
+    let mut listeners = vec![(listener, app)];
+    let metrics_addr = match metrics_listener {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, "/metrics is served on its own listener");
+            listeners.push((listener, crate::routes::metrics_router(surface)));
+            Some(addr)
+        }
+        None => None,
+    };
+    let (stops, tasks) = listeners
+        .into_iter()
+        .map(|(listener, app)| {
+            let (stop, stopped) = oneshot::channel::<()>();
+            let serving = crate::serve::serve(listener, app, settings.max_connections, stopped);
+            (stop, tokio::spawn(serving))
+        })
+        .unzip();
     Ok(RunningServer {
         addr,
+        metrics_addr,
         generated_admin_token_file,
-        stop,
-        task,
+        stops,
+        tasks,
         brokers,
     })
 }
@@ -128,14 +153,17 @@ impl RunningServer {
     /// then closes the store. A request still unanswered was never acknowledged, so its
     /// sender retries: abandoning it loses nothing.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(());
-        let mut task = self.task;
-        if tokio::time::timeout(HTTP_DRAIN_GRACE, &mut task)
-            .await
-            .is_err()
-        {
-            tracing::warn!("requests still in flight after {HTTP_DRAIN_GRACE:?}; abandoning them");
-            task.abort();
+        for stop in self.stops {
+            let _ = stop.send(());
+        }
+        let deadline = tokio::time::Instant::now() + HTTP_DRAIN_GRACE;
+        for mut task in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::warn!(
+                    "requests still in flight after {HTTP_DRAIN_GRACE:?}; abandoning them"
+                );
+                task.abort();
+            }
         }
         self.brokers.shutdown().await;
         Ok(())

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use inlet_metrics::OTHER;
 use inlet_model::{Event, REDACTED, Source};
 use inlet_payload::{LazyJson, Payload};
@@ -201,11 +201,22 @@ fn plugin_failed(failure: PluginFailure) -> ApiError {
     ApiError::new(status, failure.code(), message)
 }
 
-/// Request headers by lower-case name, with the verifier's credential header redacted.
+/// Headers that carry credentials whatever the source's verifier: a plugin source (or one
+/// that verifies a signature) may still be sent them, and an event must not keep them.
+const CREDENTIAL_HEADERS: [HeaderName; 3] = [
+    header::AUTHORIZATION,
+    header::PROXY_AUTHORIZATION,
+    header::COOKIE,
+];
+
+/// Request headers by lower-case name, with credential headers (the verifier's and
+/// [`CREDENTIAL_HEADERS`]) redacted.
 fn stored_headers(headers: &HeaderMap, credential: Option<&str>) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in headers {
-        let shown = if credential.is_some_and(|c| name.as_str().eq_ignore_ascii_case(c)) {
+        let shown = if CREDENTIAL_HEADERS.contains(name)
+            || credential.is_some_and(|c| name.as_str().eq_ignore_ascii_case(c))
+        {
             REDACTED.to_string()
         } else {
             String::from_utf8_lossy(value.as_bytes()).into_owned()

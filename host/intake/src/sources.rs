@@ -37,7 +37,12 @@ impl LiveSource {
             let secrets = source.verifier.hmac_secrets();
             let config = secrets
                 .map(|s| ("secret".to_string(), s.expose().to_string()))
-                .chain(source.provider_config.clone())
+                .chain(
+                    source
+                        .provider_config
+                        .iter()
+                        .map(|(name, value)| (name.clone(), value.expose().to_string())),
+                )
                 .collect();
             Check::Plugin { config }
         };

@@ -10,7 +10,7 @@ pub mod verifier;
 
 pub use ids::{new_mask_id, new_uid};
 pub use secret::{
-    ListedSecret, REDACTED, Secret, redact, restore, settle_list, with_secrets_exposed,
+    ConfigValue, ListedSecret, REDACTED, Secret, redact, restore, settle_list, with_secrets_exposed,
 };
 
 use std::collections::BTreeMap;
@@ -67,10 +67,10 @@ pub struct Source {
     pub kind: SourceType,
     #[serde(default)]
     pub provider: String,
-    /// Plugin configuration beyond the secret (which is `verifier.hmac.secret`). Which
-    /// entries are secret only the plugin knows: `redact_provider_config` shows them.
+    /// Plugin configuration beyond the secret (which is `verifier.hmac.secret`); the fields
+    /// the plugin declares secret are [`ConfigValue::Secret`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub provider_config: BTreeMap<String, String>,
+    pub provider_config: BTreeMap<String, ConfigValue>,
     pub verifier: VerifierConfig,
     #[serde(default)]
     pub idempotency_keys: Vec<String>,

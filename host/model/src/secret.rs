@@ -205,6 +205,73 @@ impl<'de> Deserialize<'de> for ListedSecret {
     }
 }
 
+/// A plugin's configuration value (`provider_config`): plain, or a [`Secret`] when the
+/// plugin declares the field secret. The store keeps a secret as `{"secret": …}` so that it
+/// is still known as one when it is read back; everywhere else it is redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigValue {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl ConfigValue {
+    /// The value, for the plugin.
+    pub fn expose(&self) -> &str {
+        match self {
+            Self::Plain(value) => value,
+            Self::Secret(secret) => secret.expose(),
+        }
+    }
+
+    /// Makes the value a secret (a field the plugin declares secret).
+    pub fn make_secret(&mut self) {
+        if let Self::Plain(value) = self {
+            *self = Self::Secret(Secret::new(std::mem::take(value)));
+        }
+    }
+}
+
+impl From<&str> for ConfigValue {
+    fn from(value: &str) -> Self {
+        Self::Plain(value.to_string())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredConfigSecret {
+    secret: String,
+}
+
+impl Serialize for ConfigValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Plain(value) => serializer.serialize_str(value),
+            Self::Secret(secret) if EXPOSED.get() => StoredConfigSecret {
+                secret: secret.expose().to_string(),
+            }
+            .serialize(serializer),
+            Self::Secret(secret) => secret.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfigValue {
+    /// From the API: a string (made a secret when the plugin declares the field one). From
+    /// the store: a string or `{"secret": …}`.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Plain(String),
+            Secret(StoredConfigSecret),
+        }
+        Ok(match Form::deserialize(deserializer)? {
+            Form::Plain(value) => Self::Plain(value),
+            Form::Secret(StoredConfigSecret { secret }) => Self::Secret(Secret::new(secret)),
+        })
+    }
+}
+
 /// Runs `f` with every [`Secret`] serialized in plaintext on this thread: for the store,
 /// which must keep the secrets it is given.
 pub fn with_secrets_exposed<R>(f: impl FnOnce() -> R) -> R {
@@ -231,6 +298,20 @@ mod tests {
         assert_eq!(stored, "\"s3cret\"");
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"********\"");
         assert_eq!(serde_json::to_string(&Secret::default()).unwrap(), "\"\"");
+    }
+
+    #[test]
+    fn config_secrets_stay_secrets_through_the_store() {
+        let mut value = ConfigValue::from("token");
+        value.make_secret();
+        assert_eq!(serde_json::to_string(&value).unwrap(), "\"********\"");
+        assert_eq!(format!("{value:?}"), "Secret(Secret(********))");
+        let stored = with_secrets_exposed(|| serde_json::to_string(&value).unwrap());
+        let read: ConfigValue = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read, value);
+        assert_eq!(read.expose(), "token");
+        let plain: ConfigValue = serde_json::from_str("\"shown\"").unwrap();
+        assert_eq!(serde_json::to_string(&plain).unwrap(), "\"shown\"");
     }
 
     #[test]

@@ -74,8 +74,12 @@ pub struct PluginSummary {
     pub version: String,
     pub description: String,
     pub config: Vec<ConfigFieldView>,
-    /// `built-in`, or the file it was loaded from.
-    pub origin: String,
+    /// `built-in`, or `file` for one loaded from `--plugins-dir`.
+    pub origin: &'static str,
+    /// The file it was loaded from: for the admin only, who chose it (a path tells a tenant
+    /// about the server's layout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     pub wit_version: String,
 }
 
@@ -148,15 +152,18 @@ impl PluginHost {
     /// Loads the built-in plugins, then every `.wasm` in `dir`. A plugin that cannot be
     /// loaded (not a component, unsupported WIT version, duplicate name) is refused with a
     /// logged reason; the others still load.
+    ///
+    /// Compiled machine code is cached in `cache_dir`, authenticated with `cache_mac_key`.
     pub fn load(
         dir: Option<&Path>,
         cache_dir: &Path,
+        cache_mac_key: [u8; 32],
         limits: PluginLimits,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         let max_calls = CALLS_PER_CORE * cores;
-        let runtime = Runtime::new(limits, max_calls, cache_dir)?;
+        let runtime = Runtime::new(limits, max_calls, cache_dir, cache_mac_key)?;
         let mut host = Self {
             runtime,
             plugins: BTreeMap::new(),
@@ -165,25 +172,26 @@ impl PluginHost {
             metrics,
         };
         for (name, bytes) in BUILT_IN {
-            host.add(bytes, "built-in".into())
+            host.add(bytes, None)
                 .with_context(|| format!("the built-in {name} plugin failed to load"))?;
         }
         if let Some(dir) = dir {
             for path in wasm_files(dir)? {
-                let origin = path.display().to_string();
+                let shown = path.display().to_string();
                 let loaded = std::fs::read(&path)
                     .map_err(anyhow::Error::from)
-                    .and_then(|bytes| host.add(&bytes, origin.clone()));
+                    .and_then(|bytes| host.add(&bytes, Some(shown.clone())));
                 match loaded {
-                    Ok(name) => tracing::info!(plugin = %name, path = %origin, "plugin loaded"),
-                    Err(e) => tracing::error!(path = %origin, "plugin refused: {e:#}"),
+                    Ok(name) => tracing::info!(plugin = %name, path = %shown, "plugin loaded"),
+                    Err(e) => tracing::error!(path = %shown, "plugin refused: {e:#}"),
                 }
             }
         }
         Ok(host)
     }
 
-    fn add(&mut self, bytes: &[u8], origin: String) -> anyhow::Result<String> {
+    /// Adds a built-in plugin (`path` is `None`) or one loaded from a file.
+    fn add(&mut self, bytes: &[u8], path: Option<String>) -> anyhow::Result<String> {
         let component = self.runtime.compile(bytes)?;
         let wit_version = handler_version(&self.runtime, &component)?;
         let pre = ProviderPre::new(self.runtime.instantiate_pre(&component)?)
@@ -222,7 +230,8 @@ impl PluginHost {
                     secret: f.secret,
                 })
                 .collect(),
-            origin,
+            origin: if path.is_some() { "file" } else { "built-in" },
+            path,
             wit_version,
         };
         self.plugins.insert(
@@ -448,5 +457,42 @@ mod tests {
         assert!(checked_response(200, &bad, Vec::new()).is_err());
         let big = vec![b'x'; MAX_RESPONSE_BODY + 1];
         assert!(checked_response(200, &[], big).is_err());
+    }
+
+    #[test]
+    fn cached_machine_code_is_loaded_only_with_this_inlets_tag() {
+        let cache = tempfile::tempdir().unwrap();
+        let limits = PluginLimits {
+            deadline: std::time::Duration::from_millis(200),
+            memory_bytes: 32 << 20,
+        };
+        let load = |key: [u8; 32]| {
+            let metrics = Arc::new(Metrics::default());
+            PluginHost::load(None, cache.path(), key, limits.clone(), metrics)
+        };
+        let names = |host: &PluginHost| -> Vec<String> {
+            host.list().into_iter().map(|p| p.name).collect()
+        };
+        assert_eq!(
+            names(&load([1; 32]).unwrap()),
+            ["github", "shopify", "twitter"]
+        );
+        let mut files: Vec<_> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), 3);
+        // Someone with write access to the cache puts one plugin's machine code under
+        // another's name: it is not run (it would be Shopify's code answering for GitHub).
+        let planted = std::fs::read(&files[1]).unwrap();
+        std::fs::write(&files[0], &planted).unwrap();
+        let host = load([1; 32]).unwrap();
+        assert_eq!(names(&host), ["github", "shopify", "twitter"]);
+        assert_ne!(std::fs::read(&files[0]).unwrap(), planted, "recompiled");
+        // Code cached under another key (another data directory) is not trusted either.
+        let before = std::fs::read(&files[2]).unwrap();
+        load([2; 32]).unwrap();
+        assert_ne!(std::fs::read(&files[2]).unwrap(), before);
     }
 }

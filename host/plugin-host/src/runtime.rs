@@ -55,7 +55,21 @@ struct Inner {
     limits: PluginLimits,
     deadline_ticks: u64,
     cache_dir: PathBuf,
+    cache_mac_key: [u8; 32],
     stop_ticker: Arc<AtomicBool>,
+}
+
+/// A cached file is the HMAC-SHA256 of its name and machine code, then the code: loading
+/// machine code runs it outside the sandbox, so only code this data directory's Inlet wrote
+/// (whose key is in the store, not beside the cache) is loaded.
+const CACHE_TAG_LEN: usize = 32;
+
+fn cache_tag(key: &[u8; 32], name: &str, code: &[u8]) -> Vec<u8> {
+    // The name has a fixed length (two hashes), so name and code cannot be re-split.
+    let mut signed = Vec::with_capacity(name.len() + code.len());
+    signed.extend_from_slice(name.as_bytes());
+    signed.extend_from_slice(code);
+    inlet_sdk::crypto::hmac(inlet_sdk::crypto::HashAlgorithm::Sha256, key, &signed)
 }
 
 impl Drop for Inner {
@@ -155,6 +169,7 @@ impl Runtime {
         limits: PluginLimits,
         pool_size: u32,
         cache_dir: &Path,
+        cache_mac_key: [u8; 32],
     ) -> anyhow::Result<Self> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(pool_size)
@@ -205,6 +220,7 @@ impl Runtime {
                 limits,
                 deadline_ticks,
                 cache_dir: cache_dir.to_path_buf(),
+                cache_mac_key,
                 stop_ticker,
             }),
         })
@@ -224,26 +240,41 @@ impl Runtime {
             )),
             hasher.finish()
         );
-        let cached = self.inner.cache_dir.join(name);
-        if cached.exists() {
-            // SAFETY: the file was written by `precompile_component` of an engine with the
-            // same compatibility hash (it is in the name), into Inlet's own data directory.
-            match unsafe { Component::deserialize_file(engine, &cached) } {
-                Ok(component) => return Ok(component),
-                Err(e) => {
-                    tracing::warn!(path = %cached.display(), "recompiling a plugin: the cached code is unusable: {e}")
+        let cached = self.inner.cache_dir.join(&name);
+        if let Ok(file) = std::fs::read(&cached) {
+            match self.verified_code(&name, &file) {
+                // SAFETY: the code was written by `precompile_component` of an engine with
+                // the same compatibility hash (it is in the name), and its tag proves that
+                // this Inlet wrote it.
+                Some(code) => match unsafe { Component::deserialize(engine, code) } {
+                    Ok(component) => return Ok(component),
+                    Err(e) => {
+                        tracing::warn!(path = %cached.display(), "recompiling a plugin: the cached code is unusable: {e}")
+                    }
+                },
+                None => {
+                    tracing::warn!(path = %cached.display(), "recompiling a plugin: the cached code fails its integrity check (not written by this Inlet)")
                 }
             }
         }
         let code = engine
             .precompile_component(bytes)
             .map_err(|e| anyhow::anyhow!("it is not a valid WebAssembly component: {e}"))?;
+        let mut file = cache_tag(&self.inner.cache_mac_key, &name, &code);
+        file.extend_from_slice(&code);
         let partial = cached.with_extension("partial");
-        std::fs::write(&partial, &code)
+        std::fs::write(&partial, &file)
             .and_then(|()| std::fs::rename(&partial, &cached))
             .with_context(|| format!("cannot write the plugin cache {}", cached.display()))?;
         // SAFETY: as above; the code was produced by this engine just now.
         unsafe { Component::deserialize(engine, &code) }.map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The machine code of a cached file whose tag verifies.
+    fn verified_code<'a>(&self, name: &str, file: &'a [u8]) -> Option<&'a [u8]> {
+        let (tag, code) = file.split_at_checked(CACHE_TAG_LEN)?;
+        let expected = cache_tag(&self.inner.cache_mac_key, name, code);
+        inlet_sdk::crypto::constant_time_eq(tag, &expected).then_some(code)
     }
 
     pub(super) fn export_names(&self, component: &Component) -> Vec<String> {

@@ -32,7 +32,8 @@ const UID_LEN: usize = 26;
 /// The column families. Names are stable on-disk identifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Cf {
-    /// `admin_token_sha256` → hash of the generated admin token.
+    /// `admin_token_sha256` → hash of the generated admin token; `plugin_cache_mac_key` →
+    /// the key that authenticates cached plugin machine code.
     Meta,
     /// project uid → project JSON.
     Projects,
@@ -233,6 +234,7 @@ pub struct Store {
 }
 
 const ADMIN_TOKEN_KEY: &[u8] = b"admin_token_sha256";
+const PLUGIN_CACHE_MAC_KEY: &[u8] = b"plugin_cache_mac_key";
 
 /// A page of a listing, newest first.
 pub struct Page<T> {
@@ -358,6 +360,22 @@ impl Store {
     pub async fn clear_admin_token_hash(&self) -> Result<()> {
         let change = Change::Delete(Cf::Meta, ADMIN_TOKEN_KEY.to_vec());
         self.commit(vec![change]).await
+    }
+
+    /// The key that authenticates the plugin machine code Inlet caches: random, made at
+    /// the first start, and kept in the store rather than beside the cache, so that write
+    /// access to the cache alone cannot make Inlet run native code.
+    pub async fn plugin_cache_mac_key(&self) -> Result<[u8; 32]> {
+        if let Some(key) = self.get_raw(Cf::Meta, PLUGIN_CACHE_MAC_KEY)?
+            && let Ok(key) = <[u8; 32]>::try_from(key.as_slice())
+        {
+            return Ok(key);
+        }
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the operating system's random source failed");
+        let change = Change::Put(Cf::Meta, PLUGIN_CACHE_MAC_KEY.to_vec(), key.to_vec());
+        self.commit(vec![change]).await?;
+        Ok(key)
     }
 
     /// Stores a new project, with the hash of its API key (outgoing projects).

@@ -56,3 +56,29 @@ async fn a_deleted_source_leaves_no_series() {
     let text = c.get("/metrics").await.text();
     assert!(!text.contains(uid), "{text}");
 }
+
+#[tokio::test]
+async fn metrics_can_have_a_listener_of_their_own() {
+    let t =
+        TestServer::start_with(|s| s.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    let public = &t.client;
+    public.create_project("incoming").await;
+    assert_eq!(public.get("/metrics").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(public.get("/readyz").await.status, StatusCode::OK);
+    let private = inlet_tests::Client::new(t.server.as_ref().unwrap().metrics_addr.unwrap());
+    let scraped = private.get("/metrics").await;
+    assert_eq!(scraped.status, StatusCode::OK);
+    // The project's creation, served by the public listener, is counted.
+    let text = scraped.text();
+    assert!(
+        text.contains(r#"route="/api/v1/projects",method="POST",status="201""#),
+        "{text}"
+    );
+
+    assert_eq!(private.get("/healthz").await.status, StatusCode::OK);
+    // Nothing but the operations routes on the private listener.
+    let api = private
+        .api(Method::GET, "/api/v1/projects", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+}

@@ -99,6 +99,9 @@ async fn shopify_plugin_verifies_base64_signatures() {
             "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
         ),
         ("content-type", "application/json"),
+        // Credentials a plugin source may be sent (a proxy's, a session's) are not stored.
+        ("authorization", "Bearer proxy-token-1"),
+        ("cookie", "session=cookie-value-1"),
     ];
     let reply = c.ingest(&mask, &headers, body).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
@@ -122,6 +125,10 @@ async fn shopify_plugin_verifies_base64_signatures() {
         "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
     );
     assert_eq!(event["data"]["email"], "jon@example.com");
+    assert_eq!(event["headers"]["authorization"], json!(["********"]));
+    assert_eq!(event["headers"]["cookie"], json!(["********"]));
+    let listed = events.to_string();
+    assert!(!listed.contains("proxy-token-1") && !listed.contains("cookie-value-1"));
 }
 
 #[tokio::test]
@@ -245,12 +252,23 @@ async fn plugins_load_from_a_directory_and_wrong_wit_versions_are_refused() {
             .iter()
             .any(|f| f["name"] == "secret" && f["secret"] == true)
     );
+    assert_eq!(github.get("path"), None);
+    let spin = &list["data"]["content"][2];
+    assert_eq!(spin["origin"], "file");
+    assert!(spin["path"].as_str().unwrap().ends_with("spin.wasm"));
+    // A tenant learns which plugins exist, not where the server keeps them.
+    let (_, key) = t.client.create_project("outgoing").await;
+    let tenant = t
+        .client
+        .api(Method::GET, "/api/v1/plugins", &key.unwrap(), None)
+        .await
+        .json();
+    assert_eq!(plugin_names(&tenant), plugin_names(&list));
     assert!(
-        list["data"]["content"][2]["origin"]
-            .as_str()
-            .unwrap()
-            .ends_with("spin.wasm")
+        !tenant.to_string().contains("spin.wasm"),
+        "a project key sees no plugin file path: {tenant}"
     );
+    assert_eq!(tenant["data"]["content"][2]["origin"], "file");
     assert_eq!(
         t.client.get("/api/v1/plugins").await.status,
         StatusCode::UNAUTHORIZED
@@ -444,4 +462,54 @@ async fn a_refused_plugin_is_explained_in_the_log() {
             .unwrap()
             .ends_with("future.wasm")
     );
+}
+
+#[tokio::test]
+async fn secret_fields_a_plugin_declares_are_redacted_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(test_plugin("config"), dir.path().join("config.wasm")).unwrap();
+    let plugins_dir = dir.path().to_path_buf();
+    let t = TestServer::start_with(|s| s.plugins_dir = Some(plugins_dir)).await;
+    let (project, _) = t.client.create_project("incoming").await;
+    let source = t
+        .client
+        .create_source(
+            &project,
+            json!({"name": "config", "type": "http", "provider": "config",
+                   "verifier": {"type": "noop"},
+                   "provider_config": {"api_token": "tok-7f3a", "account": "acme"}}),
+        )
+        .await;
+    assert_eq!(
+        source["provider_config"],
+        json!({"api_token": "********", "account": "acme"})
+    );
+    let uid = source["uid"].as_str().unwrap();
+    let mask = source["mask_id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/projects/{project}/sources/{uid}");
+
+    // Echoing the redacted form back keeps the token.
+    let update = t
+        .client
+        .api(
+            Method::PUT,
+            &path,
+            ADMIN_TOKEN,
+            Some(json!({"provider_config": {"api_token": "********", "account": "acme"}})),
+        )
+        .await;
+    assert_eq!(update.status, StatusCode::OK, "{}", update.text());
+    let shown = t.client.api(Method::GET, &path, ADMIN_TOKEN, None).await;
+    assert_eq!(
+        shown.json()["data"]["provider_config"]["api_token"],
+        "********"
+    );
+    let c = &t.client;
+    let accepted = c.ingest(&mask, &[("x-token", "tok-7f3a")], b"{}").await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text());
+    let refused = c.ingest(&mask, &[("x-token", "********")], b"{}").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let events = c.all_events(&project).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event_type"], "acme");
 }
