@@ -870,4 +870,42 @@ mod tests {
             (&stored.uid, &stored.created_at, &stored.raw)
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_that_wait_for_a_sync_share_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let store = Arc::new(Store::open(dir.path(), metrics.clone()).unwrap());
+        let event: Event = serde_json::from_value(serde_json::json!({
+            "event_type": "t", "project_id": "p1", "endpoint_id": "e1",
+            "data": {"n": 1}, "raw": "", "raw_encoding": "data"
+        }))
+        .unwrap();
+        // 200 writes queued faster than one sync takes: whatever else runs on the machine,
+        // the writer syncs the first and finds the others waiting when it is done. One
+        // sync per write (no group commit) makes 200 batches.
+        let mut writes = tokio::task::JoinSet::new();
+        for _ in 0..200 {
+            let (store, event) = (store.clone(), event.clone());
+            writes.spawn(async move { store.append_event(event).await.map(|_| ()) });
+        }
+        while let Some(written) = writes.join_next().await {
+            written.unwrap().unwrap();
+        }
+        let text = metrics.encode();
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap()))
+                .unwrap_or_else(|| panic!("{name} missing from {text}"))
+        };
+        let (jobs, batches) = (
+            value("inlet_store_batch_jobs_sum"),
+            value("inlet_store_batch_jobs_count"),
+        );
+        assert_eq!(jobs, 200.0);
+        assert!(
+            batches <= 40.0,
+            "200 writes took {batches} syncs: fewer than 5 writes per sync"
+        );
+    }
 }

@@ -76,11 +76,10 @@ async fn concurrent_writes_share_group_commits() {
     let batches = value("inlet_store_batch_jobs_count");
     assert!(jobs >= 200.0, "{jobs}");
     // One sync per write makes a batch per job (201: the project, then the 200 events).
-    // How many writes share a sync depends on how fast the clients' requests arrive: 10 to
-    // 20 per sync on two quiet cores, about 1.4 to 2.3 (87 to 148 syncs) with the cores
-    // shared by other builds and tests, where this test also runs in CI. A bound on the
-    // ratio that a near-per-write sync fails and a loaded machine passes needs writes that
-    // arrive while a sync is known to run; until then this checks that syncs were shared.
+    // How many share a sync here depends on how fast the clients' requests arrive (10 to 20
+    // per sync on two quiet cores, 1.4 to 2.3 with the cores shared by builds), so this
+    // checks only that syncs were shared end to end; inlet-store's
+    // `writes_that_wait_for_a_sync_share_the_next_one` asserts the ratio.
     assert!(
         batches < jobs,
         "200 concurrent writes took {batches} syncs for {jobs} jobs: no group commit"
