@@ -77,6 +77,8 @@ pub struct Metrics {
     pub request_seconds: Histograms<RequestLabels>,
     pub store_batch_jobs: Histogram,
     pub store_sync_seconds: Histogram,
+    /// 1 while the store takes writes, 0 while they fail (a full disk).
+    store_writable: Gauge,
     pub plugin_calls: Family<PluginLabels, Counter>,
     pub plugin_seconds: Histograms<PluginLabels>,
     broker_source_state: Family<BrokerStateLabels, Gauge>,
@@ -95,6 +97,8 @@ impl Default for Metrics {
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 14)));
         let store_batch_jobs = Histogram::new(exponential_buckets(1.0, 2.0, 10));
         let store_sync_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 14));
+        let store_writable = Gauge::default();
+        store_writable.set(1);
         let plugin_calls = Family::default();
         let plugin_seconds: Histograms<PluginLabels> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.00002, 2.0, 14)));
@@ -124,6 +128,11 @@ impl Default for Metrics {
             "store_sync_duration_seconds",
             "Time to write and sync one group-commit batch",
             store_sync_seconds.clone(),
+        );
+        registry.register(
+            "store_writable",
+            "1 while the store takes writes, 0 while they fail (see /readyz for why)",
+            store_writable.clone(),
         );
         registry.register(
             "plugin_calls",
@@ -173,11 +182,17 @@ impl Default for Metrics {
             request_seconds,
             store_batch_jobs,
             store_sync_seconds,
+            store_writable,
         }
     }
 }
 
 impl Metrics {
+    /// Whether the store takes writes (`inlet_store_writable`).
+    pub fn store_writable(&self, writable: bool) {
+        self.store_writable.set(i64::from(writable));
+    }
+
     pub fn accepted(&self, source: &str, events: u64) {
         self.events_accepted
             .get_or_create(&source_labels(source))

@@ -55,6 +55,7 @@ impl WriteState {
 /// and logged when it starts, once a minute while it lasts, and when it ends.
 struct Watch<'a> {
     state: &'a WriteState,
+    metrics: &'a Metrics,
     failing: Option<Failing>,
 }
 
@@ -78,6 +79,7 @@ impl Watch<'_> {
                     "store writes work again"
                 );
                 *self.state.lock() = None;
+                self.metrics.store_writable(true);
                 self.failing = None;
             }
             (Err(e), failing) => {
@@ -91,6 +93,7 @@ impl Watch<'_> {
                     no_space: no_space(e),
                 });
                 drop(shared);
+                self.metrics.store_writable(false);
                 match failing {
                     None => {
                         tracing::error!(
@@ -262,6 +265,7 @@ fn run(
     sync.set_sync(true);
     let mut watch = Watch {
         state,
+        metrics,
         failing: None,
     };
     let mut waiting = Vec::with_capacity(MAX_BATCH_JOBS);

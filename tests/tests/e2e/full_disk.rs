@@ -272,6 +272,7 @@ async fn load_until_refused(client: &Client, path: &str, next: &Arc<AtomicU64>) 
 /// `/readyz` says.
 async fn assert_full(client: &Client, path: &str, next: &AtomicU64) -> String {
     let message = assert_unready_for_no_space(client).await;
+    assert_eq!(client.metric("inlet_store_writable").await, 0.0);
     for _ in 0..20 {
         let asked = Instant::now();
         let outcome = post(client, path, next.fetch_add(1, Ordering::Relaxed)).await;
@@ -310,7 +311,9 @@ async fn wait_for_recovery(
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(post(client, path, seq).await.0, StatusCode::OK);
-    (ready, freed.elapsed())
+    let took = freed.elapsed();
+    assert_eq!(client.metric("inlet_store_writable").await, 1.0);
+    (ready, took)
 }
 
 #[tokio::test]
