@@ -189,7 +189,16 @@ impl Runtime {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Each memory slot reserves (never commits) 4 GiB of address space plus guard pages,
+        // which lets wasmtime drop bounds checks: tens of GiB of virtual memory in all.
+        let engine = Engine::new(&config).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot set up the plugin sandboxes ({e}): their {} memory slots reserve more \
+                 than 4 GiB of address space each (virtual, not resident); lift a `ulimit -v` \
+                 limit",
+                pool_size * 2 * MEMORIES_PER_COMPONENT,
+            )
+        })?;
 
         let mut linker = Linker::new(&engine);
         Provider::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
