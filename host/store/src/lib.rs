@@ -241,6 +241,22 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// What a listing made of one key: the item, if the listing keeps it, and the bytes of
+/// stored records read to decide (they count towards [`PAGE_BYTES`] either way).
+struct Loaded<T> {
+    item: Option<T>,
+    bytes: usize,
+}
+
+impl<T> Loaded<T> {
+    fn filtered(item: T, bytes: usize, wanted: impl FnOnce(&T) -> bool) -> Self {
+        Self {
+            item: Some(item).filter(wanted),
+            bytes,
+        }
+    }
+}
+
 /// What to list. Bounds are uids (ULIDs), so a time range is a key range.
 #[derive(Debug, Default)]
 pub struct ListQuery {
@@ -257,6 +273,12 @@ pub struct ListQuery {
 /// Bounds the work of one listing when a filter matches rarely: past this many keys the page
 /// ends early and its cursor continues the scan.
 const MAX_SCAN: usize = 10_000;
+
+/// Most bytes of stored records one page reads: its items and the records its filters pass
+/// over. Events weigh up to `--max-body-bytes` each (10 MiB by default), so `perPage` alone
+/// (up to 1000) would let one page take gigabytes; with this, a page holds fewer items when
+/// they are large (always at least one) and its cursor continues where it stopped.
+const PAGE_BYTES: usize = 4 << 20;
 
 impl Store {
     /// Opens (or creates) the store in `dir`. On a full disk it deletes its reserve of free
@@ -549,14 +571,30 @@ impl Store {
                 .is_none_or(|t| *t == event.event_type)
         };
         match &query.source_id {
-            Some(source) => self.walk_back(Cf::SourceEvents, source, query, |uid, project| {
-                if project != project_id.as_bytes() {
-                    return Ok(None);
-                }
-                Ok(self.event(project_id, uid)?.filter(wanted))
-            }),
+            Some(source) => {
+                let events = self.cf(Cf::Events);
+                self.walk_back(Cf::SourceEvents, source, query, |uid, project| {
+                    let stored = if project == project_id.as_bytes() {
+                        self.db
+                            .get_pinned_cf(events, key(project_id, uid.as_bytes()))?
+                    } else {
+                        None
+                    };
+                    match stored {
+                        Some(bytes) => {
+                            let event = read_event(uid, &bytes)?;
+                            Ok(Loaded::filtered(event, bytes.len(), wanted))
+                        }
+                        None => Ok(Loaded {
+                            item: None,
+                            bytes: 0,
+                        }),
+                    }
+                })
+            }
             None => self.walk_back(Cf::Events, project_id, query, |uid, value| {
-                Ok(Some(read_event(uid, value)?).filter(wanted))
+                let event = read_event(uid, value)?;
+                Ok(Loaded::filtered(event, value.len(), wanted))
             }),
         }
     }
@@ -571,31 +609,34 @@ impl Store {
             let mut letter: DeadLetter = serde_json::from_slice(value)?;
             letter.created_at = created_at(uid);
             letter.uid = uid.to_string();
-            Ok(Some(letter).filter(|l| query.source_id.as_ref().is_none_or(|s| *s == l.source_id)))
+            Ok(Loaded::filtered(letter, value.len(), |l| {
+                query.source_id.as_ref().is_none_or(|s| *s == l.source_id)
+            }))
         })
     }
 
     /// Walks `prefix ++ uid` keys from the newest down, keeping what `load` returns, until
-    /// a page is full or `MAX_SCAN` keys were read.
+    /// a page is full (`perPage` items, or [`PAGE_BYTES`] read) or `MAX_SCAN` keys were
+    /// read. A page that stops early continues, by its cursor, below the last key it read:
+    /// a key under `prefix`.
     fn walk_back<T>(
         &self,
         cf: Cf,
         prefix: &str,
         query: &ListQuery,
-        mut load: impl FnMut(&str, &[u8]) -> Result<Option<T>>,
+        mut load: impl FnMut(&str, &[u8]) -> Result<Loaded<T>>,
     ) -> Result<Page<T>> {
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_lower_bound(key(
-            prefix,
-            query.from_uid.as_deref().unwrap_or("").as_bytes(),
-        ));
-        opts.set_iterate_upper_bound(match &query.before_uid {
+        let lower = key(prefix, query.from_uid.as_deref().unwrap_or("").as_bytes());
+        let upper = match &query.before_uid {
             Some(before) => key(prefix, before.as_bytes()),
             None => key(prefix, &[0xff]),
-        });
+        };
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(lower);
+        opts.set_iterate_upper_bound(upper);
         let mut items = Vec::new();
+        let mut read = 0;
         let mut last_scanned = None;
-        let mut last_kept = None;
         for (scanned, item) in self
             .db
             .iterator_cf_opt(self.cf(cf), opts, IteratorMode::End)
@@ -603,26 +644,26 @@ impl Store {
         {
             let (k, v) = item?;
             let uid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            if scanned == MAX_SCAN {
+            if scanned == MAX_SCAN || read >= PAGE_BYTES {
                 return Ok(Page {
                     items,
                     next_cursor: last_scanned,
                 });
             }
-            let Some(found) = load(&uid, &v)? else {
-                last_scanned = Some(uid);
-                continue;
-            };
-            if items.len() == query.per_page {
-                // The last kept item's uid: the next page starts below it.
-                return Ok(Page {
-                    items,
-                    next_cursor: last_kept,
-                });
+            let loaded = load(&uid, &v)?;
+            read += loaded.bytes;
+            if let Some(found) = loaded.item {
+                // At least one item, however large; the one that does not fit starts the
+                // next page.
+                if items.len() == query.per_page || (!items.is_empty() && read > PAGE_BYTES) {
+                    return Ok(Page {
+                        items,
+                        next_cursor: last_scanned,
+                    });
+                }
+                items.push(found);
             }
-            last_scanned = Some(uid.clone());
-            last_kept = Some(uid);
-            items.push(found);
+            last_scanned = Some(uid);
         }
         Ok(Page {
             items,
@@ -829,15 +870,42 @@ mod tests {
         assert_eq!(outcomes, ["again", "again", "stored"]);
     }
 
+    fn event_of(project: &str, data: serde_json::Value) -> Event {
+        serde_json::from_value(serde_json::json!({
+            "event_type": "t", "project_id": project, "endpoint_id": "e1",
+            "data": data, "raw": "", "raw_encoding": "data"
+        }))
+        .unwrap()
+    }
+
+    /// A filter that matches nothing reads at most `PAGE_BYTES` of events per page (M7):
+    /// six events of 1 MiB take two empty pages, the first with a cursor.
+    #[tokio::test]
+    async fn a_filtered_page_stops_after_its_byte_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let pad = "x".repeat(1 << 20);
+        for n in 0..6 {
+            let event = event_of("p1", serde_json::json!({"n": n, "pad": pad}));
+            store.append_event(event).await.unwrap();
+        }
+        let mut query = ListQuery {
+            event_type: Some("nope".into()),
+            per_page: 100,
+            ..Default::default()
+        };
+        let first = store.list_events("p1", &query).unwrap();
+        assert!(first.items.is_empty());
+        query.before_uid = Some(first.next_cursor.expect("the scan stopped early"));
+        let second = store.list_events("p1", &query).unwrap();
+        assert!(second.items.is_empty() && second.next_cursor.is_none());
+    }
+
     #[tokio::test]
     async fn an_event_reads_back_its_uid_and_time_from_its_key() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
-        let event: Event = serde_json::from_value(serde_json::json!({
-            "event_type": "t", "project_id": "p1", "endpoint_id": "e1",
-            "data": {"n": 1}, "raw": "", "raw_encoding": "data"
-        }))
-        .unwrap();
+        let event = event_of("p1", serde_json::json!({"n": 1}));
         let stored = store.append_event(event).await.unwrap();
         assert_eq!(stored.uid.len(), UID_LEN);
         let value = store

@@ -154,3 +154,56 @@ async fn listing_filters_by_source_and_time_range() {
     let data = c.events(&other, &format!("sourceId={}", uids[0])).await;
     assert!(data["content"].as_array().unwrap().is_empty());
 }
+
+/// A page holds at most 4 MiB of stored events (review M7): 12 events of 1 MiB with
+/// `perPage=100` come in several pages of at most 4, and the cursor walks all of them once,
+/// newest first.
+#[tokio::test]
+async fn large_events_are_paged_by_bytes_and_the_cursor_walks_them_all() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    let (project, key) = c.create_project("outgoing").await;
+    let key = key.unwrap();
+    let pad = "x".repeat(1 << 20);
+    for n in 0..12 {
+        let event = json!({"endpoint_id": "e", "event_type": "big", "data": {"n": n, "pad": pad}});
+        let reply = c
+            .api(
+                Method::POST,
+                &format!("/api/v1/projects/{project}/events"),
+                &key,
+                Some(event),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    let mut pages = 0;
+    loop {
+        let data = c
+            .events(&project, &format!("perPage=100&next_page_cursor={cursor}"))
+            .await;
+        pages += 1;
+        let content = data["content"].as_array().unwrap();
+        assert!(
+            (1..=4).contains(&content.len()),
+            "page {pages}: {} events",
+            content.len()
+        );
+        seen.extend(content.iter().map(|e| e["data"]["n"].as_u64().unwrap()));
+        if data["pagination"]["has_next_page"] == false {
+            break;
+        }
+        cursor = data["pagination"]["next_page_cursor"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    assert!(pages >= 3, "{pages} pages");
+    assert_eq!(
+        seen,
+        (0..12).rev().collect::<Vec<_>>(),
+        "newest first, each once"
+    );
+}
