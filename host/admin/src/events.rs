@@ -125,6 +125,14 @@ fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
             _ => {}
         }
     }
+    if let (Some(start), Some(end)) = (&q.from_uid, &end_bound)
+        && start >= end
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "startDate: must not be after endDate",
+        ));
+    }
     q.before_uid = match (cursor, end_bound) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

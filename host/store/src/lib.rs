@@ -241,6 +241,15 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    fn empty() -> Self {
+        Self {
+            items: Vec::new(),
+            next_cursor: None,
+        }
+    }
+}
+
 /// What a listing made of one key: the item, if the listing keeps it, and the bytes of
 /// stored records read to decide (they count towards [`PAGE_BYTES`] either way).
 struct Loaded<T> {
@@ -572,15 +581,18 @@ impl Store {
         };
         match &query.source_id {
             Some(source) => {
+                // Only a source of this project has its index walked: every key there, the
+                // cursor included, is then one of the project's events. Another project's
+                // source lists nothing, not even a cursor of its events (review L1).
+                if self.source(project_id, source)?.is_none() {
+                    return Ok(Page::empty());
+                }
                 let events = self.cf(Cf::Events);
-                self.walk_back(Cf::SourceEvents, source, query, |uid, project| {
-                    let stored = if project == project_id.as_bytes() {
-                        self.db
-                            .get_pinned_cf(events, key(project_id, uid.as_bytes()))?
-                    } else {
-                        None
-                    };
-                    match stored {
+                self.walk_back(Cf::SourceEvents, source, query, |uid, _| {
+                    match self
+                        .db
+                        .get_pinned_cf(events, key(project_id, uid.as_bytes()))?
+                    {
                         Some(bytes) => {
                             let event = read_event(uid, &bytes)?;
                             Ok(Loaded::filtered(event, bytes.len(), wanted))
@@ -631,6 +643,11 @@ impl Store {
             Some(before) => key(prefix, before.as_bytes()),
             None => key(prefix, &[0xff]),
         };
+        // A range that ends where it starts or before (a cursor at or below `startDate`) is
+        // empty; RocksDB does not support a lower bound above the upper one.
+        if lower >= upper {
+            return Ok(Page::empty());
+        }
         let mut opts = ReadOptions::default();
         opts.set_iterate_lower_bound(lower);
         opts.set_iterate_upper_bound(upper);
@@ -899,6 +916,42 @@ mod tests {
         query.before_uid = Some(first.next_cursor.expect("the scan stopped early"));
         let second = store.list_events("p1", &query).unwrap();
         assert!(second.items.is_empty() && second.next_cursor.is_none());
+    }
+
+    /// Listing with another project's source gives no cursor, even once that source has
+    /// more events than one page scans (review L1: the cursor was the other project's event
+    /// uid, with its time).
+    #[tokio::test]
+    async fn another_projects_source_lists_nothing_and_no_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let source: Source = serde_json::from_value(serde_json::json!({
+            "uid": "s2", "project_id": "p2", "mask_id": "m2", "name": "theirs",
+            "type": "http", "verifier": {"type": "noop"}, "created_at": "", "updated_at": ""
+        }))
+        .unwrap();
+        store.put_source(&source).await.unwrap();
+        let records = (0..=MAX_SCAN)
+            .map(|n| {
+                let mut event = event_of("p2", serde_json::json!({"n": n}));
+                event.source_id = "s2".into();
+                Incoming {
+                    record: Record::Event(event),
+                    receipt: None,
+                }
+            })
+            .collect();
+        store.append(records).await.unwrap();
+        let query = ListQuery {
+            source_id: Some("s2".into()),
+            per_page: 10,
+            ..Default::default()
+        };
+        let page = store.list_events("p1", &query).unwrap();
+        assert!(page.items.is_empty());
+        assert_eq!(page.next_cursor, None);
+        let theirs = store.list_events("p2", &query).unwrap();
+        assert_eq!(theirs.items.len(), 10);
     }
 
     #[tokio::test]

@@ -146,6 +146,19 @@ async fn listing_filters_by_source_and_time_range() {
             .unwrap()
             .is_empty()
     );
+    // A range that ends before it starts names the field (review §4).
+    let query = "startDate=2000-01-02T00:00:00Z&endDate=2000-01-01T00:00:00Z";
+    let reply = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/projects/{project}/events?{query}"),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.code(), "invalid_query");
+    assert!(reply.text().contains("startDate"), "{}", reply.text());
     let ids: HashSet<_> = content.iter().map(|e| e["uid"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 6);
 
