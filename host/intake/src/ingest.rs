@@ -14,7 +14,7 @@ use inlet_model::{Event, Invalid, REDACTED, Source, check_event_field};
 use inlet_payload::{LazyJson, Payload, idempotency_key};
 use inlet_plugin_host::{PluginFailure, Request as PluginRequest, Verdict};
 use inlet_verify::VerifyError;
-use inlet_web::{ApiError, ApiPath, done, read_body};
+use inlet_web::{ApiError, ApiPath, done};
 
 use crate::Intake;
 use crate::sources::{Check, LiveSource};
@@ -78,7 +78,11 @@ async fn accept(
     let limit = source
         .max_payload_bytes
         .map_or(state.max_body_bytes, |l| l.min(state.max_body_bytes));
-    let body = read_body(headers, body, limit, state.body_timeout).await?;
+    // Held until the event is stored: the body's bytes are in memory that long.
+    let (body, _room) = state
+        .body_budget
+        .read(headers, body, limit, state.body_timeout)
+        .await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let (found_event_type, found_idempotency_key) = match &live.check {
         Check::Native(verifier) => {
