@@ -59,10 +59,14 @@ enum Cf {
 }
 
 /// How long a broker receipt keeps a redelivery from being stored again: longer than any
-/// broker keeps an unacknowledged message for redelivery (SQS at most 14 days, a Pub/Sub
-/// subscription 7). Without a limit, receipts, one per message ever consumed, would grow
-/// without end. Kafka messages have none: their offsets tell ([`Cf::BrokerOffsets`]).
-pub const RECEIPT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
+/// broker can deliver a message again. SQS keeps one at most 14 days; a Pub/Sub
+/// subscription keeps unacknowledged ones 7, but a topic may retain every message 31 days,
+/// and a `Seek` of a subscription to a time in them delivers again what was acknowledged
+/// (review L7). A receipt is stamped when the message is stored, after it was published,
+/// so 31 days from it covers that; the 32nd allows for clocks that disagree. Without a
+/// limit, receipts, one per message ever consumed, would grow without end. Kafka messages
+/// have none: their offsets tell ([`Cf::BrokerOffsets`]).
+pub const RECEIPT_RETENTION: Duration = Duration::from_secs(32 * 24 * 3600);
 
 /// Size of a column family's memtable (RocksDB's default is 64 MiB). After writes failed for
 /// lack of space, RocksDB resumes them by itself once this much is free (its
@@ -833,11 +837,11 @@ mod tests {
         assert!(store.db.get_cf(cf, b"recent").unwrap().is_some());
     }
 
-    /// Outcomes of storing, in one job, a dead letter per (partition, offset) of topic `t`.
-    async fn put_offsets(store: &Store, positions: &[(i32, i64)]) -> Vec<&'static str> {
-        let records = positions
-            .iter()
-            .map(|&(partition, offset)| Incoming {
+    /// Outcomes of storing, in one job, a dead letter of source `s1` per receipt.
+    async fn put_receipts(store: &Store, receipts: Vec<Receipt>) -> Vec<&'static str> {
+        let records = receipts
+            .into_iter()
+            .map(|receipt| Incoming {
                 record: Record::DeadLetter(DeadLetter {
                     uid: String::new(),
                     project_id: "p1".into(),
@@ -848,10 +852,7 @@ mod tests {
                     broker: Default::default(),
                     created_at: String::new(),
                 }),
-                receipt: Some(Receipt::Offset {
-                    log: format!("t/{partition}"),
-                    offset,
-                }),
+                receipt: Some(receipt),
             })
             .collect();
         let stored = store.append(records).await.unwrap();
@@ -862,6 +863,41 @@ mod tests {
                 _ => "stored",
             })
             .collect()
+    }
+
+    /// Outcomes of storing, in one job, a dead letter per (partition, offset) of topic `t`.
+    async fn put_offsets(store: &Store, positions: &[(i32, i64)]) -> Vec<&'static str> {
+        let receipts = positions
+            .iter()
+            .map(|&(partition, offset)| Receipt::Offset {
+                log: format!("t/{partition}"),
+                offset,
+            })
+            .collect();
+        put_receipts(store, receipts).await
+    }
+
+    /// A Pub/Sub topic may deliver a message again 31 days after it (a `Seek`): a receipt
+    /// of 20 days ago survives compaction and still recognises it (review L7; receipts
+    /// went after 15 days).
+    #[tokio::test]
+    async fn a_receipt_within_a_topics_retention_still_recognises_a_redelivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let cf = store.cf(Cf::BrokerReceipts);
+        let days_ago = |days: u64| SystemTime::now() - Duration::from_secs(days * 24 * 3600);
+        store
+            .db
+            .put_cf(cf, b"s1m-20", stamped(days_ago(20)))
+            .unwrap();
+        store
+            .db
+            .put_cf(cf, b"s1m-33", stamped(days_ago(33)))
+            .unwrap();
+        store.db.flush_cf(cf).unwrap();
+        store.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        let receipts = vec![Receipt::Id("m-20".into()), Receipt::Id("m-33".into())];
+        assert_eq!(put_receipts(&store, receipts).await, ["again", "stored"]);
     }
 
     #[tokio::test]
