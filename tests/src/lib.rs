@@ -231,16 +231,15 @@ impl Client {
 
     /// Lists a project's events with the given query string; returns `data`.
     pub async fn events(&self, project: &str, query: &str) -> Value {
-        let reply = self
-            .api(
-                Method::GET,
-                &format!("/api/v1/projects/{project}/events?{query}"),
-                ADMIN_TOKEN,
-                None,
-            )
-            .await;
+        let reply = self.list_events(project, query).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         reply.json()["data"].clone()
+    }
+
+    /// `GET` a project's events with the given query string, as admin.
+    pub async fn list_events(&self, project: &str, query: &str) -> Reply {
+        let path = format!("/api/v1/projects/{project}/events?{query}");
+        self.api(Method::GET, &path, ADMIN_TOKEN, None).await
     }
 }
 

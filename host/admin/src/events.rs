@@ -24,11 +24,14 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (project, query) = listing(&state, &project_id, query, &headers)?;
-    let page = state.store.list_events(&project, &query)?;
+    let per_page = query.per_page;
+    let page = state
+        .scan(move |store| store.list_events(&project, &query))
+        .await?;
     Ok(ok(
         StatusCode::OK,
         "Events fetched successfully",
-        ListPage::of(page, query.per_page),
+        ListPage::of(page, per_page),
     ))
 }
 
@@ -41,11 +44,14 @@ pub async fn dead_letters(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (project, query) = listing(&state, &project_id, query, &headers)?;
-    let page = state.store.list_dead_letters(&project, &query)?;
+    let per_page = query.per_page;
+    let page = state
+        .scan(move |store| store.list_dead_letters(&project, &query))
+        .await?;
     Ok(ok(
         StatusCode::OK,
         "Dead letters fetched successfully",
-        ListPage::of(page, query.per_page),
+        ListPage::of(page, per_page),
     ))
 }
 
@@ -118,6 +124,14 @@ fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
             }
             _ => {}
         }
+    }
+    if let (Some(start), Some(end)) = (&q.from_uid, &end_bound)
+        && start >= end
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "startDate: must not be after endDate",
+        ));
     }
     q.before_uid = match (cursor, end_bound) {
         (Some(a), Some(b)) => Some(a.min(b)),

@@ -18,7 +18,7 @@ use inlet_auth::{Auth, Caller};
 use inlet_brokers::Brokers;
 use inlet_metrics::Metrics;
 use inlet_plugin_host::PluginHost;
-use inlet_store::Store;
+use inlet_store::{Store, StoreError};
 use inlet_web::{ApiError, ListPage, json_body, ok};
 
 /// Bodies of admin requests are small; anything larger is refused early.
@@ -66,6 +66,23 @@ impl Admin {
         body: axum::body::Body,
     ) -> Result<T, ApiError> {
         json_body(headers, body, ADMIN_BODY_LIMIT, self.body_timeout).await
+    }
+
+    /// Runs a store read that iterates (a listing, a scan) on a blocking thread: it may
+    /// read megabytes, and an async worker busy that long would hold up every request
+    /// queued on it, ingest included.
+    async fn scan<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Store) -> inlet_store::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || read(&store)).await {
+            Ok(result) => Ok(result?),
+            // A panic stays one, answered as a JSON 500 like any handler's.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down.
+            Err(_) => Err(StoreError::Closed.into()),
+        }
     }
 }
 

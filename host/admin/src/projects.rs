@@ -9,6 +9,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use inlet_auth::new_api_key;
 use inlet_model::{Project, ProjectType, new_uid, now_rfc3339};
+use inlet_store::Store;
 use inlet_web::{ApiError, ApiPath, ListPage, ok};
 use serde::{Deserialize, Serialize};
 
@@ -109,7 +110,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state.auth.require_admin(&state.store, &headers)?;
-    let projects = state.store.projects()?;
+    let projects = state.scan(Store::projects).await?;
     Ok(ok(
         StatusCode::OK,
         "Projects fetched successfully",
@@ -158,7 +159,8 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     state.auth.require_admin(&state.store, &headers)?;
     let project = find(&state, &project_id)?;
-    let sources = state.store.sources(&project.uid)?;
+    let uid = project.uid.clone();
+    let sources = state.scan(move |store| store.sources(&uid)).await?;
     for source in &sources {
         // Consumers stop first, so none stores into the project after it is gone.
         state.brokers.stop(&source.uid).await;

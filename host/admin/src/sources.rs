@@ -106,7 +106,7 @@ pub async fn list(
         .auth
         .require_project(&state.store, &headers, &project_id)?;
     let project = super::projects::find(&state, &project_id)?;
-    let sources = state.store.sources(&project.uid)?;
+    let sources = state.scan(move |store| store.sources(&project.uid)).await?;
     let views = sources.iter().map(|s| view(s, &state)).collect();
     Ok(ok(
         StatusCode::OK,

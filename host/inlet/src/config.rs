@@ -15,6 +15,7 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:5005";
 const DEFAULT_DATA_DIR: &str = "./inlet-data";
 const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+const DEFAULT_MAX_INFLIGHT_BODY_MIB: u64 = 256;
 const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_PLUGIN_DEADLINE_MS: u64 = 50;
@@ -80,6 +81,11 @@ pub struct ServeArgs {
     #[arg(long, env = "INLET_MAX_IN_FLIGHT", value_name = "N")]
     pub max_in_flight: Option<usize>,
 
+    /// Most MiB of request bodies held at once, before they are verified; beyond it a
+    /// request waits up to 1 s for room, then gets 503 [default: 256]
+    #[arg(long, env = "INLET_MAX_INFLIGHT_BODY_MIB", value_name = "MIB")]
+    pub max_inflight_body_mib: Option<u64>,
+
     /// Most client connections open at once; more wait to be accepted [default: 4096]
     #[arg(long, env = "INLET_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
@@ -124,6 +130,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub max_body_bytes: u64,
     pub max_in_flight: usize,
+    /// Bytes of ingest and REST request bodies held at once.
+    pub max_inflight_body_bytes: u64,
     pub max_connections: usize,
     pub body_timeout: Duration,
     pub log_format: LogFormat,
@@ -171,6 +179,16 @@ impl ServeArgs {
             .or(file.max_in_flight)
             .unwrap_or(DEFAULT_MAX_IN_FLIGHT);
         anyhow::ensure!(max_in_flight > 0, "max_in_flight must be positive");
+        let max_inflight_body_bytes = self
+            .max_inflight_body_mib
+            .or(file.max_inflight_body_mib)
+            .unwrap_or(DEFAULT_MAX_INFLIGHT_BODY_MIB)
+            .saturating_mul(1 << 20);
+        // Else a body of the largest size accepted could never be read.
+        anyhow::ensure!(
+            max_inflight_body_bytes >= max_body_bytes,
+            "max_inflight_body_mib must hold at least one body of max_body_bytes"
+        );
         let max_connections = self
             .max_connections
             .or(file.max_connections)
@@ -210,6 +228,7 @@ impl ServeArgs {
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
             max_body_bytes,
             max_in_flight,
+            max_inflight_body_bytes,
             max_connections,
             body_timeout: Duration::from_secs(body_timeout_secs),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
@@ -266,6 +285,31 @@ mod tests {
         assert_eq!(settings.log_format, LogFormat::Json);
         assert_eq!(settings.public_url, None);
         assert_eq!(settings.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn the_body_budget_must_hold_one_largest_body() {
+        let resolve = |flags: &[&str]| {
+            let cli = Cli::parse_from(["inlet", "serve"].iter().chain(flags));
+            let Command::Serve(args) = cli.command;
+            args.resolve(None)
+        };
+        assert_eq!(
+            resolve(&[]).unwrap().max_inflight_body_bytes,
+            DEFAULT_MAX_INFLIGHT_BODY_MIB << 20
+        );
+        let error = resolve(&["--max-inflight-body-mib", "1"]).unwrap_err();
+        assert!(
+            error.to_string().contains("max_inflight_body_mib"),
+            "{error}"
+        );
+        let settings = resolve(&[
+            "--max-inflight-body-mib",
+            "1",
+            "--max-body-bytes",
+            "1048576",
+        ]);
+        assert_eq!(settings.unwrap().max_inflight_body_bytes, 1 << 20);
     }
 
     #[test]

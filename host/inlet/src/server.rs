@@ -92,6 +92,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         metrics.clone(),
         settings.max_body_bytes,
         settings.body_timeout,
+        settings.max_inflight_body_bytes,
     );
     let admin = Admin::new(
         store.clone(),

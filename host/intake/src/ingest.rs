@@ -10,11 +10,11 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use inlet_metrics::OTHER;
-use inlet_model::{Event, REDACTED, Source};
-use inlet_payload::{LazyJson, Payload};
+use inlet_model::{Event, Invalid, REDACTED, Source, check_event_field};
+use inlet_payload::{LazyJson, Payload, idempotency_key};
 use inlet_plugin_host::{PluginFailure, Request as PluginRequest, Verdict};
 use inlet_verify::VerifyError;
-use inlet_web::{ApiError, ApiPath, done, read_body};
+use inlet_web::{ApiError, ApiPath, done};
 
 use crate::Intake;
 use crate::sources::{Check, LiveSource};
@@ -78,7 +78,11 @@ async fn accept(
     let limit = source
         .max_payload_bytes
         .map_or(state.max_body_bytes, |l| l.min(state.max_body_bytes));
-    let body = read_body(headers, body, limit, state.body_timeout).await?;
+    // Held until the event is stored: the body's bytes are in memory that long.
+    let (body, _room) = state
+        .body_budget
+        .read(headers, body, limit, state.body_timeout)
+        .await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let (found_event_type, found_idempotency_key) = match &live.check {
         Check::Native(verifier) => {
@@ -150,14 +154,11 @@ async fn accept(
             location.read(headers, query, &data)
         })
         .unwrap_or_else(|| source.mask_id.clone());
-    let idempotency_key = found_idempotency_key.unwrap_or_else(|| {
-        live.idempotency_keys
-            .iter()
-            .filter_map(|l| l.read(headers, query, &data))
-            .collect::<Vec<_>>()
-            .join(",")
-    });
+    let idempotency_key = found_idempotency_key
+        .unwrap_or_else(|| idempotency_key(&live.idempotency_keys, headers, query, &data));
     drop(data);
+    check_event_field("event_type", &event_type).map_err(Invalid::from)?;
+    check_event_field("idempotency_key", &idempotency_key).map_err(Invalid::from)?;
 
     let event = Event {
         uid: String::new(),

@@ -16,6 +16,7 @@ use inlet_auth::Auth;
 use inlet_metrics::Metrics;
 use inlet_plugin_host::PluginHost;
 use inlet_store::Store;
+use inlet_web::BodyBudget;
 
 use sources::LiveSources;
 
@@ -29,6 +30,8 @@ pub struct Intake {
     max_body_bytes: u64,
     /// Time a client may take to send a body.
     body_timeout: Duration,
+    /// Bytes of bodies held at once, by both routes.
+    body_budget: BodyBudget,
     sources: LiveSources,
 }
 
@@ -40,6 +43,7 @@ impl Intake {
         metrics: Arc<Metrics>,
         max_body_bytes: u64,
         body_timeout: Duration,
+        max_inflight_body_bytes: u64,
     ) -> Self {
         Self {
             store,
@@ -48,6 +52,7 @@ impl Intake {
             metrics,
             max_body_bytes,
             body_timeout,
+            body_budget: BodyBudget::new(max_inflight_body_bytes),
             sources: LiveSources::default(),
         }
     }

@@ -10,7 +10,7 @@ use http::{HeaderMap, StatusCode};
 use inlet_metrics::{OTHER, rest_api_source};
 use inlet_model::ProjectType;
 use inlet_payload::parse_event;
-use inlet_web::{ApiError, ApiPath, ok, read_body, require_json};
+use inlet_web::{ApiError, ApiPath, ok, require_json};
 
 use crate::Intake;
 
@@ -40,13 +40,17 @@ pub async fn create_event(
             ));
         }
         require_json(&headers)?;
-        let body = read_body(&headers, body, state.max_body_bytes, state.body_timeout).await?;
+        let (body, room) = state
+            .body_budget
+            .read(&headers, body, state.max_body_bytes, state.body_timeout)
+            .await?;
         let event = parse_event(&body, &project.uid)?;
-        Ok(state.store.append_event(event).await?)
+        Ok((state.store.append_event(event).await?, room))
     }
     .await;
     match result {
-        Ok(event) => {
+        // The room is held until the answer, which holds the event's data, is made.
+        Ok((event, _room)) => {
             state.metrics.accepted(&source, 1);
             Ok(ok(
                 StatusCode::CREATED,

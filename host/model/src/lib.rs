@@ -210,6 +210,26 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
         .expect("an RFC 3339 timestamp is always formattable")
 }
 
+/// Longest event type or idempotency key, in bytes, whoever gives it: a source's request
+/// location, a provider plugin or Convoy's event body. An idempotency key is part of a
+/// store key, and both are kept and returned with every event; bounded by the body size
+/// alone, they could be megabytes each.
+pub const MAX_EVENT_FIELD_BYTES: usize = 1024;
+
+/// Refuses an event type or idempotency key longer than [`MAX_EVENT_FIELD_BYTES`].
+pub fn check_event_field(field: &str, value: &str) -> Result<(), FieldError> {
+    if value.len() > MAX_EVENT_FIELD_BYTES {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "{} bytes; an event type or idempotency key has at most {MAX_EVENT_FIELD_BYTES}",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A configuration problem, naming the field at fault.
 #[derive(Debug, PartialEq, Eq)]
 pub struct FieldError {

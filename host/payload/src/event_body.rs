@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use inlet_model::{Event, FieldError, Invalid, RawEncoding};
+use inlet_model::{Event, FieldError, Invalid, RawEncoding, check_event_field};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -35,6 +35,9 @@ impl EventInput {
         }
         let event_type =
             present(self.event_type).ok_or_else(|| missing("event_type", "is required"))?;
+        let idempotency_key = self.idempotency_key.unwrap_or_default();
+        check_event_field("event_type", &event_type)?;
+        check_event_field("idempotency_key", &idempotency_key)?;
         let data = self
             .data
             .ok_or_else(|| missing("data", "is required (any JSON value)"))?;
@@ -52,7 +55,7 @@ impl EventInput {
                 .collect(),
             url_query_params: String::new(),
             url_path: String::new(),
-            idempotency_key: self.idempotency_key.unwrap_or_default(),
+            idempotency_key,
             is_duplicate_event: false,
             // `raw` is the text of `data`: kept once, as the store keeps it (`append_event`
             // and reads restore it).

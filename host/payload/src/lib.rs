@@ -11,4 +11,4 @@ mod location;
 
 pub use body::Payload;
 pub use event_body::{EventInput, parse_event};
-pub use location::{LazyJson, Location};
+pub use location::{LazyJson, Location, idempotency_key};

@@ -66,6 +66,28 @@ impl Location {
     }
 }
 
+/// The idempotency key a source's locations make of a request. With one location it is the
+/// value found there (as keys were before several locations were encoded). With several,
+/// it is the JSON array of their values, `null` where a value is absent (`["x",null]`), so
+/// that "A is x, no id" and "no A, id is x" are different keys (review L4). When no value
+/// is found, there is no key (`""`).
+pub fn idempotency_key(
+    locations: &[Location],
+    headers: &HeaderMap,
+    query: &str,
+    data: &LazyJson,
+) -> String {
+    let values: Vec<Option<String>> = locations
+        .iter()
+        .map(|l| l.read(headers, query, data))
+        .collect();
+    match values.as_slice() {
+        [one] => one.clone().unwrap_or_default(),
+        _ if values.iter().all(Option::is_none) => String::new(),
+        _ => serde_json::to_string(&values).expect("a list of strings serializes"),
+    }
+}
+
 /// The event's `data`, parsed into a tree only if a body location asks for it.
 pub struct LazyJson<'a> {
     raw: &'a RawValue,
@@ -110,6 +132,32 @@ mod tests {
         assert_eq!(read("request.body.id").as_deref(), Some("evt_1"));
         assert_eq!(read("request.body.a.b.0.c").as_deref(), Some("7"));
         assert_eq!(read("request.body.missing"), None);
+        let key = |locations: &[&str]| {
+            let locations: Vec<_> = locations
+                .iter()
+                .map(|l| Location::parse(l).unwrap())
+                .collect();
+            idempotency_key(&locations, &headers, "k=evt_1", &data)
+        };
+        assert_eq!(key(&["request.body.id"]), "evt_1");
+        assert_eq!(key(&["request.body.missing"]), "");
+        assert_eq!(
+            key(&["request.header.X-Request-Id", "request.body.id"]),
+            r#"["req-9","evt_1"]"#
+        );
+        // The same value at another place of the list is another key.
+        assert_eq!(
+            key(&["request.body.id", "request.header.X-Missing"]),
+            r#"["evt_1",null]"#
+        );
+        assert_eq!(
+            key(&["request.header.X-Missing", "request.query.k"]),
+            r#"[null,"evt_1"]"#
+        );
+        assert_eq!(
+            key(&["request.header.X-Missing", "request.body.missing"]),
+            ""
+        );
         for bad in [
             "request.header.",
             "header.X",

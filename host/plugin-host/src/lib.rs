@@ -59,7 +59,8 @@ pub const SLOT_WAIT: Duration = Duration::from_secs(1);
 /// Bounds on what a plugin may return.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
 const MAX_RESPONSE_HEADERS: usize = 32;
-const MAX_FIELD_LEN: usize = 1024;
+/// Longest reject reason kept for the log.
+const MAX_REASON_LEN: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub struct PluginLimits {
@@ -299,9 +300,16 @@ impl PluginHost {
 /// Enforces the bounds on a verdict, and makes a `respond` a valid HTTP response: the one
 /// check of what a plugin returns. A reject reason is only shortened.
 fn checked(verdict: WitVerdict) -> Result<Verdict, PluginFailure> {
-    let short = |s: &Option<String>| s.as_ref().is_none_or(|s| s.len() <= MAX_FIELD_LEN);
+    // The bound every path puts on these fields; past it, the plugin's output is invalid.
+    let fits = |field: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .is_none_or(|v| inlet_model::check_event_field(field, v).is_ok())
+    };
     match verdict {
-        WitVerdict::Accept(a) if short(&a.event_type) && short(&a.idempotency_key) => {
+        WitVerdict::Accept(a)
+            if fits("event_type", &a.event_type) && fits("idempotency_key", &a.idempotency_key) =>
+        {
             Ok(Verdict::Accept {
                 event_type: a.event_type,
                 idempotency_key: a.idempotency_key,
@@ -309,7 +317,7 @@ fn checked(verdict: WitVerdict) -> Result<Verdict, PluginFailure> {
         }
         WitVerdict::Accept(_) => Err(PluginFailure::InvalidOutput),
         WitVerdict::Reject(mut reason) => {
-            truncate(&mut reason, MAX_FIELD_LEN);
+            truncate(&mut reason, MAX_REASON_LEN);
             Ok(Verdict::Reject(reason))
         }
         WitVerdict::Respond(r) => {

@@ -60,10 +60,14 @@ enum Cf {
 }
 
 /// How long a broker receipt keeps a redelivery from being stored again: longer than any
-/// broker keeps an unacknowledged message for redelivery (SQS at most 14 days, a Pub/Sub
-/// subscription 7). Without a limit, receipts, one per message ever consumed, would grow
-/// without end. Kafka messages have none: their offsets tell ([`Cf::BrokerOffsets`]).
-pub const RECEIPT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
+/// broker can deliver a message again. SQS keeps one at most 14 days; a Pub/Sub
+/// subscription keeps unacknowledged ones 7, but a topic may retain every message 31 days,
+/// and a `Seek` of a subscription to a time in them delivers again what was acknowledged
+/// (review L7). A receipt is stamped when the message is stored, after it was published,
+/// so 31 days from it covers that; the 32nd allows for clocks that disagree. Without a
+/// limit, receipts, one per message ever consumed, would grow without end. Kafka messages
+/// have none: their offsets tell ([`Cf::BrokerOffsets`]).
+pub const RECEIPT_RETENTION: Duration = Duration::from_secs(32 * 24 * 3600);
 
 /// Size of a column family's memtable (RocksDB's default is 64 MiB). After writes failed for
 /// lack of space, RocksDB resumes them by itself once this much is free (its
@@ -243,6 +247,31 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    fn empty() -> Self {
+        Self {
+            items: Vec::new(),
+            next_cursor: None,
+        }
+    }
+}
+
+/// What a listing made of one key: the item, if the listing keeps it, and the bytes of
+/// stored records read to decide (they count towards [`PAGE_BYTES`] either way).
+struct Loaded<T> {
+    item: Option<T>,
+    bytes: usize,
+}
+
+impl<T> Loaded<T> {
+    fn filtered(item: T, bytes: usize, wanted: impl FnOnce(&T) -> bool) -> Self {
+        Self {
+            item: Some(item).filter(wanted),
+            bytes,
+        }
+    }
+}
+
 /// What to list. Bounds are uids (ULIDs), so a time range is a key range.
 #[derive(Debug, Default)]
 pub struct ListQuery {
@@ -259,6 +288,12 @@ pub struct ListQuery {
 /// Bounds the work of one listing when a filter matches rarely: past this many keys the page
 /// ends early and its cursor continues the scan.
 const MAX_SCAN: usize = 10_000;
+
+/// Most bytes of stored records one page reads: its items and the records its filters pass
+/// over. Events weigh up to `--max-body-bytes` each (10 MiB by default), so `perPage` alone
+/// (up to 1000) would let one page take gigabytes; with this, a page holds fewer items when
+/// they are large (always at least one) and its cursor continues where it stopped.
+const PAGE_BYTES: usize = 4 << 20;
 
 impl Store {
     /// Opens (or creates) the store in `dir`. On a full disk it deletes its reserve of free
@@ -567,14 +602,33 @@ impl Store {
                 .is_none_or(|t| *t == event.event_type)
         };
         match &query.source_id {
-            Some(source) => self.walk_back(Cf::SourceEvents, source, query, |uid, project| {
-                if project != project_id.as_bytes() {
-                    return Ok(None);
+            Some(source) => {
+                // Only a source of this project has its index walked: every key there, the
+                // cursor included, is then one of the project's events. Another project's
+                // source lists nothing, not even a cursor of its events (review L1).
+                if self.source(project_id, source)?.is_none() {
+                    return Ok(Page::empty());
                 }
-                Ok(self.event(project_id, uid)?.filter(wanted))
-            }),
+                let events = self.cf(Cf::Events);
+                self.walk_back(Cf::SourceEvents, source, query, |uid, _| {
+                    match self
+                        .db
+                        .get_pinned_cf(events, key(project_id, uid.as_bytes()))?
+                    {
+                        Some(bytes) => {
+                            let event = read_event(uid, &bytes)?;
+                            Ok(Loaded::filtered(event, bytes.len(), wanted))
+                        }
+                        None => Ok(Loaded {
+                            item: None,
+                            bytes: 0,
+                        }),
+                    }
+                })
+            }
             None => self.walk_back(Cf::Events, project_id, query, |uid, value| {
-                Ok(Some(read_event(uid, value)?).filter(wanted))
+                let event = read_event(uid, value)?;
+                Ok(Loaded::filtered(event, value.len(), wanted))
             }),
         }
     }
@@ -589,31 +643,39 @@ impl Store {
             let mut letter: DeadLetter = serde_json::from_slice(value)?;
             letter.created_at = created_at(uid);
             letter.uid = uid.to_string();
-            Ok(Some(letter).filter(|l| query.source_id.as_ref().is_none_or(|s| *s == l.source_id)))
+            Ok(Loaded::filtered(letter, value.len(), |l| {
+                query.source_id.as_ref().is_none_or(|s| *s == l.source_id)
+            }))
         })
     }
 
     /// Walks `prefix ++ uid` keys from the newest down, keeping what `load` returns, until
-    /// a page is full or `MAX_SCAN` keys were read.
+    /// a page is full (`perPage` items, or [`PAGE_BYTES`] read) or `MAX_SCAN` keys were
+    /// read. A page that stops early continues, by its cursor, below the last key it read:
+    /// a key under `prefix`.
     fn walk_back<T>(
         &self,
         cf: Cf,
         prefix: &str,
         query: &ListQuery,
-        mut load: impl FnMut(&str, &[u8]) -> Result<Option<T>>,
+        mut load: impl FnMut(&str, &[u8]) -> Result<Loaded<T>>,
     ) -> Result<Page<T>> {
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_lower_bound(key(
-            prefix,
-            query.from_uid.as_deref().unwrap_or("").as_bytes(),
-        ));
-        opts.set_iterate_upper_bound(match &query.before_uid {
+        let lower = key(prefix, query.from_uid.as_deref().unwrap_or("").as_bytes());
+        let upper = match &query.before_uid {
             Some(before) => key(prefix, before.as_bytes()),
             None => key(prefix, &[0xff]),
-        });
+        };
+        // A range that ends where it starts or before (a cursor at or below `startDate`) is
+        // empty; RocksDB does not support a lower bound above the upper one.
+        if lower >= upper {
+            return Ok(Page::empty());
+        }
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(lower);
+        opts.set_iterate_upper_bound(upper);
         let mut items = Vec::new();
+        let mut read = 0;
         let mut last_scanned = None;
-        let mut last_kept = None;
         for (scanned, item) in self
             .db
             .iterator_cf_opt(self.cf(cf), opts, IteratorMode::End)
@@ -621,26 +683,26 @@ impl Store {
         {
             let (k, v) = item?;
             let uid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            if scanned == MAX_SCAN {
+            if scanned == MAX_SCAN || read >= PAGE_BYTES {
                 return Ok(Page {
                     items,
                     next_cursor: last_scanned,
                 });
             }
-            let Some(found) = load(&uid, &v)? else {
-                last_scanned = Some(uid);
-                continue;
-            };
-            if items.len() == query.per_page {
-                // The last kept item's uid: the next page starts below it.
-                return Ok(Page {
-                    items,
-                    next_cursor: last_kept,
-                });
+            let loaded = load(&uid, &v)?;
+            read += loaded.bytes;
+            if let Some(found) = loaded.item {
+                // At least one item, however large; the one that does not fit starts the
+                // next page.
+                if items.len() == query.per_page || (!items.is_empty() && read > PAGE_BYTES) {
+                    return Ok(Page {
+                        items,
+                        next_cursor: last_scanned,
+                    });
+                }
+                items.push(found);
             }
-            last_scanned = Some(uid.clone());
-            last_kept = Some(uid);
-            items.push(found);
+            last_scanned = Some(uid);
         }
         Ok(Page {
             items,
@@ -793,11 +855,11 @@ mod tests {
         assert!(store.db.get_cf(cf, b"recent").unwrap().is_some());
     }
 
-    /// Outcomes of storing, in one job, a dead letter per (partition, offset) of topic `t`.
-    async fn put_offsets(store: &Store, positions: &[(i32, i64)]) -> Vec<&'static str> {
-        let records = positions
-            .iter()
-            .map(|&(partition, offset)| Incoming {
+    /// Outcomes of storing, in one job, a dead letter of source `s1` per receipt.
+    async fn put_receipts(store: &Store, receipts: Vec<Receipt>) -> Vec<&'static str> {
+        let records = receipts
+            .into_iter()
+            .map(|receipt| Incoming {
                 record: Record::DeadLetter(DeadLetter {
                     uid: String::new(),
                     project_id: "p1".into(),
@@ -808,10 +870,7 @@ mod tests {
                     broker: Default::default(),
                     created_at: String::new(),
                 }),
-                receipt: Some(Receipt::Offset {
-                    log: format!("t/{partition}"),
-                    offset,
-                }),
+                receipt: Some(receipt),
             })
             .collect();
         let stored = store.append(records).await.unwrap();
@@ -822,6 +881,41 @@ mod tests {
                 _ => "stored",
             })
             .collect()
+    }
+
+    /// Outcomes of storing, in one job, a dead letter per (partition, offset) of topic `t`.
+    async fn put_offsets(store: &Store, positions: &[(i32, i64)]) -> Vec<&'static str> {
+        let receipts = positions
+            .iter()
+            .map(|&(partition, offset)| Receipt::Offset {
+                log: format!("t/{partition}"),
+                offset,
+            })
+            .collect();
+        put_receipts(store, receipts).await
+    }
+
+    /// A Pub/Sub topic may deliver a message again 31 days after it (a `Seek`): a receipt
+    /// of 20 days ago survives compaction and still recognises it (review L7; receipts
+    /// went after 15 days).
+    #[tokio::test]
+    async fn a_receipt_within_a_topics_retention_still_recognises_a_redelivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let cf = store.cf(Cf::BrokerReceipts);
+        let days_ago = |days: u64| SystemTime::now() - Duration::from_secs(days * 24 * 3600);
+        store
+            .db
+            .put_cf(cf, b"s1m-20", stamped(days_ago(20)))
+            .unwrap();
+        store
+            .db
+            .put_cf(cf, b"s1m-33", stamped(days_ago(33)))
+            .unwrap();
+        store.db.flush_cf(cf).unwrap();
+        store.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        let receipts = vec![Receipt::Id("m-20".into()), Receipt::Id("m-33".into())];
+        assert_eq!(put_receipts(&store, receipts).await, ["again", "stored"]);
     }
 
     #[tokio::test]
@@ -847,15 +941,78 @@ mod tests {
         assert_eq!(outcomes, ["again", "again", "stored"]);
     }
 
+    fn event_of(project: &str, data: serde_json::Value) -> Event {
+        serde_json::from_value(serde_json::json!({
+            "event_type": "t", "project_id": project, "endpoint_id": "e1",
+            "data": data, "raw": "", "raw_encoding": "data"
+        }))
+        .unwrap()
+    }
+
+    /// A filter that matches nothing reads at most `PAGE_BYTES` of events per page (M7):
+    /// six events of 1 MiB take two empty pages, the first with a cursor.
+    #[tokio::test]
+    async fn a_filtered_page_stops_after_its_byte_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let pad = "x".repeat(1 << 20);
+        for n in 0..6 {
+            let event = event_of("p1", serde_json::json!({"n": n, "pad": pad}));
+            store.append_event(event).await.unwrap();
+        }
+        let mut query = ListQuery {
+            event_type: Some("nope".into()),
+            per_page: 100,
+            ..Default::default()
+        };
+        let first = store.list_events("p1", &query).unwrap();
+        assert!(first.items.is_empty());
+        query.before_uid = Some(first.next_cursor.expect("the scan stopped early"));
+        let second = store.list_events("p1", &query).unwrap();
+        assert!(second.items.is_empty() && second.next_cursor.is_none());
+    }
+
+    /// Listing with another project's source gives no cursor, even once that source has
+    /// more events than one page scans (review L1: the cursor was the other project's event
+    /// uid, with its time).
+    #[tokio::test]
+    async fn another_projects_source_lists_nothing_and_no_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let source: Source = serde_json::from_value(serde_json::json!({
+            "uid": "s2", "project_id": "p2", "mask_id": "m2", "name": "theirs",
+            "type": "http", "verifier": {"type": "noop"}, "created_at": "", "updated_at": ""
+        }))
+        .unwrap();
+        store.put_source(&source).await.unwrap();
+        let records = (0..=MAX_SCAN)
+            .map(|n| {
+                let mut event = event_of("p2", serde_json::json!({"n": n}));
+                event.source_id = "s2".into();
+                Incoming {
+                    record: Record::Event(event),
+                    receipt: None,
+                }
+            })
+            .collect();
+        store.append(records).await.unwrap();
+        let query = ListQuery {
+            source_id: Some("s2".into()),
+            per_page: 10,
+            ..Default::default()
+        };
+        let page = store.list_events("p1", &query).unwrap();
+        assert!(page.items.is_empty());
+        assert_eq!(page.next_cursor, None);
+        let theirs = store.list_events("p2", &query).unwrap();
+        assert_eq!(theirs.items.len(), 10);
+    }
+
     #[tokio::test]
     async fn an_event_reads_back_its_uid_and_time_from_its_key() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
-        let event: Event = serde_json::from_value(serde_json::json!({
-            "event_type": "t", "project_id": "p1", "endpoint_id": "e1",
-            "data": {"n": 1}, "raw": "", "raw_encoding": "data"
-        }))
-        .unwrap();
+        let event = event_of("p1", serde_json::json!({"n": 1}));
         let stored = store.append_event(event).await.unwrap();
         assert_eq!(stored.uid.len(), UID_LEN);
         let value = store

@@ -1,6 +1,7 @@
 //! Reading request bodies within a limit and time, JSON bodies with clear 400s, and path
 //! parameters whose errors are JSON too.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -8,6 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::ApiError;
 
@@ -21,18 +23,8 @@ pub async fn read_body(
     limit: u64,
     timeout: Duration,
 ) -> Result<Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the request body is larger than the limit of {limit} bytes"),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit) {
+    let too_large = || too_large(limit);
+    if declared_length(headers).is_some_and(|len| len > limit) {
         return Err(too_large());
     }
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -55,6 +47,72 @@ pub async fn read_body(
             "body_read_failed",
             format!("the request body could not be read: {e}"),
         )),
+    }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body is larger than the limit of {limit} bytes"),
+    )
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// The bytes of request bodies held at once, across the requests that read them before
+/// they are verified (ingest, the REST API): the in-flight limit times the body limit
+/// (1024 × 10 MiB by default) would let unauthenticated senders hold gigabytes (review L3).
+/// Counted in KiB, so that one reservation fits the semaphore's `u32`.
+pub struct BodyBudget {
+    kib: Arc<Semaphore>,
+}
+
+/// Longest wait for room in the [`BodyBudget`]; past it the request gets 503.
+const BODY_BUDGET_WAIT: Duration = Duration::from_secs(1);
+
+impl BodyBudget {
+    pub fn new(bytes: u64) -> Self {
+        let kib = usize::try_from(bytes.div_ceil(1024)).unwrap_or(Semaphore::MAX_PERMITS);
+        Self {
+            kib: Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS))),
+        }
+    }
+
+    /// Reads a body like [`read_body`], after reserving room for all it may send: its
+    /// Content-Length, else `limit`. The room is held until the returned permit is
+    /// dropped, so keep it until the body's bytes are gone (the response is made). When no
+    /// room comes free within [`BODY_BUDGET_WAIT`], the answer is 503
+    /// `too_many_bytes_in_flight`, before any of the body is read.
+    pub async fn read(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        limit: u64,
+        timeout: Duration,
+    ) -> Result<(Bytes, OwnedSemaphorePermit), ApiError> {
+        let declared = declared_length(headers);
+        if declared.is_some_and(|len| len > limit) {
+            return Err(too_large(limit));
+        }
+        let kib = u32::try_from(declared.unwrap_or(limit).div_ceil(1024)).unwrap_or(u32::MAX);
+        let room = tokio::time::timeout(BODY_BUDGET_WAIT, self.kib.clone().acquire_many_owned(kib));
+        let permit = match room.await {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too_many_bytes_in_flight",
+                    "Inlet holds as many request bodies as it takes at once; retry shortly",
+                ));
+            }
+        };
+        Ok((read_body(headers, body, limit, timeout).await?, permit))
     }
 }
 

@@ -13,7 +13,7 @@ use inlet_model::Invalid;
 use inlet_store::StoreError;
 use serde::Serialize;
 
-pub use body::{ApiPath, is_json, json_body, read_body, require_json};
+pub use body::{ApiPath, BodyBudget, is_json, json_body, read_body, require_json};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -92,7 +92,11 @@ impl IntoResponse for ApiError {
             code: Some(self.code),
         };
         let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
+        // Both mean "not now": say when to try again.
+        if matches!(
+            self.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
             response.headers_mut().insert(
                 http::header::RETRY_AFTER,
                 http::HeaderValue::from_static("1"),

@@ -4,16 +4,45 @@ use hyper::{Method, StatusCode};
 use inlet_tests::{ADMIN_TOKEN, TestServer};
 use serde_json::{Value, json};
 
-async fn push(c: &inlet_tests::Client, project: &str, key: &str, event_type: &str, n: usize) {
+async fn push(c: &inlet_tests::Client, project: &str, key: &str, event_type: &str, data: Value) {
     let reply = c
         .api(
             Method::POST,
             &format!("/api/v1/projects/{project}/events"),
             key,
-            Some(json!({"endpoint_id": "e", "event_type": event_type, "data": {"n": n}})),
+            Some(json!({"endpoint_id": "e", "event_type": event_type, "data": data})),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);
+}
+
+/// Every page of a project's listing with `query`, following the cursor to the end.
+async fn pages(c: &inlet_tests::Client, project: &str, query: &str) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let data = c
+            .events(project, &format!("{query}&next_page_cursor={cursor}"))
+            .await;
+        let more = data["pagination"]["has_next_page"] == true;
+        cursor = data["pagination"]["next_page_cursor"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        pages.push(data);
+        if !more {
+            return pages;
+        }
+    }
+}
+
+/// The `data.n` of every event of the pages, in order.
+fn seen(pages: &[Value]) -> Vec<u64> {
+    pages
+        .iter()
+        .flat_map(|p| p["content"].as_array().unwrap())
+        .map(|e| e["data"]["n"].as_u64().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -28,33 +57,16 @@ async fn listing_pages_newest_first_without_gaps_or_overlap() {
             &project,
             &key,
             if n % 3 == 0 { "fizz" } else { "plain" },
-            n,
+            json!({"n": n}),
         )
         .await;
     }
 
-    let mut seen = Vec::new();
-    let mut cursor = String::new();
-    let mut pages = 0;
-    loop {
-        let data = c
-            .events(&project, &format!("perPage=20&next_page_cursor={cursor}"))
-            .await;
-        pages += 1;
-        let content = data["content"].as_array().unwrap();
-        seen.extend(content.iter().map(|e| e["data"]["n"].as_u64().unwrap()));
-        assert_eq!(data["pagination"]["per_page"], 20);
-        if data["pagination"]["has_next_page"] == false {
-            break;
-        }
-        cursor = data["pagination"]["next_page_cursor"]
-            .as_str()
-            .unwrap()
-            .to_string();
-    }
-    assert_eq!(pages, 3);
+    let pages = pages(c, &project, "perPage=20").await;
+    assert_eq!(pages.len(), 3);
+    assert!(pages.iter().all(|p| p["pagination"]["per_page"] == 20));
     assert_eq!(
-        seen,
+        seen(&pages),
         (0..45).rev().collect::<Vec<_>>(),
         "newest first, each once"
     );
@@ -146,6 +158,12 @@ async fn listing_filters_by_source_and_time_range() {
             .unwrap()
             .is_empty()
     );
+    // A range that ends before it starts names the field (review §4).
+    let query = "startDate=2000-01-02T00:00:00Z&endDate=2000-01-01T00:00:00Z";
+    let reply = c.list_events(&project, query).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.code(), "invalid_query");
+    assert!(reply.text().contains("startDate"), "{}", reply.text());
     let ids: HashSet<_> = content.iter().map(|e| e["uid"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 6);
 
@@ -153,4 +171,30 @@ async fn listing_filters_by_source_and_time_range() {
     let (other, _) = c.create_project("incoming").await;
     let data = c.events(&other, &format!("sourceId={}", uids[0])).await;
     assert!(data["content"].as_array().unwrap().is_empty());
+}
+
+/// A page holds at most 4 MiB of stored events (review M7): 12 events of 1 MiB with
+/// `perPage=100` come in several pages of at most 4, and the cursor walks all of them once,
+/// newest first.
+#[tokio::test]
+async fn large_events_are_paged_by_bytes_and_the_cursor_walks_them_all() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    let (project, key) = c.create_project("outgoing").await;
+    let key = key.unwrap();
+    let pad = "x".repeat(1 << 20);
+    for n in 0..12 {
+        push(c, &project, &key, "big", json!({"n": n, "pad": pad})).await;
+    }
+    let pages = pages(c, &project, "perPage=100").await;
+    for page in &pages {
+        let items = page["content"].as_array().unwrap().len();
+        assert!((1..=4).contains(&items), "a page of {items} events");
+    }
+    assert!(pages.len() >= 3, "{} pages", pages.len());
+    assert_eq!(
+        seen(&pages),
+        (0..12).rev().collect::<Vec<_>>(),
+        "newest first, each once"
+    );
 }

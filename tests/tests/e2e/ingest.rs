@@ -335,8 +335,68 @@ async fn idempotency_keys_flag_repeats_even_when_concurrent() {
         .map(|e| e["idempotency_key"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(firsts.len(), 2, "exactly one first per key: {firsts:?}");
-    assert!(firsts.contains(&"d-1,evt_1".to_string()));
-    assert!(firsts.contains(&"d-2,evt_1".to_string()));
+    assert!(firsts.contains(&r#"["d-1","evt_1"]"#.to_string()));
+    assert!(firsts.contains(&r#"["d-2","evt_1"]"#.to_string()));
+
+    // The same value at different locations is a different key (review L4: both were
+    // `x`), and none found is no key, never a duplicate.
+    c.ingest(&mask, &[("x-delivery", "x")], b"{}").await;
+    c.ingest(&mask, &[], br#"{"id":"x"}"#).await;
+    c.ingest(&mask, &[], b"{}").await;
+    c.ingest(&mask, &[], b"{}").await;
+    let events = c.events(&project, "perPage=4").await;
+    let keys: Vec<_> = events["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["idempotency_key"].as_str().unwrap(),
+                e["is_duplicate_event"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("", false),
+            ("", false),
+            (r#"[null,"x"]"#, false),
+            (r#"["x",null]"#, false)
+        ]
+    );
+}
+
+/// An event type or idempotency key read from a request has at most 1 KiB, as a plugin's
+/// (review L4).
+#[tokio::test]
+async fn an_event_type_or_idempotency_key_over_1_kib_is_refused() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    let (project, mask) = c
+        .incoming_source(
+            json!({"name": "long", "type": "http", "verifier": {"type": "noop"},
+               "event_type_location": "request.body.type",
+               "idempotency_keys": ["request.header.X-Delivery"]}),
+        )
+        .await;
+    let at_limit = "t".repeat(1024);
+    let over = "t".repeat(1025);
+    let body = |event_type: &str| json!({"type": event_type}).to_string().into_bytes();
+    let reply = c
+        .ingest(&mask, &[("x-delivery", &at_limit)], &body(&at_limit))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    for (headers, body) in [
+        (vec![], body(&over)),
+        (vec![("x-delivery", over.as_str())], body("t")),
+    ] {
+        let reply = c.ingest(&mask, &headers, &body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+        assert_eq!(reply.code(), "invalid_field");
+    }
+    let events = c.events(&project, "").await;
+    assert_eq!(events["content"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]

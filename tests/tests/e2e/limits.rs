@@ -179,3 +179,56 @@ async fn a_request_head_that_never_ends_is_cut_off() {
         "closed too early: {waited:?}"
     );
 }
+
+/// Bodies held at once are bounded in bytes (review L3): with room for 1 MiB, a slow
+/// upload of 600 KiB holds its room, others get 503 with `Retry-After` after a bounded
+/// wait, before they are read, and once it is done a new one fits.
+#[tokio::test]
+async fn bodies_beyond_the_in_flight_byte_budget_get_503() {
+    const SIZE: usize = 600 * 1024;
+    let t = TestServer::start_with(|s| {
+        s.max_body_bytes = 1 << 20;
+        s.max_inflight_body_bytes = 1 << 20;
+    })
+    .await;
+    let c = &t.client;
+    let (project, mask) = c
+        .incoming_source(json!({"name": "s", "type": "http", "verifier": {"type": "noop"}}))
+        .await;
+    let head = format!(
+        "POST /ingest/{mask} HTTP/1.1\r\nHost: x\r\nContent-Length: {SIZE}\r\nConnection: close\r\n\r\n"
+    );
+    let start_upload = || async {
+        let mut tcp = tokio::net::TcpStream::connect(c.addr).await.unwrap();
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        tcp.write_all(&[b'a'; 1024]).await.unwrap();
+        tcp
+    };
+    let mut accepted = start_upload().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let refused = || async {
+        let mut tcp = start_upload().await;
+        inlet_tests::read_response(&mut tcp).await
+    };
+    let (a, b) = tokio::join!(refused(), refused());
+    for response in [a, b] {
+        assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+        assert!(response.contains("too_many_bytes_in_flight"), "{response}");
+        assert!(
+            response.to_lowercase().contains("retry-after: 1"),
+            "{response}"
+        );
+    }
+    accepted.write_all(&vec![b'a'; SIZE - 1024]).await.unwrap();
+    let response = inlet_tests::read_response(&mut accepted).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let reply = c.ingest(&mask, &[], &vec![b'b'; SIZE]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        c.events(&project, "").await["content"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}

@@ -82,6 +82,15 @@ async fn rest_api_source_refuses_bad_requests_clearly() {
             json!({"endpoint_id": "e", "event_type": "t", "data": {}, "custom_headers": {"a": 1}}),
             "custom_headers.a",
         ),
+        // At most 1 KiB, as on every path (review L4).
+        (
+            json!({"endpoint_id": "e", "event_type": "t".repeat(1025), "data": {}}),
+            "event_type",
+        ),
+        (
+            json!({"endpoint_id": "e", "event_type": "t", "data": {}, "idempotency_key": "k".repeat(1025)}),
+            "idempotency_key",
+        ),
     ] {
         let reply = c.api(Method::POST, &path, &key, Some(body.clone())).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
