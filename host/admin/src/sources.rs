@@ -85,7 +85,7 @@ pub async fn create(
     }
     settle_secrets(&mut input, None).map_err(invalid)?;
     apply(&mut source, input);
-    validate(&source, project.kind, &state.plugins)?;
+    validate(&source, project.kind, &state)?;
     state.store.put_source(&source).await?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source created");
     state.brokers.apply(&source).await;
@@ -163,7 +163,7 @@ pub async fn update(
     }
     settle_secrets(&mut input, Some(&source)).map_err(invalid)?;
     apply(&mut source, input);
-    validate(&source, project.kind, &state.plugins)?;
+    validate(&source, project.kind, &state)?;
     source.updated_at = now_rfc3339();
     state.store.put_source(&source).await?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source updated");
@@ -258,12 +258,12 @@ fn apply(source: &mut Source, input: SourceInput) {
     }
 }
 
-fn validate(source: &Source, project: ProjectType, plugins: &PluginHost) -> Result<(), ApiError> {
+fn validate(source: &Source, project: ProjectType, state: &Admin) -> Result<(), ApiError> {
     if source.name.is_empty() {
         return Err(field("name", "a source needs a name"));
     }
     if source.kind == SourceType::PubSub {
-        return validate_pub_sub(source, project);
+        return validate_pub_sub(source, project, state);
     }
     if source.pub_sub.is_some() {
         return Err(field(
@@ -281,7 +281,7 @@ fn validate(source: &Source, project: ProjectType, plugins: &PluginHost) -> Resu
     if source.provider.is_empty() {
         Verifier::compile(&source.verifier).map_err(invalid)?;
     } else {
-        validate_plugin_config(source, plugins)?;
+        validate_plugin_config(source, &state.plugins)?;
     }
     for location in &source.idempotency_keys {
         Location::parse(location).map_err(|m| field("idempotency_keys", &m))?;
@@ -303,7 +303,9 @@ fn validate(source: &Source, project: ProjectType, plugins: &PluginHost) -> Resu
     Ok(())
 }
 
-fn validate_pub_sub(source: &Source, project: ProjectType) -> Result<(), ApiError> {
+/// The outbound allow-list binds every caller alike, the admin token included: which hosts
+/// Inlet may reach is the operator's configuration, not an API permission.
+fn validate_pub_sub(source: &Source, project: ProjectType, state: &Admin) -> Result<(), ApiError> {
     if project != ProjectType::Outgoing {
         return Err(field(
             "type",
@@ -320,7 +322,7 @@ fn validate_pub_sub(source: &Source, project: ProjectType) -> Result<(), ApiErro
             "required for type pub_sub: {\"type\": \"kafka\", \"kafka\": {…}}",
         )
     })?;
-    config.validate().map_err(invalid)
+    Ok(state.brokers.check(config)?)
 }
 
 /// A provider source needs a loaded plugin and every config field the plugin requires:

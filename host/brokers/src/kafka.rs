@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
 use inlet_model::BrokerMetadata;
+use inlet_model::outbound::Destination;
 use inlet_model::pub_sub::{KafkaAuthType, KafkaConfig};
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
@@ -83,13 +84,22 @@ struct Context {
 }
 
 impl ClientContext for Context {
+    /// Shows librdkafka's description of the error code, and the broker when the reason
+    /// names one (`host:port/id: …`); never the reason's text, which may carry what a broker
+    /// answered. That goes to the log, at debug.
     fn error(&self, error: KafkaError, reason: &str) {
-        let text = if reason.is_empty() {
-            error.to_string()
-        } else {
-            reason.to_string()
+        let mut summary = match error.rdkafka_error_code() {
+            Some(code) => format!("Kafka: {code}"),
+            None => error.to_string(),
         };
-        self.status.failing(&text);
+        let broker = reason
+            .split_once('/')
+            .and_then(|(broker, _)| Destination::of_host_port(broker));
+        if let Some(Destination { host, port }) = broker {
+            summary.push_str(&format!(" (broker {host}:{port})"));
+        }
+        self.status.log_detail(&summary, reason);
+        self.status.failing(&summary);
     }
 }
 

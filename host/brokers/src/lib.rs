@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_metrics::Metrics;
-use inlet_model::Source;
+use inlet_model::outbound::AllowList;
 use inlet_model::pub_sub::{Broker, PubSubConfig};
+use inlet_model::{Invalid, Source};
 use inlet_store::{Store, Stored};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -100,6 +101,8 @@ struct Running {
 pub struct Brokers {
     store: Arc<Store>,
     metrics: Arc<Metrics>,
+    /// Where sources may connect beyond the public cloud endpoints.
+    allow_outbound: AllowList,
     running: tokio::sync::Mutex<HashMap<String, Running>>,
     /// Statuses of the running sources by uid, readable without waiting for a start or
     /// stop in progress.
@@ -107,10 +110,11 @@ pub struct Brokers {
 }
 
 impl Brokers {
-    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>, allow_outbound: AllowList) -> Self {
         Self {
             store,
             metrics,
+            allow_outbound,
             running: Default::default(),
             statuses: Default::default(),
         }
@@ -124,6 +128,12 @@ impl Brokers {
             }
         }
         Ok(())
+    }
+
+    /// Validates a broker configuration, and refuses one that would connect where the
+    /// operator does not allow: the same check a stored source passes before it starts.
+    pub fn check(&self, config: &PubSubConfig) -> Result<(), Invalid> {
+        config.allowed_broker(&self.allow_outbound).map(|_| ())
     }
 
     /// Brings a source's consumers in line with its stored definition: starts them, restarts
@@ -140,13 +150,27 @@ impl Brokers {
             self.stop_running(&source.uid, current).await;
         }
         let Some(config) = wanted else { return };
-        let Ok(broker) = config.broker() else {
-            // The API refuses such a definition; one stored by an older version stays idle.
-            tracing::warn!(source = %source.uid, "pub_sub source has an invalid configuration; not started");
-            return;
-        };
         let status = Arc::new(Status::new(&source.uid, self.metrics.clone()));
         let stop = CancellationToken::new();
+        self.statuses
+            .lock()
+            .expect("status map lock")
+            .insert(source.uid.clone(), status.clone());
+        let broker = match config.allowed_broker(&self.allow_outbound) {
+            Ok(broker) => broker,
+            Err(refused) => {
+                // The API refuses such a definition; one stored before the allow-list
+                // narrowed (or by an older version) stays idle and says why.
+                status.refused(&refused.message);
+                let idle = Running {
+                    config: config.clone(),
+                    stop,
+                    workers: Vec::new(),
+                };
+                running.insert(source.uid.clone(), idle);
+                return;
+            }
+        };
         let worker = Worker {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -162,10 +186,6 @@ impl Brokers {
             })
             .collect();
         tracing::info!(source = %source.uid, workers = config.workers, broker = ?config.kind, "pub_sub source started");
-        self.statuses
-            .lock()
-            .expect("status map lock")
-            .insert(source.uid.clone(), status);
         running.insert(
             source.uid.clone(),
             Running {

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use hyper::{Method, StatusCode};
 use inlet_tests::kafka::{Kafka, event_body, kafka_source};
-use inlet_tests::{ADMIN_TOKEN, TestServer, eventually, spawn_inlet};
+use inlet_tests::{ADMIN_TOKEN, ALLOW_BROKERS, TestServer, eventually, spawn_inlet};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -333,7 +333,7 @@ async fn kafka_sigkill_mid_drain_then_restart_stores_every_message_exactly_once(
     const PER_PARTITION: u32 = 10_000;
     let kafka = Kafka::start(TOPIC, 3);
     let dir = tempfile::tempdir().unwrap();
-    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
+    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
     let (project, _) = inlet.client.create_project("outgoing").await;
     let source = inlet
         .client
@@ -350,7 +350,7 @@ async fn kafka_sigkill_mid_drain_then_restart_stores_every_message_exactly_once(
     let stored_before_kill = inlet.client.wait_for_accepted(&uid, 2000.0, 60).await;
     drop(inlet); // SIGKILL: no graceful shutdown, no final commit.
 
-    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
+    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
     // Committed only once stored: when every offset is committed, every message is in.
     eventually(180, "every offset committed", || async {
         (kafka.committed("inlet-kill", TOPIC, 3) == vec![PER_PARTITION as i64; 3]).then_some(())
