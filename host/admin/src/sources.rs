@@ -86,7 +86,8 @@ pub async fn create(
     settle_secrets(&mut input, None).map_err(invalid)?;
     apply(&mut source, input);
     validate(&source, project.kind, &state)?;
-    state.store.put_source(&source).await?;
+    // Refused (404) when the project was deleted since it was read.
+    state.store.create_source(&source).await?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source created");
     state.brokers.apply(&source).await;
     Ok(ok(
@@ -165,7 +166,8 @@ pub async fn update(
     apply(&mut source, input);
     validate(&source, project.kind, &state)?;
     source.updated_at = now_rfc3339();
-    state.store.put_source(&source).await?;
+    // Refused (404) when the source was deleted since it was read: never brought back.
+    state.store.update_source(&source).await?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source updated");
     state.brokers.apply(&source).await;
     Ok(ok(

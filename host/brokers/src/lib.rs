@@ -22,7 +22,7 @@ use inlet_metrics::Metrics;
 use inlet_model::outbound::AllowList;
 use inlet_model::pub_sub::{Broker, PubSubConfig};
 use inlet_model::{Invalid, Source};
-use inlet_store::{Store, Stored};
+use inlet_store::{Store, StoreError, Stored};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -45,15 +45,29 @@ struct Worker {
 
 impl Worker {
     /// Stores a chunk of messages durably, retrying with backoff while the store fails.
-    /// False when told to stop before it succeeded: then nothing may be acknowledged.
+    /// False when told to stop before it succeeded, or when the source is gone (deleted
+    /// while this worker was left to finish): then nothing may be acknowledged.
     async fn store(&self, messages: &[message::Message]) -> bool {
         let mut backoff = Backoff::new();
         loop {
             let records = messages.iter().map(|m| self.convert.incoming(m)).collect();
-            match self.store.append(records).await {
+            let (project, source) = (self.convert.project_id(), self.convert.source_id());
+            match self
+                .store
+                .append_from_source(project, source, records)
+                .await
+            {
                 Ok(stored) => {
                     self.count(&stored);
                     return true;
+                }
+                Err(StoreError::Missing(_)) => {
+                    tracing::info!(
+                        source,
+                        "pub_sub source deleted; its worker stores nothing more"
+                    );
+                    self.stop.cancel();
+                    return false;
                 }
                 Err(e) => {
                     self.status.failing(&format!("cannot store messages: {e}"));

@@ -29,6 +29,10 @@ impl Converter {
         &self.source_id
     }
 
+    pub fn project_id(&self) -> &str {
+        &self.project_id
+    }
+
     pub fn incoming(&self, message: &Message) -> Incoming {
         let event = if message.payload.is_empty() {
             Err("the message is empty; expected Convoy's event JSON".to_string())
