@@ -186,9 +186,9 @@ pub async fn delete(
         .auth
         .require_project(&state.store, &headers, &project_id)?;
     let source = find(&state, &project_id, &source_id)?;
-    // Consumers stop (storing what they hold, committing) before the source goes.
-    state.brokers.stop(&source.uid).await;
     state.store.delete_source(&source).await?;
+    // Once the deletion is stored, so that no change racing it starts them again.
+    state.brokers.stop(&source.uid).await;
     state.metrics.forget_source(&source.uid);
     tracing::info!(project = %source.project_id, source = %source.uid, "source deleted");
     Ok(ok(StatusCode::OK, "Source deleted successfully", ()))

@@ -548,3 +548,50 @@ async fn kafka_source_update_restarts_its_consumers_on_the_new_topic() {
     );
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_slow_stop_of_one_source_holds_up_no_other_source() {
+    let (kafka, mut t, project, uid) = kafka_and_inlet(1, "inlet-slow-stop", 1).await;
+    let c = t.client.clone();
+    kafka.produce(TOPIC, [(0, "k", event_body(0, 0))]);
+    c.wait_for_events(&project, 1, 60).await;
+    // With its broker gone, the consumer's final commit and group leave wait for it: the
+    // stop that disabling starts takes up to STOP_TIMEOUT.
+    kafka.cluster.broker_down(1).unwrap();
+    let path = format!("/api/v1/projects/{project}/sources/{uid}");
+    let disabling = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let body = json!({"is_disabled": true});
+            let reply = c.api(Method::PUT, &path, ADMIN_TOKEN, Some(body)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+            started.elapsed()
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Meanwhile another source is created and deleted, promptly.
+    let started = std::time::Instant::now();
+    let other = c
+        .create_source(&project, kafka_source("127.0.0.1:9", TOPIC, "other", 1))
+        .await;
+    let other = format!(
+        "/api/v1/projects/{project}/sources/{}",
+        other["uid"].as_str().unwrap()
+    );
+    let reply = c.api(Method::DELETE, &other, ADMIN_TOKEN, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let other_took = started.elapsed();
+    let disable_took = disabling.await.unwrap();
+    assert!(
+        disable_took > Duration::from_secs(10),
+        "the stop was not slow ({disable_took:?}): this test shows nothing"
+    );
+    assert!(
+        other_took < Duration::from_secs(5),
+        "another source's create and delete took {other_took:?} behind a slow stop"
+    );
+    kafka.cluster.broker_up(1).unwrap();
+    t.stop().await;
+}
