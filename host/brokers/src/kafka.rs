@@ -53,8 +53,10 @@ fn client_config(kafka: &KafkaConfig) -> ClientConfig {
         .set("fetch.queue.backoff.ms", "10");
     match &kafka.auth {
         None => {
-            config.set("security.protocol", "plaintext");
+            let protocol = if kafka.tls { "ssl" } else { "plaintext" };
+            config.set("security.protocol", protocol);
         }
+        // Validation refuses SASL without TLS.
         Some(auth) => {
             let mechanism = match (auth.kind, auth.hash.as_str()) {
                 (KafkaAuthType::Plain, _) => "PLAIN",
@@ -62,14 +64,7 @@ fn client_config(kafka: &KafkaConfig) -> ClientConfig {
                 (KafkaAuthType::Scram, _) => "SCRAM-SHA-256",
             };
             config
-                .set(
-                    "security.protocol",
-                    if auth.tls {
-                        "sasl_ssl"
-                    } else {
-                        "sasl_plaintext"
-                    },
-                )
+                .set("security.protocol", "sasl_ssl")
                 .set("sasl.mechanism", mechanism)
                 .set("sasl.username", &auth.username)
                 .set("sasl.password", auth.password.expose());
@@ -262,7 +257,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auth_becomes_sasl_settings() {
+    fn auth_becomes_sasl_over_tls_and_tls_alone_becomes_ssl() {
         let mut kafka: KafkaConfig = serde_json::from_value(serde_json::json!({
             "brokers": ["kafka-1:9092"],
             "consumer_group_id": "g",
@@ -280,5 +275,9 @@ mod tests {
             client_config(&kafka).get("security.protocol"),
             Some("plaintext")
         );
+        kafka.tls = true;
+        let client = client_config(&kafka);
+        assert_eq!(client.get("security.protocol"), Some("ssl"));
+        assert_eq!(client.get("sasl.mechanism"), None);
     }
 }

@@ -171,6 +171,9 @@ pub struct KafkaConfig {
     pub consumer_group_id: String,
     #[serde(default)]
     pub topic_name: String,
+    /// Connect with TLS (SSL) without SASL; beyond Convoy, which has TLS only with `auth`.
+    #[serde(default)]
+    pub tls: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<KafkaAuth>,
 }
@@ -183,7 +186,8 @@ pub struct KafkaAuth {
     /// SCRAM's hash: `SHA256` or `SHA512`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hash: String,
-    /// Connect with TLS (SASL_SSL) rather than in the clear (SASL_PLAINTEXT).
+    /// Connect with TLS (SASL_SSL). Must be true: SASL over plaintext (SASL_PLAINTEXT)
+    /// would send the password, or SCRAM's exchange, in the clear, so it is refused.
     #[serde(default)]
     pub tls: bool,
     #[serde(default)]
@@ -238,6 +242,12 @@ impl KafkaConfig {
                 && !matches!(auth.hash.as_str(), "SHA256" | "SHA512")
             {
                 return field("pub_sub.kafka.auth.hash", "SCRAM needs SHA256 or SHA512");
+            }
+            if !auth.tls {
+                return field(
+                    "pub_sub.kafka.auth.tls",
+                    "must be true: SASL without TLS would send the credentials in the clear",
+                );
             }
         }
         Ok(())
@@ -548,6 +558,19 @@ mod tests {
         c.auth.as_mut().unwrap().hash = "MD5".into();
         assert_eq!(c.validate().unwrap_err().field, "pub_sub.kafka.auth.hash");
         assert!(kafka().validate().is_ok());
+    }
+
+    #[test]
+    fn sasl_only_over_tls_and_tls_without_sasl() {
+        let mut clear = kafka();
+        clear.auth.as_mut().unwrap().tls = false;
+        let error = clear.validate().unwrap_err();
+        assert_eq!(error.field, "pub_sub.kafka.auth.tls");
+        assert!(error.message.contains("in the clear"), "{error}");
+        let mut tls_only = kafka();
+        tls_only.auth = None;
+        tls_only.tls = true;
+        assert!(tls_only.validate().is_ok());
     }
 
     #[test]

@@ -100,6 +100,12 @@ async fn kafka_source_configuration_is_validated_and_its_password_masked() {
             "pub_sub.type",
         ),
         (
+            json!({"pub_sub": {"type": "kafka", "kafka": {"brokers": ["127.0.0.1:9"], "topic_name": "t",
+                "auth": {"type": "plain", "tls": false, "username": "svc", "password": "p"}}}}),
+            "invalid_field",
+            "pub_sub.kafka.auth.tls: must be true",
+        ),
+        (
             json!({"pub_sub": {"type": "google", "kafka": good["pub_sub"]["kafka"]}}),
             "invalid_field",
             "pub_sub.google: required",
@@ -130,7 +136,7 @@ async fn kafka_source_configuration_is_validated_and_its_password_masked() {
     let mut with_auth = good.clone();
     with_auth["pub_sub"]["kafka"]["consumer_group_id"] = json!("");
     with_auth["pub_sub"]["kafka"]["auth"] =
-        json!({"type": "plain", "tls": false, "username": "svc", "password": "kafka-secret-1"});
+        json!({"type": "plain", "tls": true, "username": "svc", "password": "kafka-secret-1"});
     let source = c.create_source(&outgoing, with_auth).await;
     let uid = source["uid"].as_str().unwrap();
     let kafka = &source["pub_sub"]["kafka"];
