@@ -285,8 +285,9 @@ async fn delete(client: &Client, url: &str, handles: &[String], worker: &Worker,
     }
 }
 
-/// An SQS message as Inlet keeps it: the body, the MessageId as receipt, the message
-/// attributes, and a FIFO queue's message group as the key.
+/// An SQS message as Inlet keeps it: the body, the MessageId as receipt (none when the server
+/// sent none: see `Converter::receipt`), the message attributes, and a FIFO queue's message
+/// group as the key.
 fn message(received: aws_sdk_sqs::types::Message) -> Message {
     let mut metadata = BrokerMetadata {
         message_id: received.message_id.unwrap_or_default(),
