@@ -20,6 +20,13 @@ use serde_json::{Value, json};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-of-at-least-32-bytes";
 
+/// Where the tests' brokers listen (moto, the Pub/Sub emulator, the Kafka mock cluster):
+/// what every test server allows outbound, unless a test says otherwise.
+pub const BROKER_HOST: &str = "127.0.0.1";
+
+/// `inlet serve`'s flags that allow [`BROKER_HOST`].
+pub const ALLOW_BROKERS: [&str; 2] = ["--allow-outbound", BROKER_HOST];
+
 /// An in-process server on an ephemeral loopback port.
 pub struct TestServer {
     pub dir: tempfile::TempDir,
@@ -54,8 +61,13 @@ impl TestServer {
     /// Shuts down gracefully (unless stopped already) and starts again on the same data
     /// directory.
     pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    /// `restart` with other settings.
+    pub async fn restart_with(&mut self, configure: impl FnOnce(&mut Settings)) {
         self.stop().await;
-        let server = start_in(self.dir.path(), |_| {}).await;
+        let server = start_in(self.dir.path(), configure).await;
         self.client = Client::new(server.addr);
         self.server = Some(server);
     }
@@ -65,6 +77,7 @@ async fn start_in(dir: &Path, configure: impl FnOnce(&mut Settings)) -> RunningS
     let mut settings = Settings::for_data_dir(dir);
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.admin_token = Some(ADMIN_TOKEN.into());
+    settings.allow_outbound = inlet_model::outbound::AllowList::parse([BROKER_HOST]).unwrap();
     configure(&mut settings);
     inlet::server::start(settings).await.unwrap()
 }

@@ -161,11 +161,9 @@ pub async fn delete(
     let project = find(&state, &project_id)?;
     let uid = project.uid.clone();
     let sources = state.scan(move |store| store.sources(&uid)).await?;
-    for source in &sources {
-        // Consumers stop first, so none stores into the project after it is gone.
-        state.brokers.stop(&source.uid).await;
-    }
     state.store.delete_project(&project.uid).await?;
+    // Once the deletion is stored (consumers then store nothing more), all at once.
+    state.brokers.stop_project(&project.uid).await;
     for source in &sources {
         state.metrics.forget_source(&source.uid);
     }

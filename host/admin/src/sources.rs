@@ -86,8 +86,9 @@ pub async fn create(
     settle_secrets(&mut input, None).map_err(invalid)?;
     apply(&mut source, input);
     secure_provider_config(&mut source, &state.plugins);
-    validate(&source, project.kind, &state.plugins)?;
-    state.store.put_source(&source).await?;
+    validate(&source, project.kind, &state)?;
+    // Refused (404) when the project was deleted since it was read.
+    state.store.create_source(&source).await?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source created");
     state.brokers.apply(&source).await;
     Ok(ok(
@@ -165,9 +166,10 @@ pub async fn update(
     settle_secrets(&mut input, Some(&source)).map_err(invalid)?;
     apply(&mut source, input);
     secure_provider_config(&mut source, &state.plugins);
-    validate(&source, project.kind, &state.plugins)?;
+    validate(&source, project.kind, &state)?;
     source.updated_at = now_rfc3339();
-    state.store.put_source(&source).await?;
+    // Refused (404) when the source was deleted since it was read: never brought back.
+    state.store.update_source(&source).await?;
     tracing::info!(project = %source.project_id, source = %source.uid, "source updated");
     state.brokers.apply(&source).await;
     Ok(ok(
@@ -186,9 +188,9 @@ pub async fn delete(
         .auth
         .require_project(&state.store, &headers, &project_id)?;
     let source = find(&state, &project_id, &source_id)?;
-    // Consumers stop (storing what they hold, committing) before the source goes.
-    state.brokers.stop(&source.uid).await;
     state.store.delete_source(&source).await?;
+    // Once the deletion is stored, so that no change racing it starts them again.
+    state.brokers.stop(&source.uid).await;
     state.metrics.forget_source(&source.uid);
     tracing::info!(project = %source.project_id, source = %source.uid, "source deleted");
     Ok(ok(StatusCode::OK, "Source deleted successfully", ()))
@@ -262,12 +264,12 @@ fn apply(source: &mut Source, input: SourceInput) {
     }
 }
 
-fn validate(source: &Source, project: ProjectType, plugins: &PluginHost) -> Result<(), ApiError> {
+fn validate(source: &Source, project: ProjectType, state: &Admin) -> Result<(), ApiError> {
     if source.name.is_empty() {
         return Err(field("name", "a source needs a name"));
     }
     if source.kind == SourceType::PubSub {
-        return validate_pub_sub(source, project);
+        return validate_pub_sub(source, project, state);
     }
     if source.pub_sub.is_some() {
         return Err(field(
@@ -285,7 +287,7 @@ fn validate(source: &Source, project: ProjectType, plugins: &PluginHost) -> Resu
     if source.provider.is_empty() {
         Verifier::compile(&source.verifier).map_err(invalid)?;
     } else {
-        validate_plugin_config(source, plugins)?;
+        validate_plugin_config(source, &state.plugins)?;
     }
     for location in &source.idempotency_keys {
         Location::parse(location).map_err(|m| field("idempotency_keys", &m))?;
@@ -307,7 +309,9 @@ fn validate(source: &Source, project: ProjectType, plugins: &PluginHost) -> Resu
     Ok(())
 }
 
-fn validate_pub_sub(source: &Source, project: ProjectType) -> Result<(), ApiError> {
+/// The outbound allow-list binds every caller alike, the admin token included: which hosts
+/// Inlet may reach is the operator's configuration, not an API permission.
+fn validate_pub_sub(source: &Source, project: ProjectType, state: &Admin) -> Result<(), ApiError> {
     if project != ProjectType::Outgoing {
         return Err(field(
             "type",
@@ -324,7 +328,7 @@ fn validate_pub_sub(source: &Source, project: ProjectType) -> Result<(), ApiErro
             "required for type pub_sub: {\"type\": \"kafka\", \"kafka\": {…}}",
         )
     })?;
-    config.validate().map_err(invalid)
+    Ok(state.brokers.check(config)?)
 }
 
 /// A provider source needs a loaded plugin and every config field the plugin requires:

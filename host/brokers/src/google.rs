@@ -20,6 +20,7 @@ use google_cloud_gax::retry_policy::NeverRetry;
 use google_cloud_pubsub::client::{Subscriber, SubscriptionAdmin};
 use google_cloud_pubsub::subscriber::{MessageStream, ShutdownBehavior};
 use inlet_model::BrokerMetadata;
+use inlet_model::outbound::Destination;
 use inlet_model::pub_sub::{GoogleConfig, service_account_key};
 
 use super::message::Message;
@@ -37,12 +38,51 @@ const CHECK_EVERY: Duration = Duration::from_secs(10);
 /// Longest wait for one check, and for the acks in flight when a stream closes.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The subscription's full name.
-fn subscription(google: &GoogleConfig) -> String {
-    format!(
-        "projects/{}/subscriptions/{}",
-        google.project_id, google.subscription_id
-    )
+/// The subscription a worker consumes: its full name, and the server it is on.
+struct Subscription {
+    name: String,
+    server: String,
+}
+
+impl Subscription {
+    fn of(google: &GoogleConfig) -> Self {
+        let server = match google.endpoint.as_deref().and_then(Destination::of_url) {
+            Some(Destination { host, port }) => format!("{host}:{port}"),
+            None => "pubsub.googleapis.com".to_string(),
+        };
+        Self {
+            name: format!(
+                "projects/{}/subscriptions/{}",
+                google.project_id, google.subscription_id
+            ),
+            server,
+        }
+    }
+
+    /// A failed call as the source's status shows it: what failed, how (the kind of
+    /// failure, the gRPC or HTTP status) and where. Never the server's message, which
+    /// another server than Google's may fill with anything: the whole error goes to the
+    /// log, at debug.
+    fn failure(&self, worker: &Worker, doing: &str, error: google_cloud_pubsub::Error) -> String {
+        let how = if error.is_authentication() {
+            "authentication failed".to_string()
+        } else if let Some(status) = error.status() {
+            format!("gRPC {}", status.code)
+        } else if let Some(code) = error.http_status_code() {
+            format!("HTTP {code}")
+        } else if error.is_timeout() {
+            "timed out".to_string()
+        } else if error.is_connect() {
+            "connection failed".to_string()
+        } else if error.is_transport() || error.is_io() {
+            "the connection failed".to_string()
+        } else {
+            "failed".to_string()
+        };
+        let summary = format!("{doing} {}: {how} ({})", self.name, self.server);
+        worker.status.log_detail(&summary, error);
+        summary
+    }
 }
 
 /// The service account's, or none (anonymous) for an emulator.
@@ -75,13 +115,13 @@ async fn clients(google: &GoogleConfig) -> Result<(Subscriber, SubscriptionAdmin
 /// One worker: connects and checks the subscription, streams from it until told to stop or
 /// a check fails, and starts again with backoff.
 pub(super) async fn run(config: GoogleConfig, worker: Worker) {
-    let subscription = subscription(&config);
+    let subscription = Subscription::of(&config);
     let mut backoff = Backoff::new();
     loop {
         let opened = tokio::select! {
             biased;
             _ = worker.stop.cancelled() => return,
-            opened = open(&config, &subscription) => opened,
+            opened = open(&config, &subscription, &worker) => opened,
         };
         let outcome = match opened {
             Ok((subscriber, admin)) => {
@@ -106,35 +146,40 @@ pub(super) async fn run(config: GoogleConfig, worker: Worker) {
 /// Fresh clients (new connections after a failure), once the subscription answers.
 async fn open(
     config: &GoogleConfig,
-    subscription: &str,
+    subscription: &Subscription,
+    worker: &Worker,
 ) -> Result<(Subscriber, SubscriptionAdmin), String> {
     let (subscriber, admin) = clients(config).await?;
-    check(&admin, subscription).await?;
+    check(&admin, subscription, worker).await?;
     Ok((subscriber, admin))
 }
 
 /// Whether the subscription exists and answers, in one call without retries.
-async fn check(admin: &SubscriptionAdmin, subscription: &str) -> Result<(), String> {
+async fn check(
+    admin: &SubscriptionAdmin,
+    subscription: &Subscription,
+    worker: &Worker,
+) -> Result<(), String> {
     admin
         .get_subscription()
-        .set_subscription(subscription)
+        .set_subscription(&subscription.name)
         .with_attempt_timeout(CALL_TIMEOUT)
         .with_retry_policy(NeverRetry)
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| format!("cannot get subscription {subscription}: {e}"))
+        .map_err(|e| subscription.failure(worker, "cannot get subscription", e))
 }
 
 /// Streams until told to stop (Ok) or until the stream or a check fails (Err).
 async fn stream(
     subscriber: &Subscriber,
     admin: &SubscriptionAdmin,
-    subscription: &str,
+    subscription: &Subscription,
     worker: &Worker,
 ) -> Result<(), String> {
     let mut stream = subscriber
-        .subscribe(subscription)
+        .subscribe(&subscription.name)
         .set_max_outstanding_messages(MAX_OUTSTANDING)
         .set_max_outstanding_bytes(MAX_OUTSTANDING_BYTES)
         .set_max_lease_extension(LEASE_EXTENSION)
@@ -144,12 +189,12 @@ async fn stream(
     let mut checks =
         tokio::time::interval_at(tokio::time::Instant::now() + CHECK_EVERY, CHECK_EVERY);
     let pull_failed =
-        |e: google_cloud_pubsub::Error| format!("cannot pull from {subscription}: {e}");
+        |e: google_cloud_pubsub::Error| subscription.failure(worker, "cannot pull from", e);
     let outcome = loop {
         let first = tokio::select! {
             biased;
             _ = worker.stop.cancelled() => break Ok(()),
-            _ = checks.tick() => match check(admin, subscription).await {
+            _ = checks.tick() => match check(admin, subscription, worker).await {
                 Ok(()) => continue,
                 Err(error) => break Err(error),
             },
@@ -158,7 +203,7 @@ async fn stream(
         let mut chunk = match first {
             Some(Ok(received)) => vec![received],
             Some(Err(e)) => break Err(pull_failed(e)),
-            None => break Err(format!("the stream from {subscription} ended")),
+            None => break Err(format!("the stream from {} ended", subscription.name)),
         };
         // Whatever else has already arrived joins this chunk, without waiting for more. A
         // failure met meanwhile ends the stream once the chunk is stored and acked.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
 use inlet_model::BrokerMetadata;
+use inlet_model::outbound::Destination;
 use inlet_model::pub_sub::{KafkaAuthType, KafkaConfig};
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
@@ -52,8 +53,10 @@ fn client_config(kafka: &KafkaConfig) -> ClientConfig {
         .set("fetch.queue.backoff.ms", "10");
     match &kafka.auth {
         None => {
-            config.set("security.protocol", "plaintext");
+            let protocol = if kafka.tls { "ssl" } else { "plaintext" };
+            config.set("security.protocol", protocol);
         }
+        // Validation refuses SASL without TLS.
         Some(auth) => {
             let mechanism = match (auth.kind, auth.hash.as_str()) {
                 (KafkaAuthType::Plain, _) => "PLAIN",
@@ -61,14 +64,7 @@ fn client_config(kafka: &KafkaConfig) -> ClientConfig {
                 (KafkaAuthType::Scram, _) => "SCRAM-SHA-256",
             };
             config
-                .set(
-                    "security.protocol",
-                    if auth.tls {
-                        "sasl_ssl"
-                    } else {
-                        "sasl_plaintext"
-                    },
-                )
+                .set("security.protocol", "sasl_ssl")
                 .set("sasl.mechanism", mechanism)
                 .set("sasl.username", &auth.username)
                 .set("sasl.password", auth.password.expose());
@@ -83,13 +79,22 @@ struct Context {
 }
 
 impl ClientContext for Context {
+    /// Shows librdkafka's description of the error code, and the broker when the reason
+    /// names one (`host:port/id: …`); never the reason's text, which may carry what a broker
+    /// answered. That goes to the log, at debug.
     fn error(&self, error: KafkaError, reason: &str) {
-        let text = if reason.is_empty() {
-            error.to_string()
-        } else {
-            reason.to_string()
+        let mut summary = match error.rdkafka_error_code() {
+            Some(code) => format!("Kafka: {code}"),
+            None => error.to_string(),
         };
-        self.status.failing(&text);
+        let broker = reason
+            .split_once('/')
+            .and_then(|(broker, _)| Destination::of_host_port(broker));
+        if let Some(Destination { host, port }) = broker {
+            summary.push_str(&format!(" (broker {host}:{port})"));
+        }
+        self.status.log_detail(&summary, reason);
+        self.status.failing(&summary);
     }
 }
 
@@ -252,7 +257,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auth_becomes_sasl_settings() {
+    fn auth_becomes_sasl_over_tls_and_tls_alone_becomes_ssl() {
         let mut kafka: KafkaConfig = serde_json::from_value(serde_json::json!({
             "brokers": ["kafka-1:9092"],
             "consumer_group_id": "g",
@@ -270,5 +275,9 @@ mod tests {
             client_config(&kafka).get("security.protocol"),
             Some("plaintext")
         );
+        kafka.tls = true;
+        let client = client_config(&kafka);
+        assert_eq!(client.get("security.protocol"), Some("ssl"));
+        assert_eq!(client.get("sasl.mechanism"), None);
     }
 }

@@ -19,9 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_metrics::Metrics;
-use inlet_model::Source;
+use inlet_model::outbound::AllowList;
 use inlet_model::pub_sub::{Broker, PubSubConfig};
-use inlet_store::{Store, Stored};
+use inlet_model::{Invalid, Source};
+use inlet_store::{Store, StoreError, Stored};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -44,15 +45,29 @@ struct Worker {
 
 impl Worker {
     /// Stores a chunk of messages durably, retrying with backoff while the store fails.
-    /// False when told to stop before it succeeded: then nothing may be acknowledged.
+    /// False when told to stop before it succeeded, or when the source is gone (deleted
+    /// while this worker was left to finish): then nothing may be acknowledged.
     async fn store(&self, messages: &[message::Message]) -> bool {
         let mut backoff = Backoff::new();
         loop {
             let records = messages.iter().map(|m| self.convert.incoming(m)).collect();
-            match self.store.append(records).await {
+            let (project, source) = (self.convert.project_id(), self.convert.source_id());
+            match self
+                .store
+                .append_from_source(project, source, records)
+                .await
+            {
                 Ok(stored) => {
                     self.count(&stored);
                     return true;
+                }
+                Err(StoreError::Missing(_)) => {
+                    tracing::info!(
+                        source,
+                        "pub_sub source deleted; its worker stores nothing more"
+                    );
+                    self.stop.cancel();
+                    return false;
                 }
                 Err(e) => {
                     self.status.failing(&format!("cannot store messages: {e}"));
@@ -96,22 +111,31 @@ struct Running {
     workers: Vec<JoinHandle<()>>,
 }
 
+/// One source's consumers, when they run, behind the source's own lock: its changes apply
+/// one at a time, in order, and a slow stop holds up no other source.
+type Slot = Arc<tokio::sync::Mutex<Option<Running>>>;
+
 /// The consumers of every enabled `pub_sub` source.
 pub struct Brokers {
     store: Arc<Store>,
     metrics: Arc<Metrics>,
-    running: tokio::sync::Mutex<HashMap<String, Running>>,
+    /// Where sources may connect beyond the public cloud endpoints.
+    allow_outbound: AllowList,
+    /// Each source's slot by uid, with its project's uid. This lock is only held to find,
+    /// add or remove a slot, never across a start or stop.
+    slots: std::sync::Mutex<HashMap<String, (String, Slot)>>,
     /// Statuses of the running sources by uid, readable without waiting for a start or
     /// stop in progress.
     statuses: std::sync::Mutex<HashMap<String, Arc<Status>>>,
 }
 
 impl Brokers {
-    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>, allow_outbound: AllowList) -> Self {
         Self {
             store,
             metrics,
-            running: Default::default(),
+            allow_outbound,
+            slots: Default::default(),
             statuses: Default::default(),
         }
     }
@@ -126,27 +150,64 @@ impl Brokers {
         Ok(())
     }
 
+    /// Validates a broker configuration, and refuses one that would connect where the
+    /// operator does not allow: the same check a stored source passes before it starts.
+    pub fn check(&self, config: &PubSubConfig) -> Result<(), Invalid> {
+        config.allowed_broker(&self.allow_outbound).map(|_| ())
+    }
+
     /// Brings a source's consumers in line with its stored definition: starts them, restarts
-    /// them when the broker configuration changed, or stops them when it is disabled.
+    /// them when the broker configuration changed, or stops them when it is disabled or
+    /// gone. Called after every write of the source.
     pub async fn apply(&self, source: &Source) {
-        let wanted = source.pub_sub.as_ref().filter(|_| !source.is_disabled);
-        let mut running = self.running.lock().await;
-        if let Some(current) = running.get(&source.uid)
-            && wanted == Some(&current.config)
-        {
+        let slot = self.slot(&source.project_id, &source.uid);
+        let mut running = slot.lock().await;
+        // Read under the source's lock, not taken from the caller: of two updates racing,
+        // the one applied last starts what was stored last, and a source deleted meanwhile
+        // does not start.
+        let stored = match self.store.source(&source.project_id, &source.uid) {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(source = %source.uid, error = %e, "cannot read the source; its consumers are left as they are");
+                return;
+            }
+        };
+        let wanted = stored
+            .as_ref()
+            .filter(|s| !s.is_disabled)
+            .and_then(|s| Some((s, s.pub_sub.as_ref()?)));
+        let current = running.as_ref().map(|r| &r.config);
+        if current.is_some() && current == wanted.map(|(_, config)| config) {
             return;
         }
-        if let Some(current) = running.remove(&source.uid) {
+        if let Some(current) = running.take() {
             self.stop_running(&source.uid, current).await;
         }
-        let Some(config) = wanted else { return };
-        let Ok(broker) = config.broker() else {
-            // The API refuses such a definition; one stored by an older version stays idle.
-            tracing::warn!(source = %source.uid, "pub_sub source has an invalid configuration; not started");
-            return;
-        };
+        *running = wanted.map(|(source, config)| self.start(source, config));
+        drop(running);
+        self.forget_if_idle(&source.uid, &slot);
+    }
+
+    fn start(&self, source: &Source, config: &PubSubConfig) -> Running {
         let status = Arc::new(Status::new(&source.uid, self.metrics.clone()));
         let stop = CancellationToken::new();
+        self.statuses
+            .lock()
+            .expect("status map lock")
+            .insert(source.uid.clone(), status.clone());
+        let broker = match config.allowed_broker(&self.allow_outbound) {
+            Ok(broker) => broker,
+            Err(refused) => {
+                // The API refuses such a definition; one stored before the allow-list
+                // narrowed (or by an older version) stays idle and says why.
+                status.refused(&refused.message);
+                return Running {
+                    config: config.clone(),
+                    stop,
+                    workers: Vec::new(),
+                };
+            }
+        };
         let worker = Worker {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -162,42 +223,93 @@ impl Brokers {
             })
             .collect();
         tracing::info!(source = %source.uid, workers = config.workers, broker = ?config.kind, "pub_sub source started");
-        self.statuses
-            .lock()
-            .expect("status map lock")
-            .insert(source.uid.clone(), status);
-        running.insert(
-            source.uid.clone(),
-            Running {
-                config: config.clone(),
-                stop,
-                workers,
-            },
-        );
+        Running {
+            config: config.clone(),
+            stop,
+            workers,
+        }
     }
 
-    /// Stops a source's consumers (it was deleted): they finish storing what they hold,
-    /// acknowledge it, and leave.
-    pub async fn stop(&self, source_uid: &str) {
-        let current = self.running.lock().await.remove(source_uid);
-        if let Some(current) = current {
-            self.stop_running(source_uid, current).await;
+    /// The source's slot, added when it has none.
+    fn slot(&self, project_uid: &str, source_uid: &str) -> Slot {
+        let mut slots = self.slots.lock().expect("slot map lock");
+        let (_, slot) = slots
+            .entry(source_uid.to_string())
+            .or_insert_with(|| (project_uid.to_string(), Slot::default()));
+        slot.clone()
+    }
+
+    /// Removes a source's slot when nothing runs in it and no one else holds or awaits it.
+    fn forget_if_idle(&self, source_uid: &str, slot: &Slot) {
+        let mut slots = self.slots.lock().expect("slot map lock");
+        // Every holder got its clone through this map, whose lock is held: the count is
+        // stable, and 2 means only the map and the caller.
+        let idle = Arc::strong_count(slot) == 2 && slot.try_lock().is_ok_and(|r| r.is_none());
+        if idle {
+            slots.remove(source_uid);
         }
+    }
+
+    /// Stops a deleted source's consumers, after its deletion is stored: what they still
+    /// hold is refused by the store and so never acknowledged; the broker keeps it.
+    pub async fn stop(&self, source_uid: &str) {
+        let slot = self
+            .slots
+            .lock()
+            .expect("slot map lock")
+            .get(source_uid)
+            .map(|(_, slot)| slot.clone());
+        if let Some(slot) = slot {
+            self.stop_slot(source_uid, &slot).await;
+        }
+    }
+
+    /// Stops the consumers of every source of a deleted project, all at once, after its
+    /// deletion is stored. A source created meanwhile either has its slot here already,
+    /// or reads the source as gone when it applies.
+    pub async fn stop_project(&self, project_uid: &str) {
+        let slots: Vec<(String, Slot)> = self
+            .slots
+            .lock()
+            .expect("slot map lock")
+            .iter()
+            .filter(|(_, (project, _))| project == project_uid)
+            .map(|(uid, (_, slot))| (uid.clone(), slot.clone()))
+            .collect();
+        self.stop_slots(slots).await;
     }
 
     /// Stops every source; part of a graceful shutdown.
     pub async fn shutdown(&self) {
-        let all: Vec<_> = self.running.lock().await.drain().collect();
-        let stops = all
-            .into_iter()
-            .map(|(uid, current)| async move { self.stop_running(&uid, current).await });
+        let slots: Vec<(String, Slot)> = self
+            .slots
+            .lock()
+            .expect("slot map lock")
+            .iter()
+            .map(|(uid, (_, slot))| (uid.clone(), slot.clone()))
+            .collect();
+        self.stop_slots(slots).await;
+    }
+
+    async fn stop_slots(&self, slots: Vec<(String, Slot)>) {
+        let stops = slots.iter().map(|(uid, slot)| self.stop_slot(uid, slot));
         futures_util::future::join_all(stops).await;
+    }
+
+    async fn stop_slot(&self, source_uid: &str, slot: &Slot) {
+        let current = slot.lock().await.take();
+        if let Some(current) = current {
+            self.stop_running(source_uid, current).await;
+        }
+        self.forget_if_idle(source_uid, slot);
     }
 
     async fn stop_running(&self, source_uid: &str, current: Running) {
         current.stop.cancel();
         let finished = futures_util::future::join_all(current.workers);
         if tokio::time::timeout(STOP_TIMEOUT, finished).await.is_err() {
+            // They can no longer store anything once the source is deleted (the store
+            // refuses it); for a source disabled or changed, what they store is its own.
             tracing::warn!(source = %source_uid, "pub_sub source workers did not stop in time; left to finish");
         }
         let status = self

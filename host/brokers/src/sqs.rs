@@ -11,14 +11,16 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageSystemAttributeName,
 };
 use inlet_model::BrokerMetadata;
+use inlet_model::outbound::Destination;
 use inlet_model::pub_sub::{SqsConfig, is_url};
 
 use super::message::{Message, text};
@@ -57,9 +59,62 @@ fn client(sqs: &SqsConfig) -> Client {
     Client::from_conf(config.build())
 }
 
+/// Where the client sends its requests, as a failure names it.
+fn server(sqs: &SqsConfig) -> String {
+    match sqs.endpoint.as_deref().and_then(Destination::of_url) {
+        Some(Destination { host, port }) => format!("{host}:{port}"),
+        None => format!("sqs.{}.amazonaws.com", sqs.default_region),
+    }
+}
+
+/// A failed call as the source's status shows it: what failed, how (the kind of failure,
+/// the HTTP status, AWS's error code) and where. Never the response's text, which an
+/// SQS-compatible server may fill with anything: the whole error goes to the log, at debug.
+fn failure<E>(
+    worker: &Worker,
+    server: &str,
+    doing: &str,
+    error: SdkError<E, HttpResponse>,
+) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let how = match &error {
+        SdkError::ServiceError(e) => {
+            let status = e.raw().status().as_u16();
+            match e.err().code().filter(|code| is_error_code(code)) {
+                Some(code) => format!("HTTP {status} {code}"),
+                None => format!("HTTP {status}"),
+            }
+        }
+        SdkError::ResponseError(e) => {
+            format!("unreadable response, HTTP {}", e.raw().status().as_u16())
+        }
+        SdkError::TimeoutError(_) => "timed out".to_string(),
+        SdkError::DispatchFailure(e) if e.is_timeout() => "timed out connecting".to_string(),
+        SdkError::DispatchFailure(e) if e.is_io() => "connection failed".to_string(),
+        SdkError::DispatchFailure(_) => "the request could not be sent".to_string(),
+        SdkError::ConstructionFailure(_) => "the request could not be built".to_string(),
+        _ => "failed".to_string(),
+    };
+    let summary = format!("{doing}: {how} ({server})");
+    worker
+        .status
+        .log_detail(&summary, DisplayErrorContext(error));
+    summary
+}
+
+/// Whether an error code is shaped like AWS's (`AWS.SimpleQueueService.NonExistentQueue`),
+/// and so is shown: a short token, not prose a server made up.
+fn is_error_code(code: &str) -> bool {
+    let token = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+    (1..=64).contains(&code.len()) && code.chars().all(token)
+}
+
 /// One worker: long-polls the queue until told to stop.
 pub(super) async fn run(config: SqsConfig, worker: Worker) {
     let client = client(&config);
+    let server = server(&config);
     let mut backoff = Backoff::new();
     // Resolved from the name when needed, and again after any failure (the queue may have
     // been deleted and created anew).
@@ -68,7 +123,7 @@ pub(super) async fn run(config: SqsConfig, worker: Worker) {
         let polled = async {
             let url = match &queue_url {
                 Some(url) => url.clone(),
-                None => resolve(&client, &config.queue_name).await?,
+                None => resolve(&client, &config.queue_name, &worker, &server).await?,
             };
             let received = client
                 .receive_message()
@@ -79,9 +134,7 @@ pub(super) async fn run(config: SqsConfig, worker: Worker) {
                 .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
                 .send()
                 .await
-                .map_err(|e| {
-                    format!("cannot receive from the queue: {}", DisplayErrorContext(e))
-                })?;
+                .map_err(|e| failure(&worker, &server, "cannot receive from the queue", e))?;
             Ok::<_, String>((url, received.messages.unwrap_or_default()))
         };
         // Stopping abandons a poll in flight: whatever it received reappears after the
@@ -111,21 +164,26 @@ pub(super) async fn run(config: SqsConfig, worker: Worker) {
             .filter_map(|m| m.receipt_handle.clone())
             .collect();
         let messages: Vec<Message> = received.into_iter().map(message).collect();
-        let extend = || extend_visibility(&client, &url, &handles);
+        let extend = || extend_visibility(&client, &url, &handles, &worker, &server);
         if !while_extending(worker.store(&messages), EXTEND_EVERY, extend).await {
             return;
         }
-        delete(&client, &url, &handles, &worker).await;
+        delete(&client, &url, &handles, &worker, &server).await;
     }
 }
 
-async fn resolve(client: &Client, name: &str) -> Result<String, String> {
+async fn resolve(
+    client: &Client,
+    name: &str,
+    worker: &Worker,
+    server: &str,
+) -> Result<String, String> {
     let found = client
         .get_queue_url()
         .queue_name(name)
         .send()
         .await
-        .map_err(|e| format!("cannot find queue {name:?}: {}", DisplayErrorContext(e)))?;
+        .map_err(|e| failure(worker, server, &format!("cannot find queue {name:?}"), e))?;
     found
         .queue_url
         .ok_or_else(|| format!("the server returned no URL for queue {name:?}"))
@@ -147,7 +205,13 @@ async fn while_extending<T, E: Future<Output = ()>>(
     }
 }
 
-async fn extend_visibility(client: &Client, url: &str, handles: &[String]) {
+async fn extend_visibility(
+    client: &Client,
+    url: &str,
+    handles: &[String],
+    worker: &Worker,
+    server: &str,
+) {
     let entries = handles.iter().enumerate().filter_map(|(i, handle)| {
         ChangeMessageVisibilityBatchRequestEntry::builder()
             .id(i.to_string())
@@ -164,13 +228,19 @@ async fn extend_visibility(client: &Client, url: &str, handles: &[String]) {
         .await;
     if let Err(e) = extended {
         // The messages may then be handed out again; receipts keep them stored once.
-        tracing::warn!(error = %DisplayErrorContext(e), "cannot extend the visibility of messages being stored");
+        let error = failure(
+            worker,
+            server,
+            "cannot extend the visibility of messages being stored",
+            e,
+        );
+        tracing::warn!(error, "messages being stored may be handed out again");
     }
 }
 
 /// Deletes stored messages, retrying while SQS fails. A message not deleted comes back after
 /// its visibility timeout and is then recognised by its receipt and deleted.
-async fn delete(client: &Client, url: &str, handles: &[String], worker: &Worker) {
+async fn delete(client: &Client, url: &str, handles: &[String], worker: &Worker, server: &str) {
     let entries: Vec<_> = handles
         .iter()
         .enumerate()
@@ -193,19 +263,20 @@ async fn delete(client: &Client, url: &str, handles: &[String], worker: &Worker)
         match deleted {
             Ok(output) => {
                 for failed in output.failed {
+                    let code = Some(failed.code).filter(|code| is_error_code(code));
                     tracing::warn!(
-                        code = failed.code,
-                        message = failed.message,
+                        code,
                         "SQS did not delete a stored message; it will be redelivered and recognised"
                     );
+                    let detail = failed.message.unwrap_or_default();
+                    worker.status.log_detail("message not deleted", detail);
                 }
                 return;
             }
             Err(e) => {
-                worker.status.failing(&format!(
-                    "cannot delete stored messages: {}",
-                    DisplayErrorContext(e)
-                ));
+                worker
+                    .status
+                    .failing(&failure(worker, server, "cannot delete stored messages", e));
                 if !backoff.wait(&worker.stop).await {
                     return;
                 }
@@ -214,8 +285,9 @@ async fn delete(client: &Client, url: &str, handles: &[String], worker: &Worker)
     }
 }
 
-/// An SQS message as Inlet keeps it: the body, the MessageId as receipt, the message
-/// attributes, and a FIFO queue's message group as the key.
+/// An SQS message as Inlet keeps it: the body, the MessageId as receipt (none when the server
+/// sent none: see `Converter::receipt`), the message attributes, and a FIFO queue's message
+/// group as the key.
 fn message(received: aws_sdk_sqs::types::Message) -> Message {
     let mut metadata = BrokerMetadata {
         message_id: received.message_id.unwrap_or_default(),

@@ -21,14 +21,18 @@ pub enum State {
     Retrying,
     /// Disabled or shut down.
     Stopped,
+    /// Not started: its configuration is refused (a destination outside the operator's
+    /// allow-list, say); `last_error` says why. Fixed by updating the source or the list.
+    Refused,
 }
 
 impl State {
-    const ALL: [State; 4] = [
+    const ALL: [State; 5] = [
         State::Starting,
         State::Running,
         State::Retrying,
         State::Stopped,
+        State::Refused,
     ];
 
     fn name(self) -> &'static str {
@@ -37,6 +41,7 @@ impl State {
             State::Running => "running",
             State::Retrying => "retrying",
             State::Stopped => "stopped",
+            State::Refused => "refused",
         }
     }
 }
@@ -80,6 +85,9 @@ struct Inner {
     /// A failure was logged and recovery from it was not.
     recovery_owed: bool,
 }
+
+/// Most of a client library's error text that reaches the log.
+const MAX_DETAIL: usize = 1024;
 
 /// How often one failure, repeating, is logged again.
 const REPEAT_LOG_AFTER: Duration = Duration::from_secs(60);
@@ -129,6 +137,28 @@ impl Status {
         }
     }
 
+    /// The source is not started, and says why.
+    pub fn refused(&self, reason: &str) {
+        let mut inner = self.lock();
+        self.set(&mut inner.view, State::Refused, Some(reason));
+        tracing::warn!(source = %self.source, reason, "pub_sub source refused; not started");
+    }
+
+    /// Logs the whole text of a broker client's error, at debug and bounded: it may carry
+    /// what a remote server answered, which the status (a bounded summary) never shows.
+    pub fn log_detail(&self, failure: &str, detail: impl std::fmt::Display) {
+        let mut detail = detail.to_string();
+        if detail.len() > MAX_DETAIL {
+            let mut end = MAX_DETAIL;
+            while !detail.is_char_boundary(end) {
+                end -= 1;
+            }
+            detail.truncate(end);
+            detail.push('…');
+        }
+        tracing::debug!(source = %self.source, failure, detail, "pub_sub client error");
+    }
+
     pub fn stopped(&self) {
         let mut inner = self.lock();
         self.set(&mut inner.view, State::Stopped, None);
@@ -160,7 +190,7 @@ impl Status {
     }
 }
 
-fn names() -> [&'static str; 4] {
+fn names() -> [&'static str; 5] {
     State::ALL.map(State::name)
 }
 

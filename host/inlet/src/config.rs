@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
+use inlet_model::outbound::AllowList;
 use inlet_plugin_host::PluginLimits;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:5005";
@@ -106,6 +107,19 @@ pub struct ServeArgs {
     #[arg(long, env = "INLET_PLUGIN_MEMORY_MIB", value_name = "MIB")]
     pub plugin_memory_mib: Option<u64>,
 
+    /// A destination broker sources may connect to, beyond the public AWS SQS and Google
+    /// Pub/Sub endpoints: host, host:port or *.domain[:port] (IPv6 in brackets); repeat the
+    /// flag, or separate with commas. Every Kafka broker and every custom SQS or Pub/Sub
+    /// endpoint must match one; names match as written, never resolved [default: none]
+    #[arg(
+        long,
+        env = "INLET_ALLOW_OUTBOUND",
+        value_name = "HOST[:PORT]",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub allow_outbound: Vec<String>,
+
     /// Log format; the level is set with RUST_LOG (default: info) [default: human]
     #[arg(long, env = "INLET_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -137,6 +151,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub plugins_dir: Option<PathBuf>,
     pub plugin_limits: PluginLimits,
+    /// Where broker sources may connect beyond the public cloud endpoints.
+    pub allow_outbound: AllowList,
     /// From INLET_ADMIN_TOKEN; never from a file or a flag, so it stays out of `ps` output.
     pub admin_token: Option<String>,
 }
@@ -215,6 +231,12 @@ impl ServeArgs {
             (1..=4096).contains(&memory_mib),
             "plugin_memory_mib must be from 1 to 4096"
         );
+        let allow_outbound = if self.allow_outbound.is_empty() {
+            file.allow_outbound
+        } else {
+            self.allow_outbound
+        };
+        let allow_outbound = AllowList::parse(&allow_outbound).map_err(anyhow::Error::msg)?;
         Ok(Settings {
             data_dir: self
                 .data_dir
@@ -237,6 +259,7 @@ impl ServeArgs {
                 deadline: Duration::from_millis(deadline_ms),
                 memory_bytes: (memory_mib * 1024 * 1024) as usize,
             },
+            allow_outbound,
             admin_token: admin_token
                 .filter(|t| !t.is_empty())
                 .map(checked_admin_token)
@@ -336,6 +359,48 @@ mod tests {
         let long = "x".repeat(32);
         let settings = ServeArgs::default().resolve(Some(long.clone())).unwrap();
         assert_eq!(settings.admin_token, Some(long));
+    }
+
+    #[test]
+    fn outbound_destinations_come_from_repeated_flags_or_the_file_and_bad_ones_are_refused() {
+        use inlet_model::outbound::Destination;
+        let to = |host: &str, port| Destination {
+            host: host.into(),
+            port,
+        };
+        let cli = Cli::parse_from([
+            "inlet",
+            "serve",
+            "--allow-outbound",
+            "kafka-1:9092,kafka-2:9092",
+            "--allow-outbound",
+            "*.sqs.internal",
+        ]);
+        let Command::Serve(args) = cli.command;
+        let allowed = args.resolve(None).unwrap().allow_outbound;
+        assert!(allowed.allows(&to("kafka-2", 9092)));
+        assert!(allowed.allows(&to("a.sqs.internal", 443)));
+        assert!(!allowed.allows(&to("kafka-3", 9092)));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inlet.toml");
+        std::fs::write(&file, "allow_outbound = [\"127.0.0.1\"]\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        let allowed = args.resolve(None).unwrap().allow_outbound;
+        assert!(allowed.allows(&to("127.0.0.1", 4566)));
+
+        let args = ServeArgs {
+            allow_outbound: vec!["http://10.0.0.1".into()],
+            ..Default::default()
+        };
+        let error = args.resolve(None).unwrap_err().to_string();
+        assert!(
+            error.contains("--allow-outbound \"http://10.0.0.1\""),
+            "{error}"
+        );
     }
 
     #[test]

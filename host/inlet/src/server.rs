@@ -83,7 +83,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let brokers = Arc::new(Brokers::new(store.clone(), metrics.clone()));
+    let brokers = Arc::new(Brokers::new(
+        store.clone(),
+        metrics.clone(),
+        settings.allow_outbound.clone(),
+    ));
     brokers.start_all().await?;
     let intake = Intake::new(
         store.clone(),

@@ -4,6 +4,7 @@
 //! no I/O, no HTTP server, no storage engine.
 
 mod ids;
+pub mod outbound;
 pub mod pub_sub;
 mod secret;
 pub mod verifier;

@@ -5,7 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
-use crate::{FieldError, Secret};
+use crate::outbound::{AllowList, Destination};
+use crate::{FieldError, Invalid, Secret};
 
 /// Most workers (concurrent consumers) one source may run.
 pub const MAX_WORKERS: u32 = 32;
@@ -46,8 +47,48 @@ pub enum Broker<'a> {
 }
 
 impl PubSubConfig {
-    pub fn validate(&self) -> Result<(), FieldError> {
-        self.broker().map(|_| ())
+    /// Validates the configuration and checks every destination it connects to against the
+    /// operator's allow-list. The public endpoints Inlet derives itself need no allowing:
+    /// AWS SQS's regional endpoint (from `default_region`) and Google's Pub/Sub endpoint.
+    /// Everything a caller points Inlet at does: an SQS `endpoint` or queue URL, a Pub/Sub
+    /// `endpoint`, every Kafka bootstrap broker. Returns the broker to consume.
+    pub fn allowed_broker(&self, allowed: &AllowList) -> Result<Broker<'_>, Invalid> {
+        let mut custom: Vec<(&str, &str, Option<Destination>)> = Vec::new();
+        let broker = self.broker()?;
+        match &broker {
+            Broker::Kafka(kafka) => {
+                for broker in &kafka.brokers {
+                    let destination = Destination::of_host_port(broker);
+                    custom.push(("pub_sub.kafka.brokers", broker, destination));
+                }
+            }
+            Broker::Sqs(sqs) => {
+                if let Some(endpoint) = &sqs.endpoint {
+                    let destination = Destination::of_url(endpoint);
+                    custom.push(("pub_sub.sqs.endpoint", endpoint, destination));
+                }
+                if is_url(&sqs.queue_name) {
+                    let aws = format!("sqs.{}.amazonaws.com", sqs.default_region.to_lowercase());
+                    let queue = Destination::of_url(&sqs.queue_name);
+                    if queue.as_ref().is_none_or(|d| d.host != aws) {
+                        custom.push(("pub_sub.sqs.queue_name", &sqs.queue_name, queue));
+                    }
+                }
+            }
+            Broker::Google(google) => {
+                if let Some(endpoint) = &google.endpoint {
+                    let destination = Destination::of_url(endpoint);
+                    custom.push(("pub_sub.google.endpoint", endpoint, destination));
+                }
+            }
+        }
+        for (field, given, destination) in custom {
+            // Validation has parsed every one of them; a doubt refuses.
+            let destination = destination
+                .ok_or_else(|| FieldError::new(field, format!("{given:?} is not a destination")))?;
+            allowed.check(field, &destination)?;
+        }
+        Ok(broker)
     }
 
     /// The configuration of the broker to consume, once validated.
@@ -130,6 +171,9 @@ pub struct KafkaConfig {
     pub consumer_group_id: String,
     #[serde(default)]
     pub topic_name: String,
+    /// Connect with TLS (SSL) without SASL; beyond Convoy, which has TLS only with `auth`.
+    #[serde(default)]
+    pub tls: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<KafkaAuth>,
 }
@@ -142,7 +186,8 @@ pub struct KafkaAuth {
     /// SCRAM's hash: `SHA256` or `SHA512`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hash: String,
-    /// Connect with TLS (SASL_SSL) rather than in the clear (SASL_PLAINTEXT).
+    /// Connect with TLS (SASL_SSL). Must be true: SASL over plaintext (SASL_PLAINTEXT)
+    /// would send the password, or SCRAM's exchange, in the clear, so it is refused.
     #[serde(default)]
     pub tls: bool,
     #[serde(default)]
@@ -165,13 +210,13 @@ impl KafkaConfig {
             return field("pub_sub.kafka.brokers", "at least one broker, as host:port");
         }
         for broker in &self.brokers {
-            let valid = broker
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-            if !valid {
+            if Destination::of_host_port(broker).is_none() {
                 return field(
                     "pub_sub.kafka.brokers",
-                    &format!("{broker:?} is not host:port (for example kafka-1:9092)"),
+                    &format!(
+                        "{broker:?} is not host:port (for example kafka-1:9092; one broker per \
+                         entry, an IPv6 address in brackets)"
+                    ),
                 );
             }
         }
@@ -197,6 +242,12 @@ impl KafkaConfig {
                 && !matches!(auth.hash.as_str(), "SHA256" | "SHA512")
             {
                 return field("pub_sub.kafka.auth.hash", "SCRAM needs SHA256 or SHA512");
+            }
+            if !auth.tls {
+                return field(
+                    "pub_sub.kafka.auth.tls",
+                    "must be true: SASL without TLS would send the credentials in the clear",
+                );
             }
         }
         Ok(())
@@ -241,7 +292,14 @@ impl SqsConfig {
                 "required: an AWS region such as us-east-1",
             );
         }
-        if !is_url(&self.queue_name) {
+        if is_url(&self.queue_name) {
+            if Destination::of_url(&self.queue_name).is_none() {
+                return field(
+                    "pub_sub.sqs.queue_name",
+                    "a queue URL must be http(s)://host[:port]/path, without user info",
+                );
+            }
+        } else {
             let name = self
                 .queue_name
                 .strip_suffix(".fifo")
@@ -255,11 +313,11 @@ impl SqsConfig {
             }
         }
         if let Some(endpoint) = &self.endpoint
-            && !is_url(endpoint)
+            && Destination::of_url(endpoint).is_none()
         {
             return field(
                 "pub_sub.sqs.endpoint",
-                "must be an http:// or https:// URL, such as http://localhost:4566",
+                "must be an http:// or https:// URL without user info, such as http://localhost:4566",
             );
         }
         Ok(())
@@ -306,11 +364,11 @@ impl GoogleConfig {
             );
         }
         if let Some(endpoint) = &self.endpoint
-            && !is_url(endpoint)
+            && Destination::of_url(endpoint).is_none()
         {
             return field(
                 "pub_sub.google.endpoint",
-                "must be an http:// or https:// URL, such as http://localhost:8085",
+                "must be an http:// or https:// URL without user info, such as http://localhost:8085",
             );
         }
         if self.service_account.is_empty() && self.endpoint.is_none() {
@@ -430,14 +488,89 @@ mod tests {
     }
 
     #[test]
+    fn only_the_public_endpoints_inlet_derives_need_no_allowing() {
+        let none = AllowList::default();
+        let refused = |config: &PubSubConfig, allowed: &AllowList| {
+            let Err(error) = config.allowed_broker(allowed) else {
+                panic!("allowed");
+            };
+            assert_eq!(error.code, "outbound_not_allowed", "{error:?}");
+            error.message.split(':').next().unwrap().to_string()
+        };
+        let mut aws = sqs();
+        aws.endpoint = None;
+        aws.queue_name = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders".into();
+        let mut google_default = google();
+        google_default.endpoint = None;
+        google_default.service_account = Secret::new(encoded(key()));
+        for public in [
+            pub_sub(BrokerType::Sqs, |c| c.sqs = Some(aws.clone())),
+            pub_sub(BrokerType::Google, |c| c.google = Some(google_default)),
+        ] {
+            assert!(public.allowed_broker(&none).is_ok());
+        }
+
+        let mut elsewhere = aws.clone();
+        elsewhere.queue_name = "https://169.254.169.254/latest/meta-data".into();
+        let cases = [
+            (
+                pub_sub(BrokerType::Sqs, |c| c.sqs = Some(sqs())),
+                "pub_sub.sqs.endpoint",
+            ),
+            (
+                pub_sub(BrokerType::Sqs, |c| c.sqs = Some(elsewhere)),
+                "pub_sub.sqs.queue_name",
+            ),
+            (
+                pub_sub(BrokerType::Google, |c| c.google = Some(google())),
+                "pub_sub.google.endpoint",
+            ),
+            (
+                pub_sub(BrokerType::Kafka, |c| c.kafka = Some(kafka())),
+                "pub_sub.kafka.brokers",
+            ),
+        ];
+        let allowed = AllowList::parse(["localhost", "kafka-1:9092"]).unwrap();
+        for (config, field) in cases {
+            assert_eq!(refused(&config, &none), field);
+            let allowed_too = field != "pub_sub.sqs.queue_name";
+            assert_eq!(
+                config.allowed_broker(&allowed).is_ok(),
+                allowed_too,
+                "{field}"
+            );
+        }
+        // Every bootstrap broker must be allowed, not just the first.
+        let mut two = kafka();
+        two.brokers.push("kafka-2:9092".into());
+        let config = pub_sub(BrokerType::Kafka, |c| c.kafka = Some(two));
+        assert_eq!(refused(&config, &allowed), "pub_sub.kafka.brokers");
+    }
+
+    #[test]
     fn invalid_kafka_fields_are_named() {
-        let mut c = kafka();
-        c.brokers = vec!["kafka-1".into()];
-        assert_eq!(c.validate().unwrap_err().field, "pub_sub.kafka.brokers");
+        for bad in ["kafka-1", "kafka-1:9092,evil:9092", "SSL://kafka-1:9093"] {
+            let mut c = kafka();
+            c.brokers = vec![bad.into()];
+            assert_eq!(c.validate().unwrap_err().field, "pub_sub.kafka.brokers");
+        }
         let mut c = kafka();
         c.auth.as_mut().unwrap().hash = "MD5".into();
         assert_eq!(c.validate().unwrap_err().field, "pub_sub.kafka.auth.hash");
         assert!(kafka().validate().is_ok());
+    }
+
+    #[test]
+    fn sasl_only_over_tls_and_tls_without_sasl() {
+        let mut clear = kafka();
+        clear.auth.as_mut().unwrap().tls = false;
+        let error = clear.validate().unwrap_err();
+        assert_eq!(error.field, "pub_sub.kafka.auth.tls");
+        assert!(error.message.contains("in the clear"), "{error}");
+        let mut tls_only = kafka();
+        tls_only.auth = None;
+        tls_only.tls = true;
+        assert!(tls_only.validate().is_ok());
     }
 
     #[test]

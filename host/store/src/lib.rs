@@ -151,6 +151,9 @@ pub enum StoreError {
     /// write after a failed one until it has recovered ([`Store::health`]).
     #[error("the store cannot take writes: {0}")]
     Unwritable(rocksdb::Error),
+    /// The project or source a write needs does not exist (any more): nothing was written.
+    #[error("{0} not found")]
+    Missing(&'static str),
 }
 
 impl StoreError {
@@ -363,6 +366,27 @@ impl Store {
     /// given), and says what became of each: the event or dead letter as written, with its
     /// uid (not completed like [`Store::append_event`]'s: broker workers only count them).
     pub async fn append(&self, records: Vec<Incoming>) -> Result<Vec<Stored>> {
+        self.append_records(records, None).await
+    }
+
+    /// Like [`Store::append`], for the records of a source that must still exist: refused
+    /// with [`StoreError::Missing`] once the source or its project is deleted, so that a
+    /// consumer still running then stores nothing more.
+    pub async fn append_from_source(
+        &self,
+        project_id: &str,
+        source_id: &str,
+        records: Vec<Incoming>,
+    ) -> Result<Vec<Stored>> {
+        let source = key(project_id, source_id.as_bytes());
+        self.append_records(records, Some(source)).await
+    }
+
+    async fn append_records(
+        &self,
+        records: Vec<Incoming>,
+        source: Option<Vec<u8>>,
+    ) -> Result<Vec<Stored>> {
         // Serialized here, on the caller's task: the writer, which every write waits for,
         // then only assigns keys.
         let records = records
@@ -370,7 +394,12 @@ impl Store {
             .map(Prepared::new)
             .collect::<Result<_>>()?;
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Records { records, reply }).await?;
+        self.send(Job::Records {
+            records,
+            source,
+            reply,
+        })
+        .await?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -430,35 +459,53 @@ impl Store {
         self.commit(vec![put_project(project)?]).await
     }
 
-    /// Replaces every API key of a project with the one of this hash.
+    /// Replaces every API key of a project with the one of this hash; refused with
+    /// [`StoreError::Missing`] when the project is gone.
     pub async fn replace_api_key(&self, project_id: &str, hash: &[u8]) -> Result<()> {
-        let mut changes = self.api_key_removals(project_id)?;
+        let mut changes = vec![Change::Require(
+            Cf::Projects,
+            project_id.as_bytes().to_vec(),
+        )];
+        changes.extend(self.api_key_removals(project_id)?);
         changes.push(api_key(hash, project_id));
         self.commit(changes).await
     }
 
     /// Deletes a project with everything it owns: sources, API keys, events and indexes.
+    /// The writer finds the sources when it deletes them, so a source created meanwhile
+    /// goes too (and one created after is refused: [`Store::create_source`]).
     pub async fn delete_project(&self, project_id: &str) -> Result<()> {
         let uid = project_id.as_bytes().to_vec();
         let mut changes = vec![
             Change::Delete(Cf::Projects, uid.clone()),
-            Change::DeletePrefix(Cf::Sources, uid.clone()),
+            Change::DeleteSourcesOf(uid.clone()),
             Change::DeletePrefix(Cf::Events, uid.clone()),
             Change::DeletePrefix(Cf::Idempotency, uid.clone()),
             Change::DeletePrefix(Cf::DeadLetters, uid),
         ];
-        for source in self.sources(project_id)? {
-            changes.extend(source_index_removals(&source));
-        }
         changes.extend(self.api_key_removals(project_id)?);
         self.commit(changes).await
     }
 
-    /// Stores a source (new or updated), and the index from its mask id to it.
-    pub async fn put_source(&self, source: &Source) -> Result<()> {
+    /// Stores a new source, and the index from its mask id to it, in the same write that
+    /// checks its project exists: refused with [`StoreError::Missing`] when it is gone.
+    pub async fn create_source(&self, source: &Source) -> Result<()> {
+        let project = source.project_id.as_bytes().to_vec();
+        self.put_source(source, Change::Require(Cf::Projects, project))
+            .await
+    }
+
+    /// Stores a changed source, in the same write that checks it still exists: refused
+    /// with [`StoreError::Missing`] when it (or its project) was deleted meanwhile.
+    pub async fn update_source(&self, source: &Source) -> Result<()> {
+        self.put_source(source, Change::Require(Cf::Sources, source_key(source)))
+            .await
+    }
+
+    async fn put_source(&self, source: &Source, requirement: Change) -> Result<()> {
         let key = source_key(source);
         let value = with_secrets_exposed(|| serde_json::to_vec(source))?;
-        let mut changes = vec![Change::Put(Cf::Sources, key.clone(), value)];
+        let mut changes = vec![requirement, Change::Put(Cf::Sources, key.clone(), value)];
         if source.kind == inlet_model::SourceType::Http {
             changes.push(Change::Put(
                 Cf::SourceMasks,
@@ -979,16 +1026,14 @@ mod tests {
     async fn another_projects_source_lists_nothing_and_no_cursor() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
-        let source: Source = serde_json::from_value(serde_json::json!({
-            "uid": "s2", "project_id": "p2", "mask_id": "m2", "name": "theirs",
-            "type": "http", "verifier": {"type": "noop"}, "created_at": "", "updated_at": ""
-        }))
-        .unwrap();
-        store.put_source(&source).await.unwrap();
+        let theirs = project();
+        store.create_project(&theirs, None).await.unwrap();
+        let source = http_source(&theirs);
+        store.create_source(&source).await.unwrap();
         let records = (0..=MAX_SCAN)
             .map(|n| {
-                let mut event = event_of("p2", serde_json::json!({"n": n}));
-                event.source_id = "s2".into();
+                let mut event = event_of(&theirs.uid, serde_json::json!({"n": n}));
+                event.source_id = source.uid.clone();
                 Incoming {
                     record: Record::Event(event),
                     receipt: None,
@@ -997,15 +1042,15 @@ mod tests {
             .collect();
         store.append(records).await.unwrap();
         let query = ListQuery {
-            source_id: Some("s2".into()),
+            source_id: Some(source.uid.clone()),
             per_page: 10,
             ..Default::default()
         };
         let page = store.list_events("p1", &query).unwrap();
         assert!(page.items.is_empty());
         assert_eq!(page.next_cursor, None);
-        let theirs = store.list_events("p2", &query).unwrap();
-        assert_eq!(theirs.items.len(), 10);
+        let listed = store.list_events(&theirs.uid, &query).unwrap();
+        assert_eq!(listed.items.len(), 10);
     }
 
     #[tokio::test]
@@ -1063,6 +1108,137 @@ mod tests {
         assert!(
             batches <= 40.0,
             "200 writes took {batches} syncs: fewer than 5 writes per sync"
+        );
+    }
+
+    fn project() -> Project {
+        Project {
+            uid: inlet_model::new_uid(),
+            name: "p".into(),
+            kind: inlet_model::ProjectType::Incoming,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn http_source(project: &Project) -> Source {
+        serde_json::from_value(serde_json::json!({
+            "uid": inlet_model::new_uid(), "project_id": project.uid,
+            "mask_id": inlet_model::new_mask_id(), "name": "s", "type": "http",
+            "verifier": {"type": "noop"}, "created_at": "", "updated_at": ""
+        }))
+        .unwrap()
+    }
+
+    /// Whether any source row or mask index of the project is left.
+    fn leftovers(store: &Store, project: &Project, sources: &[Source]) -> Vec<String> {
+        let mut left: Vec<String> = store
+            .sources(&project.uid)
+            .unwrap()
+            .into_iter()
+            .map(|s| format!("source {}", s.uid))
+            .collect();
+        for source in sources {
+            let mask = store
+                .get_raw(Cf::SourceMasks, source.mask_id.as_bytes())
+                .unwrap();
+            if mask.is_some() {
+                left.push(format!("mask of {}", source.uid));
+            }
+        }
+        left
+    }
+
+    #[tokio::test]
+    async fn no_source_outlives_its_project_however_creates_and_the_delete_interleave() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), Arc::new(Metrics::default())).unwrap());
+        let (mut before, mut after) = (0, 0);
+        for round in 0..20 {
+            let project = project();
+            store.create_project(&project, None).await.unwrap();
+            let sources: Vec<Source> = (0..20).map(|_| http_source(&project)).collect();
+            // Tasks of this (single-threaded) runtime first run in the order spawned, so the
+            // writer gets the delete after `round` creates and before the others, mostly in
+            // the same batch as some of them.
+            let mut creates = Vec::new();
+            let mut delete = None;
+            for (i, source) in sources.iter().enumerate() {
+                if i == round {
+                    let (store, uid) = (store.clone(), project.uid.clone());
+                    delete = Some(tokio::spawn(
+                        async move { store.delete_project(&uid).await },
+                    ));
+                }
+                let (store, source) = (store.clone(), source.clone());
+                creates.push(tokio::spawn(
+                    async move { store.create_source(&source).await },
+                ));
+            }
+            delete.unwrap().await.unwrap().unwrap();
+            for create in creates {
+                match create.await.unwrap() {
+                    Ok(()) => before += 1,
+                    Err(StoreError::Missing("project")) => after += 1,
+                    Err(e) => panic!("round {round}: {e}"),
+                }
+            }
+            assert_eq!(leftovers(&store, &project, &sources), Vec::<String>::new());
+            for source in &sources {
+                assert!(store.source_by_mask(&source.mask_id).unwrap().is_none());
+            }
+        }
+        assert!(before > 0 && after > 0, "{before} created, {after} refused");
+    }
+
+    #[tokio::test]
+    async fn a_deleted_source_is_not_brought_back_by_an_update_nor_written_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let project = project();
+        store.create_project(&project, None).await.unwrap();
+        let source = http_source(&project);
+        store.create_source(&source).await.unwrap();
+        let letter = || Incoming {
+            record: Record::DeadLetter(DeadLetter {
+                uid: String::new(),
+                project_id: project.uid.clone(),
+                source_id: source.uid.clone(),
+                reason: "test".into(),
+                raw: String::new(),
+                raw_encoding: RawEncoding::Utf8,
+                broker: Default::default(),
+                created_at: String::new(),
+            }),
+            receipt: Some(Receipt::Id(inlet_model::new_uid())),
+        };
+        let append = || store.append_from_source(&project.uid, &source.uid, vec![letter()]);
+        assert!(append().await.is_ok());
+        store.update_source(&source).await.unwrap();
+
+        store.delete_source(&source).await.unwrap();
+        assert!(matches!(
+            store.update_source(&source).await,
+            Err(StoreError::Missing("source"))
+        ));
+        assert!(store.sources(&project.uid).unwrap().is_empty());
+        assert!(matches!(append().await, Err(StoreError::Missing("source"))));
+
+        // Nor under a deleted project.
+        let other = http_source(&project);
+        store.create_source(&other).await.unwrap();
+        store.delete_project(&project.uid).await.unwrap();
+        let refused = store
+            .append_from_source(&project.uid, &other.uid, vec![letter()])
+            .await;
+        assert!(matches!(refused, Err(StoreError::Missing("source"))));
+        assert!(matches!(
+            store.create_source(&http_source(&project)).await,
+            Err(StoreError::Missing("project"))
+        ));
+        assert_eq!(
+            leftovers(&store, &project, &[source, other]),
+            Vec::<String>::new()
         );
     }
 }

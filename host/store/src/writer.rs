@@ -21,9 +21,11 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use inlet_metrics::Metrics;
-use inlet_model::{DeadLetter, Event, RawEncoding};
+use inlet_model::{DeadLetter, Event, RawEncoding, Source};
 
-use super::{Cf, Result, StoreError, UID_LEN, WriteFailure, cf_handle, key, no_space};
+use super::{
+    Cf, Result, StoreError, UID_LEN, WriteFailure, cf_handle, key, no_space, source_index_removals,
+};
 
 /// Most jobs folded into one batch; keeps a batch's latency and memory bounded.
 const MAX_BATCH_JOBS: usize = 512;
@@ -132,11 +134,20 @@ pub(super) enum Change {
     Delete(Cf, Vec<u8>),
     /// Deletes every key starting with the prefix.
     DeletePrefix(Cf, Vec<u8>),
+    /// Refuses the whole job ([`StoreError::Missing`]) unless the project (`Cf::Projects`)
+    /// or source (`Cf::Sources`) of this key exists, as the jobs before it leave it.
+    Require(Cf, Vec<u8>),
+    /// Deletes every source of the project with this uid, and the indexes pointing at them,
+    /// as the jobs before it leave them: a source created just before is deleted too.
+    DeleteSourcesOf(Vec<u8>),
 }
 
 pub(super) enum Job {
     Records {
         records: Vec<Prepared>,
+        /// The key of the source they come from, when it must still exist: a broker
+        /// consumer's records are refused once its source or project is deleted.
+        source: Option<Vec<u8>>,
         reply: oneshot::Sender<Result<Vec<Stored>>>,
     },
     Changes {
@@ -299,12 +310,17 @@ fn run(
         // was copied several times over.
         let mut batch = WriteBatch::with_capacity_bytes(waiting.iter().map(Job::bytes).sum());
         let mut claimed = Claimed::default();
+        let mut staged = Staged::default();
         let mut pending = Vec::with_capacity(waiting.len());
         let mut sources_changed = false;
         let jobs_in_batch = waiting.len();
         for job in waiting.drain(..) {
             match job {
-                Job::Records { mut records, reply } => match check(db, &claimed, &mut records) {
+                Job::Records {
+                    mut records,
+                    source,
+                    reply,
+                } => match check(db, &staged, source, &claimed, &mut records) {
                     Ok((redelivered, claims)) => {
                         let stored = stage(db, &mut batch, &mut uids, records, &redelivered);
                         stage_offsets(db, &mut batch, &claims);
@@ -313,13 +329,17 @@ fn run(
                     }
                     Err(e) => drop(reply.send(Err(e))),
                 },
-                Job::Changes { changes, reply } => {
-                    for change in changes {
-                        sources_changed |= change.touches_sources();
-                        apply(db, &mut batch, change);
+                Job::Changes { changes, reply } => match staged.settle(db, changes) {
+                    Ok(changes) => {
+                        for change in changes {
+                            sources_changed |= change.touches_sources();
+                            staged.note(&change);
+                            apply(db, &mut batch, change);
+                        }
+                        pending.push(Pending::Changes(reply));
                     }
-                    pending.push(Pending::Changes(reply));
-                }
+                    Err(e) => drop(reply.send(Err(e))),
+                },
             }
         }
 
@@ -360,7 +380,16 @@ fn run(
 /// offset at or below its log's highest, makes a record a redelivery (`true` in the list
 /// returned); an idempotency key seen before, in the store or earlier in this batch, flags
 /// its event as a duplicate, serialized again. Also returns what the job claims.
-fn check(db: &DB, claimed: &Claimed, records: &mut [Prepared]) -> Result<(Vec<bool>, Claimed)> {
+fn check(
+    db: &DB,
+    staged: &Staged,
+    source: Option<Vec<u8>>,
+    claimed: &Claimed,
+    records: &mut [Prepared],
+) -> Result<(Vec<bool>, Claimed)> {
+    if let Some(source) = source {
+        staged.require(db, Cf::Sources, &source)?;
+    }
     let mut claims = Claimed::default();
     let mut redelivered = Vec::with_capacity(records.len());
     let stored = |cf: Cf, key: &[u8]| -> Result<bool> {
@@ -533,12 +562,100 @@ fn json(event: &Event) -> Result<Vec<u8>> {
 
 impl Change {
     fn touches_sources(&self) -> bool {
-        let (Change::Put(cf, ..) | Change::Delete(cf, _) | Change::DeletePrefix(cf, _)) = self;
-        matches!(cf, Cf::Sources | Cf::SourceMasks)
+        match self {
+            Change::Put(cf, ..) | Change::Delete(cf, _) | Change::DeletePrefix(cf, _) => {
+                matches!(cf, Cf::Sources | Cf::SourceMasks)
+            }
+            Change::DeleteSourcesOf(_) => true,
+            Change::Require(..) => false,
+        }
     }
 }
 
-/// Adds one change of a `Job::Changes` to the batch.
+/// Projects and sources as the jobs staged so far in the batch leave them (`None`:
+/// deleted), over what the store holds: what a later job's requirements see. Because this
+/// thread is the only writer, a check against it and the write it guards are atomic.
+#[derive(Default)]
+struct Staged(HashMap<(Cf, Vec<u8>), Option<Vec<u8>>>);
+
+impl Staged {
+    fn exists(&self, db: &DB, cf: Cf, key: &[u8]) -> Result<bool> {
+        match self.0.get(&(cf, key.to_vec())) {
+            Some(value) => Ok(value.is_some()),
+            None => Ok(db.get_pinned_cf(cf_handle(db, cf), key)?.is_some()),
+        }
+    }
+
+    fn require(&self, db: &DB, cf: Cf, key: &[u8]) -> Result<()> {
+        if self.exists(db, cf, key)? {
+            return Ok(());
+        }
+        Err(StoreError::Missing(match cf {
+            Cf::Projects => "project",
+            _ => "source",
+        }))
+    }
+
+    /// Checks a job's requirements and expands its `DeleteSourcesOf` into the changes that
+    /// do it; the job is refused whole when a requirement fails.
+    fn settle(&self, db: &DB, changes: Vec<Change>) -> Result<Vec<Change>> {
+        let mut settled = Vec::with_capacity(changes.len());
+        for change in changes {
+            match change {
+                Change::Require(cf, key) => self.require(db, cf, &key)?,
+                Change::DeleteSourcesOf(project) => {
+                    for (key, value) in self.sources_of(db, &project)? {
+                        match serde_json::from_slice::<Source>(&value) {
+                            Ok(source) => settled.extend(source_index_removals(&source)),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "deleting an unreadable source; its indexes stay")
+                            }
+                        }
+                        settled.push(Change::Delete(Cf::Sources, key));
+                    }
+                }
+                change => settled.push(change),
+            }
+        }
+        Ok(settled)
+    }
+
+    /// The sources of a project (key and stored value), stored or staged.
+    fn sources_of(&self, db: &DB, project: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut sources = HashMap::new();
+        let from = rocksdb::IteratorMode::From(project, rocksdb::Direction::Forward);
+        for item in db.iterator_cf(cf_handle(db, Cf::Sources), from) {
+            let (key, value) = item?;
+            if !key.starts_with(project) {
+                break;
+            }
+            sources.insert(key.to_vec(), Some(value.to_vec()));
+        }
+        for ((cf, key), value) in &self.0 {
+            if *cf == Cf::Sources && key.starts_with(project) {
+                sources.insert(key.clone(), value.clone());
+            }
+        }
+        Ok(sources
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value?)))
+            .collect())
+    }
+
+    /// Records what a change staged does to a project or source.
+    fn note(&mut self, change: &Change) {
+        let (cf, key, value) = match change {
+            Change::Put(cf, key, value) => (cf, key, Some(value)),
+            Change::Delete(cf, key) => (cf, key, None),
+            _ => return,
+        };
+        if matches!(cf, Cf::Projects | Cf::Sources) {
+            self.0.insert((*cf, key.clone()), value.cloned());
+        }
+    }
+}
+
+/// Adds one change of a `Job::Changes`, once settled, to the batch.
 fn apply(db: &DB, batch: &mut WriteBatch, change: Change) {
     match change {
         Change::Put(cf, k, v) => batch.put_cf(cf_handle(db, cf), k, v),
@@ -547,6 +664,9 @@ fn apply(db: &DB, batch: &mut WriteBatch, change: Change) {
             let mut end = prefix.clone();
             end.push(0xff);
             batch.delete_range_cf(cf_handle(db, cf), prefix, end);
+        }
+        Change::Require(..) | Change::DeleteSourcesOf(_) => {
+            unreachable!("settled before they are applied")
         }
     }
 }
@@ -572,6 +692,9 @@ impl Job {
                             Change::Put(_, k, v) => k.len() + v.len(),
                             Change::Delete(_, k) => k.len(),
                             Change::DeletePrefix(_, prefix) => 2 * prefix.len() + 1,
+                            Change::Require(..) => 0,
+                            // Expanded later; about one source's row and indexes.
+                            Change::DeleteSourcesOf(prefix) => 8 * prefix.len(),
                         }
                 })
                 .sum(),

@@ -48,8 +48,12 @@ impl ApiError {
     }
 
     /// A storage failure: nothing was stored, so the client must retry. The code is the
-    /// same whatever the cause; the message says whether the disk is full.
+    /// same whatever the cause; the message says whether the disk is full. A write refused
+    /// because its project or source is gone is a 404.
     pub fn store(err: StoreError) -> Self {
+        if let StoreError::Missing(what) = err {
+            return Self::not_found(what);
+        }
         let message = if let StoreError::Unwritable(_) = err {
             // The store's writer logs that writes fail when it starts, and once a minute
             // while it lasts: not once per request.

@@ -382,3 +382,48 @@ async fn regenerating_a_key_revokes_the_old_one() {
     let reply = c.api(Method::PUT, &path, ADMIN_TOKEN, None).await;
     assert_eq!(reply.code(), "wrong_project_type");
 }
+
+#[tokio::test]
+async fn sources_created_while_their_project_is_deleted_do_not_survive_it() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    for _ in 0..5 {
+        let (project, _) = c.create_project("incoming").await;
+        let path = format!("/api/v1/projects/{project}/sources");
+        let source = json!({"name": "s", "type": "http", "verifier": {"type": "noop"}});
+        let creates = (0..20).map(|_| {
+            let (c, path, source) = (c.clone(), path.clone(), source.clone());
+            tokio::spawn(async move { c.api(Method::POST, &path, ADMIN_TOKEN, Some(source)).await })
+        });
+        let creates: Vec<_> = creates.collect();
+        let delete = c
+            .api(
+                Method::DELETE,
+                &format!("/api/v1/projects/{project}"),
+                ADMIN_TOKEN,
+                None,
+            )
+            .await;
+        assert_eq!(delete.status, StatusCode::OK, "{}", delete.text());
+        for create in creates {
+            let reply = create.await.unwrap();
+            match reply.status {
+                StatusCode::CREATED => {
+                    // Created before the delete, deleted with the project.
+                    let mask = reply.json()["data"]["mask_id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                    let ingest = c
+                        .ingest(&mask, &[("content-type", "application/json")], b"{}")
+                        .await;
+                    assert_eq!(ingest.status, StatusCode::NOT_FOUND, "{}", ingest.text());
+                }
+                StatusCode::NOT_FOUND => assert_eq!(reply.code(), "not_found"),
+                status => panic!("{status}: {}", reply.text()),
+            }
+        }
+        let listed = c.api(Method::GET, &path, ADMIN_TOKEN, None).await;
+        assert_eq!(listed.status, StatusCode::NOT_FOUND, "{}", listed.text());
+    }
+}

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
-use inlet_tests::{ADMIN_TOKEN, TestServer, spawn_inlet, spawn_inlet_logging};
+use inlet_tests::{ADMIN_TOKEN, ALLOW_BROKERS, TestServer, spawn_inlet, spawn_inlet_logging};
 use serde_json::json;
 
 #[tokio::test]
@@ -255,7 +255,8 @@ async fn secrets_never_reach_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let admin = "SECRET-admin-token-of-at-least-32-bytes";
     // Everything Inlet itself logs (a busy dependency at trace level would fill the pipe).
-    let mut inlet = spawn_inlet_logging(dir.path(), Some(admin), &[], "info,inlet=trace").await;
+    let mut inlet =
+        spawn_inlet_logging(dir.path(), Some(admin), &ALLOW_BROKERS, "info,inlet=trace").await;
     let c = inlet.client.clone();
     let (project, key) = c
         .api(
@@ -354,7 +355,7 @@ async fn secrets_never_reach_the_log() {
         .to_string(),
     );
     let mut kafka = inlet_tests::kafka::kafka_source("127.0.0.1:9", "orders", "g", 1);
-    kafka["pub_sub"]["kafka"]["auth"] = json!({"type": "plain", "tls": false,
+    kafka["pub_sub"]["kafka"]["auth"] = json!({"type": "plain", "tls": true,
         "username": "svc", "password": "SECRET-kafka-password"});
     let sqs = json!({"name": "sqs", "type": "pub_sub", "pub_sub": {"type": "sqs", "sqs": {
         "access_key_id": "AKIA0000", "secret_key": "SECRET-sqs-key",

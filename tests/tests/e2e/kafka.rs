@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use hyper::{Method, StatusCode};
 use inlet_tests::kafka::{Kafka, event_body, kafka_source};
-use inlet_tests::{ADMIN_TOKEN, TestServer, eventually, spawn_inlet};
+use inlet_tests::{ADMIN_TOKEN, ALLOW_BROKERS, TestServer, eventually, spawn_inlet};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -100,6 +100,12 @@ async fn kafka_source_configuration_is_validated_and_its_password_masked() {
             "pub_sub.type",
         ),
         (
+            json!({"pub_sub": {"type": "kafka", "kafka": {"brokers": ["127.0.0.1:9"], "topic_name": "t",
+                "auth": {"type": "plain", "tls": false, "username": "svc", "password": "p"}}}}),
+            "invalid_field",
+            "pub_sub.kafka.auth.tls: must be true",
+        ),
+        (
             json!({"pub_sub": {"type": "google", "kafka": good["pub_sub"]["kafka"]}}),
             "invalid_field",
             "pub_sub.google: required",
@@ -130,7 +136,7 @@ async fn kafka_source_configuration_is_validated_and_its_password_masked() {
     let mut with_auth = good.clone();
     with_auth["pub_sub"]["kafka"]["consumer_group_id"] = json!("");
     with_auth["pub_sub"]["kafka"]["auth"] =
-        json!({"type": "plain", "tls": false, "username": "svc", "password": "kafka-secret-1"});
+        json!({"type": "plain", "tls": true, "username": "svc", "password": "kafka-secret-1"});
     let source = c.create_source(&outgoing, with_auth).await;
     let uid = source["uid"].as_str().unwrap();
     let kafka = &source["pub_sub"]["kafka"];
@@ -333,7 +339,7 @@ async fn kafka_sigkill_mid_drain_then_restart_stores_every_message_exactly_once(
     const PER_PARTITION: u32 = 10_000;
     let kafka = Kafka::start(TOPIC, 3);
     let dir = tempfile::tempdir().unwrap();
-    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
+    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
     let (project, _) = inlet.client.create_project("outgoing").await;
     let source = inlet
         .client
@@ -350,7 +356,7 @@ async fn kafka_sigkill_mid_drain_then_restart_stores_every_message_exactly_once(
     let stored_before_kill = inlet.client.wait_for_accepted(&uid, 2000.0, 60).await;
     drop(inlet); // SIGKILL: no graceful shutdown, no final commit.
 
-    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
+    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
     // Committed only once stored: when every offset is committed, every message is in.
     eventually(180, "every offset committed", || async {
         (kafka.committed("inlet-kill", TOPIC, 3) == vec![PER_PARTITION as i64; 3]).then_some(())
@@ -546,5 +552,52 @@ async fn kafka_source_update_restarts_its_consumers_on_the_new_topic() {
         vec![(0, 0), (0, 1)],
         "the old topic is no longer read"
     );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_stop_of_one_source_holds_up_no_other_source() {
+    let (kafka, mut t, project, uid) = kafka_and_inlet(1, "inlet-slow-stop", 1).await;
+    let c = t.client.clone();
+    kafka.produce(TOPIC, [(0, "k", event_body(0, 0))]);
+    c.wait_for_events(&project, 1, 60).await;
+    // With its broker gone, the consumer's final commit and group leave wait for it: the
+    // stop that disabling starts takes up to STOP_TIMEOUT.
+    kafka.cluster.broker_down(1).unwrap();
+    let path = format!("/api/v1/projects/{project}/sources/{uid}");
+    let disabling = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let body = json!({"is_disabled": true});
+            let reply = c.api(Method::PUT, &path, ADMIN_TOKEN, Some(body)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+            started.elapsed()
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Meanwhile another source is created and deleted, promptly.
+    let started = std::time::Instant::now();
+    let other = c
+        .create_source(&project, kafka_source("127.0.0.1:9", TOPIC, "other", 1))
+        .await;
+    let other = format!(
+        "/api/v1/projects/{project}/sources/{}",
+        other["uid"].as_str().unwrap()
+    );
+    let reply = c.api(Method::DELETE, &other, ADMIN_TOKEN, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let other_took = started.elapsed();
+    let disable_took = disabling.await.unwrap();
+    assert!(
+        disable_took > Duration::from_secs(10),
+        "the stop was not slow ({disable_took:?}): this test shows nothing"
+    );
+    assert!(
+        other_took < Duration::from_secs(5),
+        "another source's create and delete took {other_took:?} behind a slow stop"
+    );
+    kafka.cluster.broker_up(1).unwrap();
     t.stop().await;
 }

@@ -8,6 +8,7 @@ mod ingest;
 mod kafka;
 mod limits;
 mod metrics;
+mod outbound;
 mod plugins;
 mod pubsub;
 mod rest;

@@ -4,7 +4,7 @@ use std::time::Duration;
 use base64::Engine;
 use hyper::{Method, StatusCode};
 use inlet_tests::pubsub::{PubSub, free_port, google_source};
-use inlet_tests::{ADMIN_TOKEN, TestServer, event_body, event_seqs, spawn_inlet};
+use inlet_tests::{ADMIN_TOKEN, ALLOW_BROKERS, TestServer, event_body, event_seqs, spawn_inlet};
 use serde_json::{Value, json};
 
 fn bodies(range: std::ops::Range<usize>) -> Vec<Vec<u8>> {
@@ -173,7 +173,7 @@ async fn pubsub_sigkill_mid_drain_then_restart_stores_every_message_exactly_once
     pubsub.publish("orders", &bodies(0..MESSAGES)).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
+    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
     let (project, _) = inlet.client.create_project("outgoing").await;
     let source = inlet
         .client
@@ -184,7 +184,7 @@ async fn pubsub_sigkill_mid_drain_then_restart_stores_every_message_exactly_once
     drop(inlet); // SIGKILL: leased messages are neither stored nor acked.
     assert!(stored_before_kill < MESSAGES as f64, "killed mid-drain");
 
-    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &[]).await;
+    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
     // What the killed Inlet held comes back as its leases lapse (20 s), in waves.
     let events = inlet.client.wait_for_events(&project, MESSAGES, 300).await;
     assert_eq!(event_seqs(&events).len(), MESSAGES, "no duplicate events");
