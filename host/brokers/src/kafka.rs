@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
 use inlet_model::BrokerMetadata;
-use inlet_model::outbound::Destination;
+use inlet_model::outbound::{AllowList, Destination};
 use inlet_model::pub_sub::{KafkaAuthType, KafkaConfig};
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
@@ -25,6 +25,9 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use super::message::{Message, text};
 use super::status::Status;
 use super::{Backoff, Worker};
+
+/// How long a worker waits for the cluster's metadata before it tries again.
+const METADATA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Most messages, and bytes, stored in one write.
 const MAX_CHUNK_MESSAGES: usize = 1000;
@@ -111,21 +114,19 @@ impl ConsumerContext for Context {
 type KafkaConsumer = StreamConsumer<Context>;
 
 /// One worker: a member of the source's consumer group, until told to stop.
-pub(super) async fn run(config: KafkaConfig, worker: Worker) {
+pub(super) async fn run(config: KafkaConfig, allow: AllowList, worker: Worker) {
     let mut backoff = Backoff::new();
     let consumer = loop {
-        let context = Context {
-            status: worker.status.clone(),
+        // Reading the cluster's metadata may take its whole timeout: a stop does not wait.
+        let joined = tokio::select! {
+            _ = worker.stop.cancelled() => return,
+            joined = join(&config, &allow, &worker) => joined,
         };
-        let created = client_config(&config)
-            .create_with_context::<_, KafkaConsumer>(context)
-            .and_then(|c| c.subscribe(&[&config.topic_name]).map(|()| c));
-        match created {
-            Ok(consumer) => break consumer,
-            Err(e) => {
-                worker
-                    .status
-                    .failing(&format!("cannot create the Kafka consumer: {e}"));
+        match joined {
+            Joined::Consumer(consumer) => break consumer,
+            Joined::Refused(reason) => return worker.status.refused(&reason),
+            Joined::Failed(error) => {
+                worker.status.failing(&error);
                 if !backoff.wait(&worker.stop).await {
                     return;
                 }
@@ -141,6 +142,67 @@ pub(super) async fn run(config: KafkaConfig, worker: Worker) {
         drop(consumer);
     });
     let _ = closed.await;
+}
+
+enum Joined {
+    Consumer(KafkaConsumer),
+    /// The cluster names a broker the operator does not allow.
+    Refused(String),
+    Failed(String),
+}
+
+/// Creates the consumer and subscribes it once the cluster's brokers are known to be
+/// allowed: librdkafka connects to every broker the cluster's metadata advertises, not only
+/// to the bootstrap servers checked when the source was written, and it connects to them
+/// only once it consumes.
+async fn join(config: &KafkaConfig, allow: &AllowList, worker: &Worker) -> Joined {
+    let context = Context {
+        status: worker.status.clone(),
+    };
+    let consumer = match client_config(config).create_with_context::<_, KafkaConsumer>(context) {
+        Ok(consumer) => consumer,
+        Err(e) => return Joined::Failed(format!("cannot create the Kafka consumer: {e}")),
+    };
+    // Blocking (and so is dropping a consumer): off the async threads.
+    let fetched = tokio::task::spawn_blocking(move || {
+        match consumer.fetch_metadata(None, METADATA_TIMEOUT) {
+            Ok(metadata) => Ok((advertised(&metadata), consumer)),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .flatten();
+    let (brokers, consumer) = match fetched {
+        Ok(fetched) => fetched,
+        Err(e) => return Joined::Failed(format!("cannot read the cluster's brokers: {e}")),
+    };
+    if let Some(outside) = brokers.iter().find(|broker| !broker_allowed(broker, allow)) {
+        return Joined::Refused(format!(
+            "the Kafka cluster advertises the broker {outside}, which {} does not allow",
+            inlet_model::outbound::ALLOW_OUTBOUND_FLAG
+        ));
+    }
+    match consumer.subscribe(&[&config.topic_name]) {
+        Ok(()) => Joined::Consumer(consumer),
+        Err(e) => Joined::Failed(format!("cannot subscribe to the topic: {e}")),
+    }
+}
+
+/// The brokers of a metadata answer, as `host:port` (an IPv6 host in brackets).
+fn advertised(metadata: &rdkafka::metadata::Metadata) -> Vec<String> {
+    metadata
+        .brokers()
+        .iter()
+        .map(|broker| match broker.host() {
+            host if host.contains(':') => format!("[{host}]:{}", broker.port()),
+            host => format!("{host}:{}", broker.port()),
+        })
+        .collect()
+}
+
+fn broker_allowed(broker: &str, allow: &AllowList) -> bool {
+    Destination::of_host_port(broker).is_some_and(|destination| allow.allows(&destination))
 }
 
 /// Fetches chunks, stores them, and only then stores their offsets for commit.
@@ -255,6 +317,21 @@ impl<'t> Chunk<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_advertised_broker_must_be_allowed() {
+        let allow = AllowList::parse(["kafka-1.internal:9092", "[::1]:9093"]).unwrap();
+        assert!(broker_allowed("kafka-1.internal:9092", &allow));
+        assert!(broker_allowed("[::1]:9093", &allow));
+        for outside in [
+            "kafka-2.internal:9092",
+            "kafka-1.internal:9094",
+            "[::1]:9092",
+            "x",
+        ] {
+            assert!(!broker_allowed(outside, &allow), "{outside}");
+        }
+    }
 
     #[test]
     fn auth_becomes_sasl_over_tls_and_tls_alone_becomes_ssl() {

@@ -217,7 +217,11 @@ impl Brokers {
         };
         let workers = (0..config.workers)
             .map(|_| match broker {
-                Broker::Kafka(kafka) => tokio::spawn(kafka::run(kafka.clone(), worker.clone())),
+                Broker::Kafka(kafka) => tokio::spawn(kafka::run(
+                    kafka.clone(),
+                    self.allow_outbound.clone(),
+                    worker.clone(),
+                )),
                 Broker::Sqs(sqs) => tokio::spawn(sqs::run(sqs.clone(), worker.clone())),
                 Broker::Google(google) => tokio::spawn(google::run(google.clone(), worker.clone())),
             })

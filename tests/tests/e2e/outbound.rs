@@ -192,3 +192,32 @@ async fn a_source_stored_while_allowed_does_not_connect_once_the_list_narrows() 
     assert_eq!(c.source_status(&project, &uid).await["state"], "refused");
     t.stop().await;
 }
+
+/// An allowed bootstrap server whose cluster advertises another broker: the consumer never
+/// subscribes, so it never connects to that broker.
+#[tokio::test]
+async fn a_kafka_cluster_that_advertises_a_broker_outside_the_list_is_refused() {
+    let cluster = rdkafka::mocking::MockCluster::new(2).unwrap();
+    cluster.create_topic("orders", 1, 1).unwrap();
+    let servers = cluster.bootstrap_servers();
+    let (first, second) = servers.split_once(',').unwrap();
+    let (first, second) = (first.to_string(), second.to_string());
+    let allow = AllowList::parse([first.as_str()]).unwrap();
+    let t = TestServer::start_with(|s| s.allow_outbound = allow).await;
+    let c = &t.client;
+    let (project, _) = c.create_project("outgoing").await;
+    let source = c
+        .create_source(&project, kafka_source(&first, "orders", "g", 1))
+        .await;
+    let uid = source["uid"].as_str().unwrap();
+    let status = eventually(20, "the source refused", || async {
+        let status = c.source_status(&project, uid).await;
+        (status["state"] == "refused").then_some(status)
+    })
+    .await;
+    let reason = status["last_error"].as_str().unwrap();
+    assert!(
+        reason.contains(&second) && reason.contains("--allow-outbound"),
+        "{status}"
+    );
+}
