@@ -670,10 +670,13 @@ impl Compiler {
                 } else {
                     segment.to_string()
                 };
-                Segment::Key {
-                    index: name.parse().ok(),
-                    name,
-                }
+                // Digits only: `usize::from_str` would also take `+1`.
+                let index = if name.bytes().all(|b| b.is_ascii_digit()) {
+                    name.parse().ok()
+                } else {
+                    None
+                };
+                Segment::Key { name, index }
             });
         }
         if path.len() > MAX_PATH_SEGMENTS {
@@ -996,4 +999,830 @@ fn compare_numbers(a: &Number, b: &Number) -> Option<Ordering> {
         return Some(a.cmp(&b));
     }
     a.as_f64()?.partial_cmp(&b.as_f64()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(value: Value) -> FilterConfig {
+        serde_json::from_value(value).expect("a filter_config in Convoy's shape")
+    }
+
+    fn compile(value: Value) -> Result<Filter, FilterError> {
+        Filter::compile(&config(value))
+    }
+
+    fn no_headers() -> BTreeMap<String, Vec<String>> {
+        BTreeMap::new()
+    }
+
+    /// Whether a body filter matches a body.
+    fn body_matches(filter: Value, body: Value) -> bool {
+        let filter = compile(json!({"filter": {"body": filter}})).expect("a valid filter");
+        filter.matches("any", &EventParts::new(&no_headers(), &body, "", ""))
+    }
+
+    /// Where a body filter is refused, and why.
+    fn body_error(filter: Value) -> FilterError {
+        compile(json!({"filter": {"body": filter}})).expect_err("a refused filter")
+    }
+
+    fn assert_refused(config_json: Value, location: &str, message_part: &str) {
+        let error = compile(config_json.clone()).expect_err("a refused filter");
+        assert_eq!(error.location, location, "for {config_json}");
+        assert!(
+            error.message.contains(message_part),
+            "for {config_json}: {:?} lacks {message_part:?}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn each_operator_matches_and_misses() {
+        let body = json!({"amount": 150, "currency": "USD", "note": "refund #42", "flag": true});
+        let cases = [
+            (json!({"currency": "USD"}), true),
+            (json!({"currency": "EUR"}), false),
+            (json!({"currency": {"$eq": "USD"}}), true),
+            (json!({"currency": {"$eq": "usd"}}), false),
+            (json!({"currency": {"$neq": "EUR"}}), true),
+            (json!({"currency": {"$neq": "USD"}}), false),
+            (json!({"amount": {"$gt": 149}}), true),
+            (json!({"amount": {"$gt": 150}}), false),
+            (json!({"amount": {"$gte": 150}}), true),
+            (json!({"amount": {"$gte": 151}}), false),
+            (json!({"amount": {"$lt": 151}}), true),
+            (json!({"amount": {"$lt": 150}}), false),
+            (json!({"amount": {"$lte": 150}}), true),
+            (json!({"amount": {"$lte": 149}}), false),
+            (json!({"currency": {"$in": ["EUR", "USD"]}}), true),
+            (json!({"currency": {"$in": ["EUR", "GBP"]}}), false),
+            (json!({"currency": {"$nin": ["EUR", "GBP"]}}), true),
+            (json!({"currency": {"$nin": ["EUR", "USD"]}}), false),
+            (json!({"note": {"$exist": true}}), true),
+            (json!({"missing": {"$exist": true}}), false),
+            (json!({"missing": {"$exist": false}}), true),
+            (json!({"note": {"$exist": false}}), false),
+            (json!({"note": {"$regex": "#[0-9]+$"}}), true),
+            (json!({"note": {"$regex": "^#"}}), false),
+            (json!({"flag": true}), true),
+            (json!({"flag": false}), false),
+            // Several operators on one field, and several fields: all must hold.
+            (json!({"amount": {"$gt": 100, "$lt": 200}}), true),
+            (json!({"amount": {"$gt": 100, "$lt": 120}}), false),
+            (json!({"amount": 150, "currency": "EUR"}), false),
+        ];
+        for (filter, expected) in cases {
+            assert_eq!(
+                body_matches(filter.clone(), body.clone()),
+                expected,
+                "{filter}"
+            );
+        }
+    }
+
+    #[test]
+    fn comparisons_order_numbers_and_strings_and_refuse_other_types() {
+        assert!(body_matches(json!({"s": {"$gt": "a"}}), json!({"s": "b"})));
+        // Lexicographic, not numeric, for strings.
+        assert!(body_matches(json!({"s": {"$lt": "9"}}), json!({"s": "10"})));
+        // Mismatched types: false for every comparison, `$lte` included (not "not `$gt`").
+        for operator in ["$gt", "$gte", "$lt", "$lte"] {
+            assert!(!body_matches(
+                json!({"n": {operator: 5}}),
+                json!({"n": "5"})
+            ));
+            assert!(!body_matches(
+                json!({"n": {operator: "5"}}),
+                json!({"n": 5})
+            ));
+            assert!(!body_matches(
+                json!({"n": {operator: 5}}),
+                json!({"n": null})
+            ));
+            assert!(!body_matches(
+                json!({"n": {operator: 5}}),
+                json!({"n": {"x": 5}})
+            ));
+        }
+        // `$regex` on a value that is not a string.
+        assert!(!body_matches(
+            json!({"n": {"$regex": "5"}}),
+            json!({"n": 5})
+        ));
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(body_matches(json!({"n": 1}), json!({"n": 1.0})));
+        assert!(body_matches(json!({"n": 1.0}), json!({"n": 1})));
+        assert!(body_matches(
+            json!({"n": {"$in": [2, 1.0]}}),
+            json!({"n": 1})
+        ));
+        assert!(!body_matches(json!({"n": {"$neq": 1}}), json!({"n": 1.0})));
+        assert!(body_matches(json!({"n": {"$gt": 1.5}}), json!({"n": 2})));
+        assert!(!body_matches(json!({"n": {"$gt": 2}}), json!({"n": 2.0})));
+        // Integers beyond f64's precision and beyond i64 compare exactly.
+        assert!(!body_matches(
+            json!({"n": 9007199254740993_u64}),
+            json!({"n": 9007199254740992_u64})
+        ));
+        assert!(body_matches(
+            json!({"n": {"$gt": -1}}),
+            json!({"n": u64::MAX})
+        ));
+        assert!(body_matches(json!({"n": u64::MAX}), json!({"n": u64::MAX})));
+        // Inside compared objects and arrays too.
+        assert!(body_matches(
+            json!({"o": {"$eq": {"a": [1, 2.0]}}}),
+            json!({"o": {"a": [1.0, 2]}})
+        ));
+    }
+
+    #[test]
+    fn missing_fields_and_negations() {
+        let body = json!({"present": "x"});
+        // A positive test on a missing field fails; its negation holds.
+        assert!(!body_matches(json!({"missing": "x"}), body.clone()));
+        assert!(!body_matches(json!({"missing": {"$gt": 0}}), body.clone()));
+        assert!(!body_matches(
+            json!({"missing": {"$in": ["x"]}}),
+            body.clone()
+        ));
+        assert!(body_matches(
+            json!({"missing": {"$neq": "x"}}),
+            body.clone()
+        ));
+        assert!(body_matches(
+            json!({"missing": {"$nin": ["x"]}}),
+            body.clone()
+        ));
+        assert!(body_matches(
+            json!({"missing": {"$exist": false}}),
+            body.clone()
+        ));
+        // One missing field among present ones still fails the document (unlike Convoy).
+        assert!(!body_matches(
+            json!({"present": "x", "missing": "y"}),
+            body.clone()
+        ));
+        // `null` is a value: it exists, and equals null.
+        assert!(body_matches(
+            json!({"n": {"$exist": true}}),
+            json!({"n": null})
+        ));
+        assert!(body_matches(json!({"n": null}), json!({"n": null})));
+        assert!(!body_matches(json!({"n": null}), json!({})));
+        // A path through a scalar reaches nothing.
+        assert!(body_matches(
+            json!({"present.deeper": {"$exist": false}}),
+            body
+        ));
+    }
+
+    #[test]
+    fn nested_objects_and_dotted_paths_are_the_same() {
+        let filters = [
+            json!({"a": {"b": {"c": 1}}}),
+            json!({"a.b.c": 1}),
+            json!({"a": {"b.c": 1}}),
+            json!({"a.b": {"c": {"$eq": 1}}}),
+        ];
+        let bodies = [
+            (json!({"a": {"b": {"c": 1}}}), true),
+            // Keys that contain dots are reached by the same paths (Convoy flattens payloads).
+            (json!({"a.b": {"c": 1}}), true),
+            (json!({"a.b.c": 1}), true),
+            (json!({"a": {"b": {"c": 2}}}), false),
+            (json!({"a": {"b": 1}}), false),
+            (json!({}), false),
+        ];
+        for filter in &filters {
+            for (body, expected) in &bodies {
+                assert_eq!(
+                    body_matches(filter.clone(), body.clone()),
+                    *expected,
+                    "{filter} on {body}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn plain_values_are_members_of_array_values() {
+        let body = json!({"tags": ["new", "vip"], "scores": [1, 9], "pairs": [[1, 2], [3]]});
+        assert!(body_matches(json!({"tags": "vip"}), body.clone()));
+        assert!(!body_matches(json!({"tags": "old"}), body.clone()));
+        assert!(body_matches(
+            json!({"tags": {"$in": ["old", "new"]}}),
+            body.clone()
+        ));
+        assert!(body_matches(
+            json!({"tags": {"$nin": ["old"]}}),
+            body.clone()
+        ));
+        assert!(!body_matches(
+            json!({"tags": {"$nin": ["vip"]}}),
+            body.clone()
+        ));
+        assert!(!body_matches(
+            json!({"tags": {"$neq": "vip"}}),
+            body.clone()
+        ));
+        assert!(body_matches(
+            json!({"tags": {"$regex": "^v"}}),
+            body.clone()
+        ));
+        assert!(body_matches(json!({"scores": {"$gt": 5}}), body.clone()));
+        assert!(!body_matches(json!({"scores": {"$gt": 9}}), body.clone()));
+        // An array value equals the whole array, or is a member of an array of arrays.
+        assert!(body_matches(json!({"tags": ["new", "vip"]}), body.clone()));
+        assert!(!body_matches(json!({"tags": ["vip", "new"]}), body.clone()));
+        assert!(body_matches(json!({"pairs": [3]}), body.clone()));
+        // Membership is one level deep: `3` is not an element of `pairs`.
+        assert!(!body_matches(json!({"pairs": 3}), body));
+    }
+
+    #[test]
+    fn wildcards_reach_every_element() {
+        let body = json!({
+            "items": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 5}],
+            "orders": [
+                {"lines": [{"sku": "X"}, {"sku": "Y"}]},
+                {"lines": [{"sku": "Z"}]}
+            ],
+            "tags": ["new", "vip"],
+            "name": "not an array"
+        });
+        assert!(body_matches(json!({"items.$.sku": "B"}), body.clone()));
+        assert!(!body_matches(json!({"items.$.sku": "C"}), body.clone()));
+        assert!(body_matches(
+            json!({"items": {"$": {"qty": {"$gte": 5}}}}),
+            body.clone()
+        ));
+        assert!(!body_matches(
+            json!({"items.$.qty": {"$gt": 5}}),
+            body.clone()
+        ));
+        // Conditions on wildcard paths are separate: here different elements satisfy them.
+        assert!(body_matches(
+            json!({"items.$.sku": "A", "items.$.qty": 5}),
+            body.clone()
+        ));
+        // Nested arrays.
+        assert!(body_matches(
+            json!({"orders.$.lines.$.sku": "Z"}),
+            body.clone()
+        ));
+        assert!(body_matches(
+            json!({"orders.$.lines.$.sku": "Y"}),
+            body.clone()
+        ));
+        assert!(!body_matches(
+            json!({"orders.$.lines.$.sku": "W"}),
+            body.clone()
+        ));
+        // Negated: no element has it.
+        assert!(body_matches(
+            json!({"orders.$.lines.$.sku": {"$neq": "W"}}),
+            body.clone()
+        ));
+        assert!(!body_matches(
+            json!({"orders.$.lines.$.sku": {"$neq": "X"}}),
+            body.clone()
+        ));
+        // An index is one element.
+        assert!(body_matches(json!({"items.1.sku": "B"}), body.clone()));
+        assert!(!body_matches(json!({"items.+1.sku": "B"}), body.clone()));
+        assert!(!body_matches(json!({"items.0.sku": "B"}), body.clone()));
+        assert!(!body_matches(
+            json!({"items.7.sku": {"$exist": true}}),
+            body.clone()
+        ));
+        // A trailing `$`: each element.
+        assert!(body_matches(
+            json!({"tags.$": {"$regex": "^n"}}),
+            body.clone()
+        ));
+        // `$` on something that is not an array reaches nothing.
+        assert!(!body_matches(json!({"name.$": {"$exist": true}}), body));
+        // A body that is an array.
+        assert!(body_matches(
+            json!({"$.id": 2}),
+            json!([{"id": 1}, {"id": 2}])
+        ));
+        assert!(body_matches(json!({"$": 2}), json!([1, 2])));
+    }
+
+    #[test]
+    fn or_and_and_nest() {
+        // The reference's example.
+        let filter =
+            json!({"amount": {"$gte": 100}, "$or": [{"currency": "USD"}, {"currency": "EUR"}]});
+        assert!(body_matches(
+            filter.clone(),
+            json!({"amount": 100, "currency": "EUR"})
+        ));
+        assert!(!body_matches(
+            filter.clone(),
+            json!({"amount": 100, "currency": "GBP"})
+        ));
+        assert!(!body_matches(
+            filter,
+            json!({"amount": 99, "currency": "USD"})
+        ));
+
+        let nested = json!({"$or": [
+            {"$and": [{"type": "invoice"}, {"amount": {"$gt": 10}}]},
+            {"$and": [{"type": "refund"}, {"$or": [{"urgent": true}, {"amount": {"$gt": 1000}}]}]}
+        ]});
+        let cases = [
+            (json!({"type": "invoice", "amount": 11}), true),
+            (json!({"type": "invoice", "amount": 5}), false),
+            (json!({"type": "refund", "amount": 5, "urgent": true}), true),
+            (json!({"type": "refund", "amount": 5000}), true),
+            (json!({"type": "refund", "amount": 5}), false),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(
+                body_matches(nested.clone(), body.clone()),
+                expected,
+                "{body}"
+            );
+        }
+
+        // Under a field, `$or` is relative to it, and may hold operators on that field.
+        let relative = json!({"customer": {"$or": [{"tier": "gold"}, {"spend": {"$gte": 1000}}]}});
+        assert!(body_matches(
+            relative.clone(),
+            json!({"customer": {"tier": "gold"}})
+        ));
+        assert!(body_matches(
+            relative.clone(),
+            json!({"customer": {"spend": 1000}})
+        ));
+        assert!(!body_matches(relative, json!({"tier": "gold"})));
+        let on_field = json!({"amount": {"$or": [{"$lt": 10}, {"$gt": 100}]}});
+        assert!(body_matches(on_field.clone(), json!({"amount": 5})));
+        assert!(!body_matches(on_field, json!({"amount": 50})));
+    }
+
+    #[test]
+    fn headers_match_names_case_insensitively() {
+        let filter = compile(json!({"filter": {"headers": {
+            "X-Tenant": "acme",
+            "user-agent": {"$regex": "^Stripe/"}
+        }}}))
+        .unwrap();
+        let body = Value::Null;
+        let event = |headers: &[(&str, &[&str])]| {
+            let headers: BTreeMap<String, Vec<String>> = headers
+                .iter()
+                .map(|(name, values)| {
+                    (
+                        name.to_string(),
+                        values.iter().map(|v| v.to_string()).collect(),
+                    )
+                })
+                .collect();
+            filter.matches("any", &EventParts::new(&headers, &body, "", ""))
+        };
+        assert!(event(&[
+            ("x-tenant", &["acme"]),
+            ("user-agent", &["Stripe/1.0"])
+        ]));
+        assert!(event(&[
+            ("X-TENANT", &["acme"]),
+            ("User-Agent", &["Stripe/1.0"])
+        ]));
+        // Several values: one of them is enough.
+        assert!(event(&[
+            ("x-tenant", &["other", "acme"]),
+            ("user-agent", &["Stripe/1.0"])
+        ]));
+        // Values are case-sensitive.
+        assert!(!event(&[
+            ("x-tenant", &["ACME"]),
+            ("user-agent", &["Stripe/1.0"])
+        ]));
+        assert!(!event(&[
+            ("x-tenant", &["acme"]),
+            ("user-agent", &["curl/8"])
+        ]));
+        assert!(!event(&[("user-agent", &["Stripe/1.0"])]));
+    }
+
+    #[test]
+    fn query_and_path_are_decoded() {
+        let filter = compile(json!({"filter": {
+            "query": {"tenant": "acme", "tag": "b", "q": "hello world!", "raw": "100%zz"},
+            "path": {"0": "ingest", "$": "a b"}
+        }}))
+        .unwrap();
+        let body = Value::Null;
+        let query = "tenant=acme&tag=a&tag=b&q=hello+world%21&raw=100%zz&flag";
+        assert!(filter.matches(
+            "any",
+            &EventParts::new(&no_headers(), &body, query, "/ingest/a%20b")
+        ));
+        assert!(!filter.matches(
+            "any",
+            &EventParts::new(&no_headers(), &body, query, "/ingest/ab")
+        ));
+        assert!(!filter.matches(
+            "any",
+            &EventParts::new(&no_headers(), &body, "tenant=acme", "/ingest/a%20b")
+        ));
+
+        // Query names are case-sensitive; a name without a value has the empty value.
+        let named = |filter: Value, query: &str| {
+            compile(json!({"filter": {"query": filter}}))
+                .unwrap()
+                .matches("any", &EventParts::new(&no_headers(), &body, query, ""))
+        };
+        assert!(!named(json!({"Tenant": "acme"}), "tenant=acme"));
+        assert!(named(json!({"flag": ""}), "flag"));
+        assert!(named(json!({"tenant": {"$exist": false}}), ""));
+
+        // REST and broker events have no URL path.
+        let path_filter = compile(json!({"filter": {"path": {"0": {"$exist": false}}}})).unwrap();
+        assert!(path_filter.matches("any", &EventParts::new(&no_headers(), &body, "", "")));
+    }
+
+    #[test]
+    fn event_types_select_events() {
+        let body = Value::Null;
+        let parts = EventParts::new(&no_headers(), &body, "", "");
+        for all in [
+            json!({}),
+            json!({"event_types": ["*"]}),
+            json!({"event_types": []}),
+            json!({"event_types": null}),
+            json!({"event_types": ["a", "*"]}),
+        ] {
+            let filter = compile(all.clone()).unwrap();
+            assert!(filter.matches("invoice.paid", &parts), "{all}");
+        }
+        let listed = compile(json!({"event_types": ["invoice.paid", "invoice.failed"]})).unwrap();
+        assert!(listed.matches("invoice.paid", &parts));
+        assert!(listed.matches("invoice.failed", &parts));
+        assert!(!listed.matches("invoice.created", &parts));
+        assert!(!listed.matches("Invoice.Paid", &parts));
+
+        // The event type and the documents must both hold.
+        let both = compile(json!({"event_types": ["a"], "filter": {"body": {"x": 1}}})).unwrap();
+        let body = json!({"x": 1});
+        let parts = EventParts::new(&no_headers(), &body, "", "");
+        assert!(both.matches("a", &parts));
+        assert!(!both.matches("b", &parts));
+    }
+
+    #[test]
+    fn config_is_convoys_json() {
+        let parsed = config(json!({
+            "event_types": ["invoice.paid"],
+            "filter": {"headers": {"x-tenant": "acme"}, "body": {"amount": {"$gte": 100}},
+                       "query": null}
+        }));
+        assert_eq!(parsed.filter.query, Map::new());
+        assert_eq!(
+            serde_json::to_value(&parsed).unwrap(),
+            json!({
+                "event_types": ["invoice.paid"],
+                "filter": {"headers": {"x-tenant": "acme"}, "body": {"amount": {"$gte": 100}},
+                           "query": {}, "path": {}}
+            })
+        );
+        assert_eq!(config(json!({})), FilterConfig::default());
+        assert_eq!(config(json!({"event_types": []})).event_types, ["*"]);
+        assert_eq!(
+            serde_json::to_value(FilterConfig::default()).unwrap(),
+            json!({"event_types": ["*"], "filter": {"headers": {}, "body": {}, "query": {}, "path": {}}})
+        );
+        // Unknown keys are refused, at both levels.
+        for unknown in [
+            json!({"event_type": ["a"]}),
+            json!({"filter": {"bodies": {}}}),
+        ] {
+            let error = serde_json::from_value::<FilterConfig>(unknown.clone()).unwrap_err();
+            assert!(
+                error.to_string().contains("unknown field"),
+                "{unknown}: {error}"
+            );
+        }
+        // A document is an object.
+        assert!(serde_json::from_value::<FilterConfig>(json!({"filter": {"body": [1]}})).is_err());
+    }
+
+    #[test]
+    fn every_mistake_is_refused_where_it_is() {
+        let body = "filter_config.filter.body";
+        let cases = [
+            (
+                json!({"amount": {"$gte": true}}),
+                ".amount.$gte",
+                "needs a number or a string",
+            ),
+            (
+                json!({"amount": {"$gt": [1]}}),
+                ".amount.$gt",
+                "needs a number or a string",
+            ),
+            (
+                json!({"amount": {"$foo": 1}}),
+                ".amount.$foo",
+                "unknown operator `$foo`",
+            ),
+            (json!({"a": {"$in": 5}}), ".a.$in", "needs an array"),
+            (json!({"a": {"$nin": "x"}}), ".a.$nin", "needs an array"),
+            (json!({"a": {"$in": []}}), ".a.$in", "an empty array"),
+            (
+                json!({"a": {"$exist": "yes"}}),
+                ".a.$exist",
+                "needs true or false",
+            ),
+            (json!({"a": {"$regex": 5}}), ".a.$regex", "needs a string"),
+            (
+                json!({"a": {"$regex": "(unclosed"}}),
+                ".a.$regex",
+                "not a valid regular expression",
+            ),
+            (
+                json!({"$or": {"a": 1}}),
+                ".$or",
+                "needs an array of documents",
+            ),
+            (
+                json!({"$and": [{"a": 1}, 5]}),
+                ".$and[1]",
+                "needs a document",
+            ),
+            (json!({"$or": []}), ".$or", "an empty array"),
+            (json!({"$and": [{}]}), ".$and[0]", "an empty document"),
+            (
+                json!({"$or": [{"a": 1}, {"b": {"c": {"$bad": 1}}}]}),
+                ".$or[1].b.c.$bad",
+                "unknown operator",
+            ),
+            (
+                json!({"x": {"$or": [{"$lt": "a"}, {"$gt": {}}]}}),
+                ".x.$or[1].$gt",
+                "needs a number or a string",
+            ),
+            (json!({"a..b": 1}), ".a..b", "an empty segment"),
+            (json!({"a.": 1}), ".a.", "an empty segment"),
+            (json!({"": 1}), ".", "an empty segment"),
+            (json!({"a": {"": 1}}), ".a.", "an empty segment"),
+            (json!({"amount.$gte": 1}), ".amount.$gte", "only `$` alone"),
+            (json!({"$gte": 1}), ".$gte", "an operator tests a field"),
+            (
+                json!({"$exist": true}),
+                ".$exist",
+                "an operator tests a field",
+            ),
+            (json!({"a": {}}), ".a", "an empty object is no condition"),
+        ];
+        for (filter, location, message) in cases {
+            assert_refused(
+                json!({"filter": {"body": filter}}),
+                &format!("{body}{location}"),
+                message,
+            );
+        }
+        // Only strings can match headers, query and path values.
+        let others = [
+            (
+                json!({"headers": {"X-Count": 5}}),
+                "filter_config.filter.headers.X-Count",
+                "header values are strings",
+            ),
+            (
+                json!({"query": {"page": {"$gt": 2}}}),
+                "filter_config.filter.query.page.$gt",
+                "query values are strings",
+            ),
+            (
+                json!({"path": {"0": {"$in": ["a", 1]}}}),
+                "filter_config.filter.path.0.$in[1]",
+                "path values are strings",
+            ),
+            (
+                json!({"headers": {"x": {"$neq": null}}}),
+                "filter_config.filter.headers.x.$neq",
+                "header values are strings",
+            ),
+        ];
+        for (filter, location, message) in others {
+            assert_refused(json!({"filter": filter}), location, message);
+        }
+        assert_refused(
+            json!({"event_types": ["a", ""]}),
+            "filter_config.event_types[1]",
+            "an empty event type",
+        );
+        assert_refused(
+            json!({"event_types": ["a".repeat(MAX_EVENT_FIELD_BYTES + 1)]}),
+            "filter_config.event_types[0]",
+            "1025 bytes",
+        );
+        let many: Vec<String> = (0..=MAX_EVENT_TYPES).map(|i| format!("t{i}")).collect();
+        assert_refused(
+            json!({"event_types": many}),
+            "filter_config.event_types",
+            "257 event types",
+        );
+
+        // The message says what to do.
+        assert_eq!(
+            body_error(json!({"a": {"$gte": true}})).to_string(),
+            "filter_config.filter.body.a.$gte: needs a number or a string"
+        );
+    }
+
+    /// A document nested `levels` deep (itself level 1), whose innermost object is `{"a": 1}`.
+    fn nested(levels: usize) -> Value {
+        let mut value = json!({"a": 1});
+        for _ in 1..levels {
+            value = json!({"a": value});
+        }
+        value
+    }
+
+    #[test]
+    fn size_limits_are_enforced() {
+        assert!(body_matches(nested(MAX_DEPTH), nested(MAX_DEPTH)));
+        let too_deep = format!("filter_config.filter.body{}", ".a".repeat(MAX_DEPTH));
+        assert_refused(
+            json!({"filter": {"body": nested(MAX_DEPTH + 1)}}),
+            &too_deep,
+            "nested more than 16",
+        );
+
+        // Values in all four documents count together.
+        let wide = |count: usize| -> Value {
+            (0..count)
+                .map(|i| (format!("k{i:04}"), json!(i)))
+                .collect::<Map<_, _>>()
+                .into()
+        };
+        compile(json!({"filter": {"body": wide(MAX_NODES - 1), "headers": {"h": "v"}}})).unwrap();
+        assert_refused(
+            json!({"filter": {"body": wide(MAX_NODES - 1), "headers": {"h": "v"}, "query": {"q": "v"}}}),
+            "filter_config.filter.query.q",
+            "more than 1000 values",
+        );
+        // Values inside operands count too: with the field and the list, item 998 is the
+        // 1001st value.
+        let list: Vec<u32> = (0..2000).collect();
+        assert_refused(
+            json!({"filter": {"body": {"a": {"$in": list}}}}),
+            "filter_config.filter.body.a.$in[998]",
+            "more than 1000",
+        );
+
+        let long_path = vec!["p"; MAX_PATH_SEGMENTS + 1].join(".");
+        assert_refused(
+            json!({"filter": {"body": {long_path.clone(): 1}}}),
+            &format!("filter_config.filter.body.{long_path}"),
+            "more than 32 segments",
+        );
+        // Nesting and dots add up.
+        let half = vec!["p"; MAX_PATH_SEGMENTS / 2 + 1].join(".");
+        assert_refused(
+            json!({"filter": {"body": {half.clone(): {half.clone(): 1}}}}),
+            &format!("filter_config.filter.body.{half}.{half}"),
+            "more than 32 segments",
+        );
+    }
+
+    #[test]
+    fn hostile_filters_are_refused_without_harm() {
+        // Far deeper than allowed: refused at the limit, without recursing further.
+        let error = body_error(nested(1000));
+        assert_eq!(error.location.matches(".a").count(), MAX_DEPTH);
+
+        // A huge flat filter: refused at the limit.
+        let huge: Map<String, Value> = (0..100_000)
+            .map(|i| (format!("k{i:06}"), json!(i)))
+            .collect();
+        assert_eq!(
+            body_error(Value::Object(huge)).location,
+            "filter_config.filter.body.k001000"
+        );
+
+        // Regexes: too long a pattern, too large once compiled, too many.
+        let long = "a".repeat(MAX_REGEX_PATTERN_BYTES + 1);
+        assert_refused(
+            json!({"filter": {"body": {"a": {"$regex": long}}}}),
+            "filter_config.filter.body.a.$regex",
+            "a pattern of 1025 bytes",
+        );
+        assert_refused(
+            json!({"filter": {"body": {"a": {"$regex": "\\w{500}\\w{500}"}}}}),
+            "filter_config.filter.body.a.$regex",
+            "too large once compiled",
+        );
+        assert_refused(
+            json!({"filter": {"body": {"a": {"$regex": "(".repeat(40) + &")".repeat(40)}}}}),
+            "filter_config.filter.body.a.$regex",
+            "not a valid regular expression",
+        );
+        let regexes = |count: usize| -> Value {
+            (0..count)
+                .map(|i| (format!("r{i:02}"), json!({"$regex": "^x"})))
+                .collect::<Map<_, _>>()
+                .into()
+        };
+        compile(json!({"filter": {"body": regexes(MAX_REGEXES)}})).unwrap();
+        assert_refused(
+            json!({"filter": {"body": regexes(MAX_REGEXES + 1)}}),
+            "filter_config.filter.body.r16.$regex",
+            "more than 16 regular expressions",
+        );
+    }
+
+    #[test]
+    fn evaluation_stops_at_its_step_limit() {
+        // 100 options tried on each of 20,000 elements: 2,000,000 steps. The match is the
+        // last element, past the limit, so the filter does not match this event.
+        let options: Vec<u32> = (1..=100).collect();
+        let filter = json!({"$": {"$in": options}});
+        let mut long = vec![json!(0); 20_000];
+        long.push(json!(100));
+        assert!(!body_matches(filter.clone(), Value::Array(long)));
+        // The same filter on a short event.
+        assert!(body_matches(filter, json!([0, 0, 100])));
+
+        // A regex over a string costs its length.
+        let text = "x".repeat(MAX_EVALUATION_STEPS * 64) + "!";
+        assert!(!body_matches(
+            json!({"t": {"$regex": "!"}}),
+            json!({"t": text})
+        ));
+        assert!(body_matches(
+            json!({"t": {"$regex": "!"}}),
+            json!({"t": "xx!"})
+        ));
+    }
+
+    #[test]
+    fn test_filter_answers_convoys_request() {
+        let request: TestFilter = serde_json::from_value(json!({
+            "request": {
+                "header": {"X-Tenant": "acme", "X-Tags": ["a", "b"]},
+                "body": {"amount": 150, "currency": "EUR"},
+                "query": {"page": "2"},
+                "path": {}
+            },
+            "schema": {
+                "header": {"x-tenant": "acme", "x-tags": "b"},
+                "body": {"amount": {"$gte": 100}, "$or": [{"currency": "USD"}, {"currency": "EUR"}]},
+                "query": {"page": "2"},
+                "path": {}
+            }
+        }))
+        .unwrap();
+        assert_eq!(request.is_match(), Ok(true));
+
+        let mut missed = request.clone();
+        missed.request.body = json!({"amount": 50, "currency": "EUR"});
+        assert_eq!(missed.is_match(), Ok(false));
+
+        let mut refused = request;
+        refused.schema.body = json!({"amount": {"$gte": {}}}).as_object().unwrap().clone();
+        assert_eq!(
+            refused.is_match(),
+            Err(FilterError {
+                location: "schema.body.amount.$gte".into(),
+                message: "needs a number or a string".into()
+            })
+        );
+        refused.schema.header = json!({"x": 1}).as_object().unwrap().clone();
+        assert_eq!(refused.is_match().unwrap_err().location, "schema.header.x");
+
+        assert!(
+            serde_json::from_value::<TestFilter>(json!({"request": {}, "schema": {"headers": {}}}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn errors_become_invalid_filter() {
+        let invalid = Invalid::from(body_error(json!({"a": {"$nope": 1}})));
+        assert_eq!(invalid.code, "invalid_filter");
+        assert!(
+            invalid
+                .message
+                .starts_with("filter_config.filter.body.a.$nope: unknown operator")
+        );
+    }
+
+    #[test]
+    fn compiled_filters_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<Filter>();
+    }
 }
