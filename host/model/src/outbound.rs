@@ -43,9 +43,14 @@ impl Destination {
             "https" => 443,
             _ => return None,
         };
+        // `http::Uri` reads a port it cannot parse (`:99999`) as none.
+        let port = match authority.as_str().get(authority.host().len()..)? {
+            "" => default_port,
+            port => port.strip_prefix(':')?.parse().ok()?,
+        };
         Some(Self {
             host: normalized(authority.host())?,
-            port: uri.port_u16().unwrap_or(default_port),
+            port,
         })
     }
 
@@ -286,6 +291,8 @@ mod tests {
             "http://",
             "localhost:4566",
             "http://a b",
+            "http://example.com:99999/",
+            "http://example.com:/",
         ] {
             assert_eq!(of(bad), None, "{bad}");
         }
