@@ -39,6 +39,9 @@ pub const CODE_INVALID_URL: &str = "invalid_endpoint_url";
 /// The endpoint field the URL is written in, as errors name it.
 const URL_FIELD: &str = "url";
 
+/// Longer URLs are refused: one is kept with every endpoint and sent with every delivery.
+pub const MAX_URL_LEN: usize = 4096;
+
 /// Where deliveries may connect: any public address, and beyond them what the operator's
 /// allow-list allows.
 #[derive(Debug, Clone, Default)]
@@ -100,9 +103,12 @@ impl EndpointUrl {
 /// field; their codes are [`CODE_INVALID_URL`] and [`CODE_NOT_ALLOWED`].
 pub fn validate_endpoint_url(url: &str, policy: &Policy) -> Result<EndpointUrl, Invalid> {
     let invalid = |why: &str| Invalid::new(CODE_INVALID_URL, format!("{URL_FIELD}: {why}"));
+    if url.len() > MAX_URL_LEN {
+        return Err(invalid(&format!("longer than {MAX_URL_LEN} bytes")));
+    }
     let uri: Uri = url.parse().map_err(|e| {
         invalid(&format!(
-            "{url:?} is not a URL ({e}); expected http(s)://host[:port]/path"
+            "not a URL ({e}); expected http(s)://host[:port]/path"
         ))
     })?;
     match uri.scheme_str() {
@@ -113,13 +119,11 @@ pub fn validate_endpoint_url(url: &str, policy: &Policy) -> Result<EndpointUrl, 
             )));
         }
         None => {
-            return Err(invalid(&format!(
-                "{url:?} has no scheme: expected http(s)://"
-            )));
+            return Err(invalid("no scheme: expected http(s)://"));
         }
     }
     let Some(authority) = uri.authority() else {
-        return Err(invalid(&format!("{url:?} has no host")));
+        return Err(invalid("no host"));
     };
     // `http://a@b/` reads as host a to a person and connects to b.
     if authority.as_str().contains('@') {
@@ -362,7 +366,8 @@ pub struct PolicyConnector {
 }
 
 impl PolicyConnector {
-    /// `connect_timeout` bounds resolving and connecting (all addresses together).
+    /// `connect_timeout` bounds resolving a name, and then connecting (shared among the
+    /// addresses it resolves to).
     pub fn new(policy: Arc<Policy>, connect_timeout: Duration) -> Self {
         Self {
             policy,
@@ -376,6 +381,7 @@ impl PolicyConnector {
         let mut connector = HttpConnector::new_with_resolver(PolicyResolver {
             policy: self.policy.clone(),
             port,
+            timeout: self.connect_timeout,
         });
         connector.enforce_http(false);
         connector.set_nodelay(true);
@@ -425,6 +431,7 @@ impl tower::Service<Uri> for PolicyConnector {
 struct PolicyResolver {
     policy: Arc<Policy>,
     port: u16,
+    timeout: Duration,
 }
 
 impl tower::Service<Name> for PolicyResolver {
@@ -437,31 +444,31 @@ impl tower::Service<Name> for PolicyResolver {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        let (policy, port) = (self.policy.clone(), self.port);
+        let (policy, port, timeout) = (self.policy.clone(), self.port, self.timeout);
         Box::pin(async move {
             let host = name.as_str();
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+            let lookup = tokio::net::lookup_host((host, port));
+            let resolved: Vec<SocketAddr> = tokio::time::timeout(timeout, lookup)
+                .await
+                .map_err(|_| format!("resolving {host} timed out"))??
+                .collect();
             if resolved.is_empty() {
                 return Err(format!("{host} resolves to no address").into());
             }
             if policy.allows_name(host, port) {
                 return Ok(resolved.into_iter());
             }
-            let (allowed, refused): (Vec<_>, Vec<_>) = resolved
-                .into_iter()
-                .map(|address| (address, policy.check(address)))
-                .partition(|(_, check)| check.is_ok());
+            let (mut allowed, mut refused) = (Vec::new(), Vec::new());
+            for address in resolved {
+                match policy.check(address) {
+                    Ok(()) => allowed.push(address),
+                    Err(range) => refused.push((address.ip(), range)),
+                }
+            }
             if allowed.is_empty() {
-                let refused = refused
-                    .into_iter()
-                    .filter_map(|(address, check)| Some((address.ip(), check.err()?)));
                 return Err(Refused::resolved(host, port, refused).into());
             }
-            Ok(allowed
-                .into_iter()
-                .map(|(address, _)| address)
-                .collect::<Vec<_>>()
-                .into_iter())
+            Ok(allowed.into_iter())
         })
     }
 }
@@ -614,13 +621,13 @@ mod tests {
     fn urls_that_are_not_http_urls_with_a_host_are_invalid() {
         let policy = Policy::default();
         for (url, says) in [
-            ("", "is not a URL"),
-            ("not a url", "is not a URL"),
+            ("", "not a URL"),
+            ("not a url", "not a URL"),
             ("ftp://example.com/", "scheme \"ftp\""),
-            ("file:///etc/passwd", "is not a URL"),
-            ("example.com/hook", "is not a URL"),
-            ("example.com:8080", "has no scheme"),
-            ("http:///hook", "is not a URL"),
+            ("file:///etc/passwd", "not a URL"),
+            ("example.com/hook", "not a URL"),
+            ("example.com:8080", "no scheme"),
+            ("http:///hook", "not a URL"),
             ("http://user:secret@example.com/", "user info"),
             ("http://example.com@169.254.169.254/", "user info"),
             ("http://example.com:0/", "port \"0\""),
@@ -639,6 +646,19 @@ mod tests {
             assert!(error.message.starts_with("url: "), "{url}: {error:?}");
             assert!(error.message.contains(says), "{url}: {error:?}");
         }
+    }
+
+    #[test]
+    fn urls_are_bounded_in_length() {
+        let at_most = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN - 20));
+        assert_eq!(at_most.len(), MAX_URL_LEN);
+        assert!(validate_endpoint_url(&at_most, &Policy::default()).is_ok());
+        let error = url_error(&format!("{at_most}a"), &Policy::default());
+        assert_eq!(error.code, CODE_INVALID_URL);
+        assert_eq!(
+            error.message,
+            format!("url: longer than {MAX_URL_LEN} bytes")
+        );
     }
 
     #[test]
