@@ -3,11 +3,15 @@
 //! again before they connect; any later outgoing connection (endpoint delivery) uses it too.
 //!
 //! A pattern is `host` (any port) or `host:port`; the host is a name, `*.domain` (any name
-//! under the domain, not the domain itself), an IPv4 address or a bracketed IPv6 address.
-//! Names are matched as written (case and a trailing dot aside), never resolved: a name
-//! that resolves to an allowed address is not allowed by it.
+//! under the domain, not the domain itself), an IPv4 address, a bracketed IPv6 address, or
+//! a network in CIDR notation (`10.0.0.0/8`, `[fd00::/8]:443`; an IPv6 network needs the
+//! brackets only with a port). Names are matched as written (case and a trailing dot
+//! aside), never resolved: a name that resolves to an allowed address is not allowed by
+//! it, and a network allows only addresses written as addresses.
 
 use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use crate::Invalid;
 
@@ -39,9 +43,14 @@ impl Destination {
             "https" => 443,
             _ => return None,
         };
+        // `http::Uri` reads a port it cannot parse (`:99999`) as none.
+        let port = match authority.as_str().get(authority.host().len()..)? {
+            "" => default_port,
+            port => port.strip_prefix(':')?.parse().ok()?,
+        };
         Some(Self {
             host: normalized(authority.host())?,
-            port: uri.port_u16().unwrap_or(default_port),
+            port,
         })
     }
 
@@ -81,6 +90,8 @@ enum Host {
     Exact(String),
     /// `*.domain`: names ending in `.domain` (kept with its leading dot).
     Under(String),
+    /// `address/prefix`: the addresses in the network.
+    Network(IpNet),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,8 +117,9 @@ impl AllowList {
                 let p = p.as_ref().trim();
                 pattern(p).ok_or_else(|| {
                     format!(
-                        "{ALLOW_OUTBOUND_FLAG} {p:?}: expected host, host:port, *.domain or \
-                         *.domain:port (IPv6 in brackets)"
+                        "{ALLOW_OUTBOUND_FLAG} {p:?}: expected host, host:port, *.domain, \
+                         *.domain:port, address/prefix or address/prefix:port (IPv6 in \
+                         brackets before a port)"
                     )
                 })
             })
@@ -120,6 +132,10 @@ impl AllowList {
             let host = match &p.host {
                 Host::Exact(host) => *host == destination.host,
                 Host::Under(domain) => destination.host.ends_with(domain.as_str()),
+                Host::Network(network) => destination
+                    .host
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| network.contains(&ip)),
             };
             host && p.port.is_none_or(|port| port == destination.port)
         })
@@ -155,7 +171,15 @@ fn pattern(text: &str) -> Option<Pattern> {
         }
         _ => (text, None),
     };
+    let unbracketed = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     let host = match host.strip_prefix("*.") {
+        // Host bits are dropped: `10.1.2.3/8` is the network 10.0.0.0/8.
+        None if unbracketed.contains('/') => {
+            Host::Network(unbracketed.parse::<IpNet>().ok()?.trunc())
+        }
         Some(domain) => Host::Under(format!(".{}", normalized(domain)?)),
         None if host.contains(':') && !host.starts_with('[') => {
             Host::Exact(host.parse::<IpAddr>().ok()?.to_string())
@@ -205,6 +229,31 @@ mod tests {
     }
 
     #[test]
+    fn networks_match_addresses_written_as_addresses() {
+        let list = AllowList::parse([
+            "10.0.0.0/8",
+            "192.168.1.7/24:8080",
+            "fd00::/8",
+            "[fe80::/10]:443",
+        ])
+        .unwrap();
+        assert!(list.allows(&to("10.0.0.1", 1)));
+        assert!(list.allows(&to("10.255.255.255", 80)));
+        assert!(!list.allows(&to("11.0.0.1", 80)));
+        assert!(list.allows(&to("192.168.1.200", 8080)), "host bits dropped");
+        assert!(!list.allows(&to("192.168.1.200", 8081)));
+        assert!(!list.allows(&to("192.168.2.1", 8080)));
+        assert!(list.allows(&to("fd12::1", 9)));
+        assert!(!list.allows(&to("fe00::1", 9)));
+        assert!(list.allows(&to("fe80::1", 443)));
+        assert!(!list.allows(&to("fe80::1", 80)));
+        assert!(
+            !list.allows(&to("ten.internal", 80)),
+            "names are not resolved"
+        );
+    }
+
+    #[test]
     fn bad_patterns_are_named() {
         for bad in [
             "",
@@ -215,6 +264,11 @@ mod tests {
             "a b",
             "*.",
             "[::1]:x",
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "10.0.0/8",
+            "*.10.0.0.0/8",
+            "[fd00::/129]",
         ] {
             let error = AllowList::parse([bad]).unwrap_err();
             assert!(error.contains(&format!("{bad:?}")), "{error}");
@@ -237,6 +291,8 @@ mod tests {
             "http://",
             "localhost:4566",
             "http://a b",
+            "http://example.com:99999/",
+            "http://example.com:/",
         ] {
             assert_eq!(of(bad), None, "{bad}");
         }
