@@ -7,7 +7,7 @@
 //! retries). This differs from Convoy, which stops once its attempt count reaches
 //! `retry_count` (at most `retry_count` attempts in all, and 0 and 1 both mean one).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderValue, StatusCode};
 use inlet_model::FieldError;
@@ -152,105 +152,17 @@ pub fn retry_after(
         // All digits: too many for a u64 is still a valid, very long, wait.
         Duration::from_secs(text.parse().unwrap_or(u64::MAX))
     } else {
-        let now = match now.duration_since(UNIX_EPOCH) {
-            Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-            Err(_) => 0,
-        };
-        let date = parse_http_date(text, now)?;
-        Duration::from_secs(u64::try_from(date.saturating_sub(now)).unwrap_or(0))
+        // httpdate reads the three forms and refuses impossible dates and weekdays.
+        let date = httpdate::parse_http_date(text).ok()?;
+        date.duration_since(now).unwrap_or(Duration::ZERO)
     };
     Some(wait.min(MAX_RETRY_AFTER))
-}
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// An HTTP-date as unix seconds; `now` (unix seconds) places an RFC 850 two-digit year.
-/// The weekday is not checked against the date.
-fn parse_http_date(text: &str, now: i64) -> Option<i64> {
-    let fields: Vec<&str> = text
-        .split([' ', ','])
-        .filter(|field| !field.is_empty())
-        .collect();
-    let (day, month, year, time) = match fields.as_slice() {
-        // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-        [_, day, month, year, time, "GMT"] if year.len() == 4 => {
-            (*day, *month, number(year)?, *time)
-        }
-        // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
-        [_, date, time, "GMT"] => {
-            let mut parts = date.split('-');
-            let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
-            if parts.next().is_some() || year.len() != 2 {
-                return None;
-            }
-            (day, month, rfc850_year(number(year)?, now), *time)
-        }
-        // asctime: Sun Nov  6 08:49:37 1994
-        [_, month, day, time, year] if year.len() == 4 => (*day, *month, number(year)?, *time),
-        _ => return None,
-    };
-    let month = MONTHS.iter().position(|name| *name == month)? as i64 + 1;
-    let day = number(day).filter(|d| (1..=days_in_month(year, month)).contains(d))?;
-    let mut clock = time.split(':');
-    let hour = number(clock.next()?).filter(|h| *h < 24)?;
-    let minute = number(clock.next()?).filter(|m| *m < 60)?;
-    let second = number(clock.next()?).filter(|s| *s < 60)?;
-    if clock.next().is_some() {
-        return None;
-    }
-    // Checked: a clock set absurdly far ahead makes a two-digit year huge.
-    days_from_civil(year, month, day)
-        .checked_mul(86_400)?
-        .checked_add(hour * 3_600 + minute * 60 + second)
-}
-
-/// RFC 9110's reading of a two-digit year: the year ending in those digits that is at most
-/// 50 years ahead of `now` and the latest such.
-fn rfc850_year(two_digits: i64, now: i64) -> i64 {
-    // The mean Gregorian year is 31 556 952 s: a day off at worst, around New Year.
-    let this_year = 1970 + now / 31_556_952;
-    let year = this_year - this_year % 100 + two_digits;
-    if year > this_year + 50 {
-        year - 100
-    } else if year + 100 <= this_year + 50 {
-        year + 100
-    } else {
-        year
-    }
-}
-
-/// A field of one or two (day, time) or two or four (year) digits.
-fn number(text: &str) -> Option<i64> {
-    if text.is_empty() || text.len() > 4 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     const NO_JITTER: Jitter = Jitter(0);
     const FULL_JITTER: Jitter = Jitter(u32::MAX);
@@ -517,8 +429,8 @@ mod tests {
     }
 
     #[test]
-    fn an_rfc850_year_is_read_within_50_years_ahead() {
-        // In 2024, "99" is 1999 (past: no wait), not 2099; "30" is 2030.
+    fn an_rfc850_year_is_read_as_httpdate_reads_it() {
+        // Two digits below 70 are 20xx, the others 19xx.
         let now = at(1_709_208_000);
         let read =
             |text: &str| retry_after(StatusCode::SERVICE_UNAVAILABLE, Some(&header(text)), now);
@@ -527,17 +439,12 @@ mod tests {
             read("Wednesday, 01-May-30 00:00:00 GMT"),
             Some(MAX_RETRY_AFTER)
         );
-        assert_eq!(rfc850_year(99, 1_709_208_000), 1999);
-        assert_eq!(rfc850_year(30, 1_709_208_000), 2030);
-        // In 2099, "10" is 2110.
-        assert_eq!(rfc850_year(10, 4_070_908_800), 2110);
-        assert_eq!(rfc850_year(99, 4_070_908_800), 2099);
-        // A clock at the end of time neither panics nor reads a date.
+        // A clock at the end of time does not panic: every date is past.
         let end = UNIX_EPOCH + Duration::from_secs(i64::MAX as u64);
         let v = header("Friday, 01-Jan-99 00:00:00 GMT");
         assert_eq!(
             retry_after(StatusCode::SERVICE_UNAVAILABLE, Some(&v), end),
-            None
+            Some(Duration::ZERO)
         );
     }
 }

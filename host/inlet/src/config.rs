@@ -108,7 +108,8 @@ pub struct ServeArgs {
     pub plugin_memory_mib: Option<u64>,
 
     /// A destination broker sources may connect to, beyond the public AWS SQS and Google
-    /// Pub/Sub endpoints: host, host:port or *.domain[:port] (IPv6 in brackets); repeat the
+    /// Pub/Sub endpoints: host, host:port, *.domain[:port] or a network (10.0.0.0/8[:port],
+    /// for addresses written as such; IPv6 in brackets); repeat the
     /// flag, or separate with commas. Every Kafka broker and every custom SQS or Pub/Sub
     /// endpoint must match one; names match as written, never resolved [default: none]
     #[arg(
