@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use inlet_metrics::Metrics;
 use inlet_model::{DeadLetter, Event, Project, RawEncoding, Source, rfc3339, with_secrets_exposed};
 pub use reserve::RESERVE_BYTES;
-use writer::{Change, Job, Prepared, WriteState};
+use writer::{Change, Job, Prepared, Write, WriteState};
 pub use writer::{Incoming, Receipt, Record, Stored};
 
 /// Length of every uid (a ULID string); keys are built from fixed-length uids.
@@ -416,13 +416,13 @@ impl Store {
     }
 
     pub async fn set_admin_token_hash(&self, hash: &[u8]) -> Result<()> {
-        let change = Change::Put(Cf::Meta, ADMIN_TOKEN_KEY.to_vec(), hash.to_vec());
+        let change = Change::put(Cf::Meta, ADMIN_TOKEN_KEY.to_vec(), hash.to_vec());
         self.commit(vec![change]).await
     }
 
     /// Forgets the generated admin token (a configured one replaces it).
     pub async fn clear_admin_token_hash(&self) -> Result<()> {
-        let change = Change::Delete(Cf::Meta, ADMIN_TOKEN_KEY.to_vec());
+        let change = Change::delete(Cf::Meta, ADMIN_TOKEN_KEY.to_vec());
         self.commit(vec![change]).await
     }
 
@@ -437,7 +437,7 @@ impl Store {
         }
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).expect("the operating system's random source failed");
-        let change = Change::Put(Cf::Meta, PLUGIN_CACHE_MAC_KEY.to_vec(), key.to_vec());
+        let change = Change::put(Cf::Meta, PLUGIN_CACHE_MAC_KEY.to_vec(), key.to_vec());
         self.commit(vec![change]).await?;
         Ok(key)
     }
@@ -477,11 +477,11 @@ impl Store {
     pub async fn delete_project(&self, project_id: &str) -> Result<()> {
         let uid = project_id.as_bytes().to_vec();
         let mut changes = vec![
-            Change::Delete(Cf::Projects, uid.clone()),
+            Change::delete(Cf::Projects, uid.clone()),
             Change::DeleteSourcesOf(uid.clone()),
-            Change::DeletePrefix(Cf::Events, uid.clone()),
-            Change::DeletePrefix(Cf::Idempotency, uid.clone()),
-            Change::DeletePrefix(Cf::DeadLetters, uid),
+            Change::delete_prefix(Cf::Events, uid.clone()),
+            Change::delete_prefix(Cf::Idempotency, uid.clone()),
+            Change::delete_prefix(Cf::DeadLetters, uid),
         ];
         changes.extend(self.api_key_removals(project_id)?);
         self.commit(changes).await
@@ -505,9 +505,9 @@ impl Store {
     async fn put_source(&self, source: &Source, requirement: Change) -> Result<()> {
         let key = source_key(source);
         let value = with_secrets_exposed(|| serde_json::to_vec(source))?;
-        let mut changes = vec![requirement, Change::Put(Cf::Sources, key.clone(), value)];
+        let mut changes = vec![requirement, Change::put(Cf::Sources, key.clone(), value)];
         if source.kind == inlet_model::SourceType::Http {
-            changes.push(Change::Put(
+            changes.push(Change::put(
                 Cf::SourceMasks,
                 source.mask_id.clone().into_bytes(),
                 key,
@@ -519,8 +519,8 @@ impl Store {
     /// Deletes a source and the indexes that point at it; its events and dead letters stay
     /// listed under the project.
     pub async fn delete_source(&self, source: &Source) -> Result<()> {
-        let mut changes = vec![Change::Delete(Cf::Sources, source_key(source))];
-        changes.extend(source_index_removals(source));
+        let mut changes = vec![Change::delete(Cf::Sources, source_key(source))];
+        changes.extend(source_index_removals(source).map(Change::Write));
         self.commit(changes).await
     }
 
@@ -534,7 +534,7 @@ impl Store {
         Ok(self
             .key_hashes_of(project_id)?
             .into_iter()
-            .map(|hash| Change::Delete(Cf::ApiKeys, hash))
+            .map(|hash| Change::delete(Cf::ApiKeys, hash))
             .collect())
     }
 
@@ -833,7 +833,7 @@ fn cf_handle(db: &DB, cf: Cf) -> &rocksdb::ColumnFamily {
 
 fn put_project(project: &Project) -> Result<Change> {
     let value = serde_json::to_vec(project)?;
-    Ok(Change::Put(
+    Ok(Change::put(
         Cf::Projects,
         project.uid.clone().into_bytes(),
         value,
@@ -841,7 +841,7 @@ fn put_project(project: &Project) -> Result<Change> {
 }
 
 fn api_key(hash: &[u8], project_id: &str) -> Change {
-    Change::Put(Cf::ApiKeys, hash.to_vec(), project_id.as_bytes().to_vec())
+    Change::put(Cf::ApiKeys, hash.to_vec(), project_id.as_bytes().to_vec())
 }
 
 fn source_key(source: &Source) -> Vec<u8> {
@@ -849,13 +849,13 @@ fn source_key(source: &Source) -> Vec<u8> {
 }
 
 /// The index entries that point at a source.
-fn source_index_removals(source: &Source) -> [Change; 4] {
+fn source_index_removals(source: &Source) -> [Write; 4] {
     let uid = || source.uid.clone().into_bytes();
     [
-        Change::Delete(Cf::SourceMasks, source.mask_id.clone().into_bytes()),
-        Change::DeletePrefix(Cf::SourceEvents, uid()),
-        Change::DeletePrefix(Cf::BrokerReceipts, uid()),
-        Change::DeletePrefix(Cf::BrokerOffsets, uid()),
+        Write::Delete(Cf::SourceMasks, source.mask_id.clone().into_bytes()),
+        Write::DeletePrefix(Cf::SourceEvents, uid()),
+        Write::DeletePrefix(Cf::BrokerReceipts, uid()),
+        Write::DeletePrefix(Cf::BrokerOffsets, uid()),
     ]
 }
 

@@ -127,19 +127,40 @@ impl Watch<'_> {
     }
 }
 
-/// A configuration change: projects, sources, keys.
+/// A write of a configuration change.
 #[derive(Debug)]
-pub(super) enum Change {
+pub(super) enum Write {
     Put(Cf, Vec<u8>, Vec<u8>),
     Delete(Cf, Vec<u8>),
     /// Deletes every key starting with the prefix.
     DeletePrefix(Cf, Vec<u8>),
+}
+
+/// A configuration change: projects, sources, keys. The writer settles a job's changes
+/// into writes, or refuses the job.
+#[derive(Debug)]
+pub(super) enum Change {
+    Write(Write),
     /// Refuses the whole job ([`StoreError::Missing`]) unless the project (`Cf::Projects`)
     /// or source (`Cf::Sources`) of this key exists, as the jobs before it leave it.
     Require(Cf, Vec<u8>),
     /// Deletes every source of the project with this uid, and the indexes pointing at them,
     /// as the jobs before it leave them: a source created just before is deleted too.
     DeleteSourcesOf(Vec<u8>),
+}
+
+impl Change {
+    pub(super) fn put(cf: Cf, key: Vec<u8>, value: Vec<u8>) -> Self {
+        Self::Write(Write::Put(cf, key, value))
+    }
+
+    pub(super) fn delete(cf: Cf, key: Vec<u8>) -> Self {
+        Self::Write(Write::Delete(cf, key))
+    }
+
+    pub(super) fn delete_prefix(cf: Cf, prefix: Vec<u8>) -> Self {
+        Self::Write(Write::DeletePrefix(cf, prefix))
+    }
 }
 
 pub(super) enum Job {
@@ -330,11 +351,11 @@ fn run(
                     Err(e) => drop(reply.send(Err(e))),
                 },
                 Job::Changes { changes, reply } => match staged.settle(db, changes) {
-                    Ok(changes) => {
-                        for change in changes {
-                            sources_changed |= change.touches_sources();
-                            staged.note(&change);
-                            apply(db, &mut batch, change);
+                    Ok(writes) => {
+                        for write in writes {
+                            sources_changed |= write.touches_sources();
+                            staged.note(&write);
+                            apply(db, &mut batch, write);
                         }
                         pending.push(Pending::Changes(reply));
                     }
@@ -560,14 +581,12 @@ fn json(event: &Event) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-impl Change {
+impl Write {
     fn touches_sources(&self) -> bool {
         match self {
-            Change::Put(cf, ..) | Change::Delete(cf, _) | Change::DeletePrefix(cf, _) => {
+            Write::Put(cf, ..) | Write::Delete(cf, _) | Write::DeletePrefix(cf, _) => {
                 matches!(cf, Cf::Sources | Cf::SourceMasks)
             }
-            Change::DeleteSourcesOf(_) => true,
-            Change::Require(..) => false,
         }
     }
 }
@@ -598,7 +617,7 @@ impl Staged {
 
     /// Checks a job's requirements and expands its `DeleteSourcesOf` into the changes that
     /// do it; the job is refused whole when a requirement fails.
-    fn settle(&self, db: &DB, changes: Vec<Change>) -> Result<Vec<Change>> {
+    fn settle(&self, db: &DB, changes: Vec<Change>) -> Result<Vec<Write>> {
         let mut settled = Vec::with_capacity(changes.len());
         for change in changes {
             match change {
@@ -611,10 +630,10 @@ impl Staged {
                                 tracing::warn!(error = %e, "deleting an unreadable source; its indexes stay")
                             }
                         }
-                        settled.push(Change::Delete(Cf::Sources, key));
+                        settled.push(Write::Delete(Cf::Sources, key));
                     }
                 }
-                change => settled.push(change),
+                Change::Write(write) => settled.push(write),
             }
         }
         Ok(settled)
@@ -642,12 +661,12 @@ impl Staged {
             .collect())
     }
 
-    /// Records what a change staged does to a project or source.
-    fn note(&mut self, change: &Change) {
-        let (cf, key, value) = match change {
-            Change::Put(cf, key, value) => (cf, key, Some(value)),
-            Change::Delete(cf, key) => (cf, key, None),
-            _ => return,
+    /// Records what a write staged does to a project or source.
+    fn note(&mut self, write: &Write) {
+        let (cf, key, value) = match write {
+            Write::Put(cf, key, value) => (cf, key, Some(value)),
+            Write::Delete(cf, key) => (cf, key, None),
+            Write::DeletePrefix(..) => return,
         };
         if matches!(cf, Cf::Projects | Cf::Sources) {
             self.0.insert((*cf, key.clone()), value.cloned());
@@ -655,18 +674,15 @@ impl Staged {
     }
 }
 
-/// Adds one change of a `Job::Changes`, once settled, to the batch.
-fn apply(db: &DB, batch: &mut WriteBatch, change: Change) {
-    match change {
-        Change::Put(cf, k, v) => batch.put_cf(cf_handle(db, cf), k, v),
-        Change::Delete(cf, k) => batch.delete_cf(cf_handle(db, cf), k),
-        Change::DeletePrefix(cf, prefix) => {
+/// Adds one write of a settled `Job::Changes` to the batch.
+fn apply(db: &DB, batch: &mut WriteBatch, write: Write) {
+    match write {
+        Write::Put(cf, k, v) => batch.put_cf(cf_handle(db, cf), k, v),
+        Write::Delete(cf, k) => batch.delete_cf(cf_handle(db, cf), k),
+        Write::DeletePrefix(cf, prefix) => {
             let mut end = prefix.clone();
             end.push(0xff);
             batch.delete_range_cf(cf_handle(db, cf), prefix, end);
-        }
-        Change::Require(..) | Change::DeleteSourcesOf(_) => {
-            unreachable!("settled before they are applied")
         }
     }
 }
@@ -689,9 +705,9 @@ impl Job {
                 .map(|change| {
                     ENTRY_OVERHEAD
                         + match change {
-                            Change::Put(_, k, v) => k.len() + v.len(),
-                            Change::Delete(_, k) => k.len(),
-                            Change::DeletePrefix(_, prefix) => 2 * prefix.len() + 1,
+                            Change::Write(Write::Put(_, k, v)) => k.len() + v.len(),
+                            Change::Write(Write::Delete(_, k)) => k.len(),
+                            Change::Write(Write::DeletePrefix(_, prefix)) => 2 * prefix.len() + 1,
                             Change::Require(..) => 0,
                             // Expanded later; about one source's row and indexes.
                             Change::DeleteSourcesOf(prefix) => 8 * prefix.len(),
