@@ -1,8 +1,19 @@
 use clap::Parser;
 use inlet::config::{Cli, Command, LogFormat};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// How long the exit waits for blocking work still running after a graceful shutdown: a
+/// Kafka consumer whose broker went away can wait in its close for as long as the broker
+/// stays away, and what it holds was never acknowledged.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let served = runtime.block_on(serve());
+    runtime.shutdown_timeout(EXIT_GRACE);
+    served
+}
+
+async fn serve() -> anyhow::Result<()> {
     let Cli { command } = Cli::parse();
     match command {
         Command::Serve(args) => {
