@@ -117,3 +117,32 @@ impl Bench {
             .unwrap_or(0.0)
     }
 }
+
+impl Bench {
+    /// Several samples' values from one scrape of `/metrics` (0 for each one absent).
+    pub async fn metrics(&self, samples: &[&str]) -> Vec<f64> {
+        let uri = format!("{}/metrics", self.base);
+        let response = self.http.get(uri.parse().unwrap()).await.unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes);
+        samples
+            .iter()
+            .map(|sample| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+                    .unwrap_or(0.0)
+            })
+            .collect()
+    }
+}
+
+/// The calling process's CPU time (every thread), from its start.
+pub fn process_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
-use inlet_delivery::filter::{EventParts, Filter, FilterConfig, TestFilter};
+use inlet_route::filter::{EventParts, Filter, FilterConfig, TestFilter};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

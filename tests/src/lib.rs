@@ -3,6 +3,7 @@
 
 pub mod kafka;
 pub mod pubsub;
+pub mod receiver;
 pub mod sqs;
 
 use std::net::SocketAddr;
@@ -543,4 +544,29 @@ pub fn test_plugin(name: &str) -> PathBuf {
     Path::new(env!("OUT_DIR"))
         .join("plugins")
         .join(format!("{name}.wasm"))
+}
+
+impl Client {
+    /// Creates an endpoint as admin and returns its `data`.
+    pub async fn create_endpoint(&self, project: &str, endpoint: Value) -> Value {
+        let path = format!("/api/v1/projects/{project}/endpoints");
+        let reply = self
+            .api(Method::POST, &path, ADMIN_TOKEN, Some(endpoint))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        reply.json()["data"].clone()
+    }
+
+    /// Sends `body` to a path as admin, expecting `status`; returns `data`.
+    pub async fn expect(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        status: StatusCode,
+    ) -> Value {
+        let reply = self.api(method, path, ADMIN_TOKEN, body).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.text());
+        reply.json()["data"].clone()
+    }
 }

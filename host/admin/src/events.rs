@@ -1,11 +1,16 @@
 //! Reading events (`GET /api/v1/projects/{project_id}/events[/{event_id}]`) and dead
-//! letters, newest first, with Convoy's cursor pagination.
+//! letters, newest first, with Convoy's cursor pagination (shared by every paged listing:
+//! [`parse_listing`]). An event read alone says how its deliveries stand.
 
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
+use inlet_model::Event;
+use inlet_model::delivery::{Delivery, DeliveryStatus};
+use serde::Serialize;
+use serde::ser::SerializeMap;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -62,10 +67,7 @@ fn listing(
     query: Option<String>,
     headers: &HeaderMap,
 ) -> Result<(String, ListQuery), ApiError> {
-    state
-        .auth
-        .require_project(&state.store, headers, project_id)?;
-    let project = super::projects::find(state, project_id)?;
+    let project = super::projects::authorized(state, headers, project_id)?;
     Ok((project.uid, parse_query(query.as_deref().unwrap_or(""))?))
 }
 
@@ -77,16 +79,70 @@ pub async fn get(
     state
         .auth
         .require_project(&state.store, &headers, &project_id)?;
-    let event = state
-        .store
-        .event(&project_id, &event_id)?
-        .ok_or_else(|| ApiError::not_found("event"))?;
-    Ok(ok(StatusCode::OK, "Event fetched successfully", event))
+    let (event, deliveries) = state
+        .scan(move |store| {
+            let Some(event) = store.event(&project_id, &event_id)? else {
+                return Ok((None, Vec::new()));
+            };
+            Ok((Some(event), store.event_deliveries(&project_id, &event_id)?))
+        })
+        .await?;
+    let event = event.ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(ok(
+        StatusCode::OK,
+        "Event fetched successfully",
+        EventView {
+            event,
+            deliveries: DeliverySummary(deliveries),
+        },
+    ))
 }
 
-/// Convoy's query names: `sourceId`, `eventType`, `startDate`, `endDate` (RFC 3339),
-/// `perPage`, `next_page_cursor`.
+/// An event with how its deliveries stand (Inlet's addition to Convoy's event).
+#[derive(Serialize)]
+struct EventView {
+    #[serde(flatten)]
+    event: Event,
+    deliveries: DeliverySummary,
+}
+
+/// `{"total": n, "Scheduled": n, …}`: how many deliveries the event has, in each status
+/// (every status named, so that a client reads a count without checking for it). An event
+/// no subscription matched has `total` 0.
+struct DeliverySummary(Vec<Delivery>);
+
+impl Serialize for DeliverySummary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1 + DeliveryStatus::ALL.len()))?;
+        map.serialize_entry("total", &self.0.len())?;
+        for status in DeliveryStatus::ALL {
+            let count = self.0.iter().filter(|d| d.status == status).count();
+            map.serialize_entry(&status, &count)?;
+        }
+        map.end()
+    }
+}
+
+/// Convoy's query names for events and dead letters: `sourceId`, `eventType`, and those of
+/// [`parse_listing`].
 fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
+    parse_listing(query, |q, name, value| {
+        match name {
+            "sourceId" => q.source_id = Some(value).filter(|v| !v.is_empty()),
+            "eventType" => q.event_type = Some(value).filter(|v| !v.is_empty()),
+            _ => {}
+        }
+        Ok(())
+    })
+}
+
+/// The paging and time range of a listing, in Convoy's query names: `startDate`, `endDate`
+/// (RFC 3339), `perPage`, `next_page_cursor`. Every other parameter goes to `filter`,
+/// which reads the listing's own filters.
+pub(crate) fn parse_listing(
+    query: &str,
+    mut filter: impl FnMut(&mut ListQuery, &str, String) -> Result<(), ApiError>,
+) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery {
         per_page: DEFAULT_PER_PAGE,
         ..Default::default()
@@ -96,8 +152,6 @@ fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.into_owned();
         match name.as_ref() {
-            "sourceId" => q.source_id = Some(value).filter(|v| !v.is_empty()),
-            "eventType" => q.event_type = Some(value).filter(|v| !v.is_empty()),
             "startDate" => q.from_uid = Some(uid_at(&value, "startDate", 0)?),
             // The end is inclusive to the millisecond: stop before the next millisecond.
             "endDate" => end_bound = Some(uid_at(&value, "endDate", 1)?),
@@ -122,7 +176,7 @@ fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
                 }
                 cursor = Some(value);
             }
-            _ => {}
+            other => filter(&mut q, other, value)?,
         }
     }
     if let (Some(start), Some(end)) = (&q.from_uid, &end_bound)

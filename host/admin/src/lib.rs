@@ -1,10 +1,14 @@
-//! The admin API: projects and their API keys (admin token), sources (admin token or the
-//! project's API key), reading events and dead letters, and the loaded plugins. Event
-//! intake is `inlet-intake`'s; this crate only configures and reads.
+//! The admin API: projects and their API keys (admin token); sources, endpoints and
+//! subscriptions (admin token or the project's API key); reading events, dead letters,
+//! deliveries and their attempts; and the loaded plugins. Event intake is `inlet-intake`'s
+//! and sending `inlet-dispatch`'s; this crate only configures and reads.
 
+mod deliveries;
+mod endpoints;
 mod events;
 mod projects;
 mod sources;
+mod subscriptions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +20,13 @@ use axum::routing::{get, post, put};
 use http::StatusCode;
 use inlet_auth::{Auth, Caller};
 use inlet_brokers::Brokers;
+use inlet_delivery::connect::Policy;
 use inlet_metrics::Metrics;
+use inlet_model::{FieldError, Invalid};
 use inlet_plugin_host::PluginHost;
 use inlet_store::{Store, StoreError};
 use inlet_web::{ApiError, ListPage, json_body, ok};
+use serde::{Deserialize, Deserializer};
 
 /// Bodies of admin requests are small; anything larger is refused early.
 const ADMIN_BODY_LIMIT: u64 = 1024 * 1024;
@@ -33,18 +40,25 @@ pub struct Admin {
     brokers: Arc<Brokers>,
     /// Where a deleted source's series are removed.
     metrics: Arc<Metrics>,
+    /// Where endpoints may point: the same policy the delivery worker connects under.
+    policy: Arc<Policy>,
     /// Base of every source's public ingest URL.
     public_url: String,
     body_timeout: Duration,
 }
 
 impl Admin {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one handle per service the admin API works with, wired once by host/inlet"
+    )]
     pub fn new(
         store: Arc<Store>,
         auth: Arc<Auth>,
         plugins: Arc<PluginHost>,
         brokers: Arc<Brokers>,
         metrics: Arc<Metrics>,
+        policy: Arc<Policy>,
         public_url: String,
         body_timeout: Duration,
     ) -> Self {
@@ -54,6 +68,7 @@ impl Admin {
             plugins,
             brokers,
             metrics,
+            policy,
             public_url,
             body_timeout,
         }
@@ -121,6 +136,58 @@ pub fn router(admin: Arc<Admin>) -> Router {
             "/api/v1/projects/{project_id}/dead-letters",
             get(events::dead_letters),
         )
+        .route(
+            "/api/v1/projects/{project_id}/endpoints",
+            post(endpoints::create).get(endpoints::list),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/endpoints/{endpoint_id}",
+            get(endpoints::get)
+                .put(endpoints::update)
+                .delete(endpoints::delete),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/endpoints/{endpoint_id}/expire_secret",
+            put(endpoints::expire_secret),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/endpoints/{endpoint_id}/pause",
+            put(endpoints::pause),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/endpoints/{endpoint_id}/activate",
+            post(endpoints::activate),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/subscriptions",
+            post(subscriptions::create).get(subscriptions::list),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/subscriptions/test_filter",
+            post(subscriptions::test_filter),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/subscriptions/{subscription_id}",
+            get(subscriptions::get)
+                .put(subscriptions::update)
+                .delete(subscriptions::delete),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/eventdeliveries",
+            get(deliveries::list),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/eventdeliveries/{delivery_id}",
+            get(deliveries::get),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/eventdeliveries/{delivery_id}/deliveryattempts",
+            get(deliveries::attempts),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/eventdeliveries/{delivery_id}/deliveryattempts/{attempt_id}",
+            get(deliveries::attempt),
+        )
         .route("/api/v1/plugins", get(plugins))
         .with_state(admin)
 }
@@ -141,4 +208,106 @@ async fn plugins(
         "Plugins fetched successfully",
         ListPage::whole(plugins),
     ))
+}
+
+/// A 400 `invalid_field` naming the field at fault.
+fn field(name: &str, message: impl Into<String>) -> ApiError {
+    invalid(FieldError::new(name, message))
+}
+
+/// A refusal of input (a field, a filter, a URL) as its 400.
+fn invalid(error: impl Into<Invalid>) -> ApiError {
+    error.into().into()
+}
+
+/// For a field an update may clear: absent is `None` (unchanged), `null` is `Some(None)`.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Seconds, as a number or, as older Convoy clients send them, a duration string (`"10s"`,
+/// `"1m"`, `"1h30m"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seconds(u64);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Number(u64),
+            Text(String),
+        }
+        match Form::deserialize(d) {
+            Ok(Form::Number(n)) => Ok(Seconds(n)),
+            Ok(Form::Text(text)) => parse_duration(&text).map(Seconds).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{text:?}: expected whole seconds, as a number or a duration such as \"10s\", \"1m\" or \"1h30m\""
+                ))
+            }),
+            Err(_) => Err(serde::de::Error::custom(
+                "expected whole seconds, as a non-negative number or a duration such as \"10s\"",
+            )),
+        }
+    }
+}
+
+/// Go's duration syntax, in whole hours, minutes and seconds: `"0"`, `"90s"`, `"1h30m"`.
+fn parse_duration(text: &str) -> Option<u64> {
+    let mut rest = text.trim();
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit] {
+            "h" => 3600,
+            "m" => 60,
+            "s" => 1,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(factor)?)?;
+        rest = &rest[unit..];
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_numbers_or_go_durations() {
+        let read = |json: &str| serde_json::from_str::<Seconds>(json).map(|s| s.0).ok();
+        assert_eq!(read("10"), Some(10));
+        assert_eq!(read("\"10s\""), Some(10));
+        assert_eq!(read("\"1m\""), Some(60));
+        assert_eq!(read("\"1h30m5s\""), Some(5405));
+        assert_eq!(read("\"0\""), Some(0));
+        for bad in [
+            "-1",
+            "1.5",
+            "\"\"",
+            "\"10\"",
+            "\"1.5s\"",
+            "\"300ms\"",
+            "\"s\"",
+            "null",
+        ] {
+            assert_eq!(read(bad), None, "{bad}");
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! `/api/v1/projects`: admin-only management of projects. An outgoing project gets an API
-//! key, shown once in the creation response and stored only as a hash.
+//! `/api/v1/projects`: admin-only management of projects and their delivery `config` (retry
+//! strategy, signature). An outgoing project gets an API key, shown once in the creation
+//! response and stored only as a hash.
 
 use std::sync::Arc;
 
@@ -8,18 +9,76 @@ use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use inlet_auth::new_api_key;
+use inlet_delivery::signature::{ConvoyScheme, Encoding, Hash};
+use inlet_model::delivery::{ProjectConfig, RetryStrategy, SignatureConfig};
 use inlet_model::{Project, ProjectType, new_uid, now_rfc3339};
 use inlet_store::Store;
 use inlet_web::{ApiError, ApiPath, ListPage, ok};
 use serde::{Deserialize, Serialize};
 
-use crate::Admin;
+use crate::{Admin, field, invalid};
+
+/// Most signature versions a project may have: each adds a signature per live secret to
+/// every request's header.
+const MAX_SIGNATURE_VERSIONS: usize = 10;
 
 #[derive(Deserialize)]
 struct ProjectInput {
     name: Option<String>,
     #[serde(rename = "type")]
     kind: Option<ProjectType>,
+    config: Option<ConfigInput>,
+}
+
+/// Convoy's project `config`, the parts Inlet honours; its other settings are accepted and
+/// ignored. A part left out keeps its value (the default, on create).
+#[derive(Deserialize)]
+struct ConfigInput {
+    strategy: Option<RetryStrategy>,
+    signature: Option<SignatureConfig>,
+}
+
+impl ConfigInput {
+    fn apply(self, config: &mut ProjectConfig) -> Result<(), ApiError> {
+        if let Some(strategy) = self.strategy {
+            strategy.validate("config.strategy").map_err(invalid)?;
+            config.strategy = strategy;
+        }
+        if let Some(signature) = self.signature {
+            config.signature = valid_signature(signature)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks the signature settings with the parsers delivery signs with, and keeps them in
+/// their canonical spelling (the header name as given).
+fn valid_signature(mut signature: SignatureConfig) -> Result<SignatureConfig, ApiError> {
+    ConvoyScheme::parse_header(&signature.header, "config.signature.header").map_err(invalid)?;
+    signature.header = signature.header.trim().to_string();
+    if signature.versions.is_empty() || signature.versions.len() > MAX_SIGNATURE_VERSIONS {
+        return Err(field(
+            "config.signature.versions",
+            format!(
+                "must list from 1 to {MAX_SIGNATURE_VERSIONS} versions ({{\"hash\", \"encoding\"}})"
+            ),
+        ));
+    }
+    for (i, version) in signature.versions.iter_mut().enumerate() {
+        let at = format!("config.signature.versions[{i}]");
+        version.hash = match Hash::parse(&version.hash, &format!("{at}.hash")).map_err(invalid)? {
+            Hash::Sha256 => "SHA256",
+            Hash::Sha512 => "SHA512",
+        }
+        .into();
+        version.encoding =
+            match Encoding::parse(&version.encoding, &format!("{at}.encoding")).map_err(invalid)? {
+                Encoding::Hex => "hex",
+                Encoding::Base64 => "base64",
+            }
+            .into();
+    }
+    Ok(signature)
 }
 
 fn valid_name(name: Option<String>) -> Result<String, ApiError> {
@@ -43,11 +102,16 @@ pub async fn create(
     let kind = input.kind.ok_or_else(|| {
         ApiError::bad_request("invalid_field", "type: must be incoming or outgoing")
     })?;
+    let mut config = ProjectConfig::default();
+    if let Some(input) = input.config {
+        input.apply(&mut config)?;
+    }
     let now = now_rfc3339();
     let project = Project {
         uid: new_uid(),
         name,
         kind,
+        config,
         created_at: now.clone(),
         updated_at: now,
     };
@@ -146,6 +210,9 @@ pub async fn update(
     if input.name.is_some() {
         project.name = valid_name(input.name)?;
     }
+    if let Some(config) = input.config {
+        config.apply(&mut project.config)?;
+    }
     project.updated_at = now_rfc3339();
     state.store.update_project(&project).await?;
     Ok(ok(StatusCode::OK, "Project updated successfully", project))
@@ -172,6 +239,18 @@ pub async fn delete(
         .forget_source(&inlet_metrics::rest_api_source(&project.uid));
     tracing::info!(project = %project.uid, "project deleted");
     Ok(ok(StatusCode::OK, "Project deleted successfully", ()))
+}
+
+/// The project, for the admin or the holder of its API key.
+pub(super) fn authorized(
+    state: &Admin,
+    headers: &HeaderMap,
+    project_id: &str,
+) -> Result<Project, ApiError> {
+    state
+        .auth
+        .require_project(&state.store, headers, project_id)?;
+    find(state, project_id)
 }
 
 pub(super) fn find(state: &Admin, project_id: &str) -> Result<Project, ApiError> {

@@ -1,9 +1,11 @@
-//! Delivery of stored events to the user's endpoints (issue 17). So far its parts that need
-//! nothing of the store: which subscriptions an event matches (`filter`), how a request is
-//! signed (`signature`), when a failed delivery is tried again (`retry`), and where Inlet
-//! may connect (`connect`).
+//! How one delivery attempt is made, as parts that need nothing of the store: its request
+//! (`request`: headers and body), how it is signed (`signature`), how it is sent (`send`:
+//! the pooled client, timeouts, bounded answers), when a failed delivery is tried again
+//! (`retry`), and where Inlet may connect (`connect`). Which events go where is `inlet-route`'s; the
+//! worker that takes due deliveries from the store is `inlet-dispatch`.
 
 pub mod connect;
-pub mod filter;
+pub mod request;
 pub mod retry;
+pub mod send;
 pub mod signature;

@@ -10,125 +10,13 @@
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderValue, StatusCode};
-use inlet_model::FieldError;
-use serde::{Deserialize, Serialize};
+pub use inlet_model::delivery::{
+    Jitter, MAX_BACKOFF_SECONDS, MAX_DURATION_SECONDS, MAX_JITTER, MAX_RETRY_COUNT, RetryStrategy,
+    StrategyType,
+};
 
-/// Longest `duration` a strategy may have: a day.
-pub const MAX_DURATION_SECONDS: u64 = 86_400;
-/// Most retries a strategy may have.
-pub const MAX_RETRY_COUNT: u64 = 100;
-/// The longest wait of the exponential strategy, before jitter: Convoy's default
-/// `max_retry_seconds` (2 hours).
-pub const MAX_BACKOFF_SECONDS: u64 = 7_200;
-/// The most jitter added to an exponential wait, as in Convoy.
-pub const MAX_JITTER: Duration = Duration::from_secs(5);
 /// The longest wait an endpoint's `Retry-After` can ask for.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3_600);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StrategyType {
-    /// The same wait, `duration`, before every retry.
-    Linear,
-    /// `duration · 2^(n-1)` before the n-th retry, capped at [`MAX_BACKOFF_SECONDS`], plus
-    /// jitter.
-    Exponential,
-}
-
-/// Convoy's `{"type": "linear"|"exponential", "duration": <seconds>, "retry_count": <n>}`;
-/// omitted fields take the default's values (linear, 100 s, 10 retries).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RetryStrategy {
-    #[serde(rename = "type")]
-    pub kind: StrategyType,
-    /// Seconds: the linear wait, or the first exponential one.
-    pub duration: u64,
-    /// Retries after the first attempt.
-    pub retry_count: u64,
-}
-
-impl Default for RetryStrategy {
-    fn default() -> Self {
-        Self {
-            kind: StrategyType::Linear,
-            duration: 100,
-            retry_count: 10,
-        }
-    }
-}
-
-/// A uniformly random share of the jitter range: `Jitter(0)` adds none, `Jitter(u32::MAX)`
-/// nearly all of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Jitter(pub u32);
-
-impl Jitter {
-    pub fn random() -> Self {
-        // Without a random source the retry is merely unjittered.
-        Self(getrandom::u32().unwrap_or(0))
-    }
-}
-
-impl RetryStrategy {
-    /// Checks the bounds; errors name `{field}.duration` or `{field}.retry_count` (`field`
-    /// is where the strategy sits, e.g. `config.strategy`).
-    pub fn validate(&self, field: &str) -> Result<(), FieldError> {
-        if !(1..=MAX_DURATION_SECONDS).contains(&self.duration) {
-            return Err(FieldError::new(
-                format!("{field}.duration"),
-                format!("must be from 1 to {MAX_DURATION_SECONDS} seconds"),
-            ));
-        }
-        if self.retry_count > MAX_RETRY_COUNT {
-            return Err(FieldError::new(
-                format!("{field}.retry_count"),
-                format!("must be at most {MAX_RETRY_COUNT}"),
-            ));
-        }
-        Ok(())
-    }
-
-    /// After `failed_attempts` attempts that all failed (the first attempt included), how
-    /// long to wait before the next one, or `None` when no retry is left (the delivery is
-    /// then `Failure`). `retry_after` (see [`retry_after`]) can lengthen the strategy's
-    /// wait, never shorten it: the operator's schedule is the least pacing an endpoint gets.
-    pub fn next_retry(
-        &self,
-        failed_attempts: u32,
-        retry_after: Option<Duration>,
-        jitter: Jitter,
-    ) -> Option<Duration> {
-        let retries_done = u64::from(failed_attempts.saturating_sub(1));
-        if retries_done >= self.retry_count {
-            return None;
-        }
-        let wait = self.delay(failed_attempts, jitter);
-        Some(retry_after.map_or(wait, |asked| wait.max(asked)))
-    }
-
-    /// The strategy's wait after `failed_attempts` failures. Exponential jitter is up to a
-    /// tenth of the wait and at most [`MAX_JITTER`]: proportional, so that short test
-    /// schedules stay short, and as Convoy's 5 s for the long waits.
-    fn delay(&self, failed_attempts: u32, jitter: Jitter) -> Duration {
-        match self.kind {
-            StrategyType::Linear => Duration::from_secs(self.duration),
-            StrategyType::Exponential => {
-                let doublings = failed_attempts.saturating_sub(1);
-                let factor = 1u64.checked_shl(doublings).unwrap_or(u64::MAX);
-                let wait_ms = self
-                    .duration
-                    .saturating_mul(factor)
-                    .min(MAX_BACKOFF_SECONDS)
-                    * 1000;
-                let range_ms = (wait_ms / 10).min(MAX_JITTER.as_millis() as u64);
-                // range_ms < 2^13 and the share < 2^32: no overflow.
-                let jitter_ms = (range_ms * u64::from(jitter.0)) >> 32;
-                Duration::from_millis(wait_ms + jitter_ms)
-            }
-        }
-    }
-}
 
 /// The wait an endpoint asks for with `Retry-After` on a 429 or 503 answer, at most
 /// [`MAX_RETRY_AFTER`]; `None` for other statuses and for an absent or unreadable value,

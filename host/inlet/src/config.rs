@@ -21,17 +21,20 @@ const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_PLUGIN_DEADLINE_MS: u64 = 50;
 const DEFAULT_PLUGIN_MEMORY_MIB: u64 = 32;
+const DEFAULT_MAX_DELIVERY_LAG_SECS: u64 = 300;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "inlet",
     version,
-    about = "Webhook and event ingest runtime: verify every event, store it durably, then acknowledge it.",
+    about = "Webhook and event gateway: verify every event, store it durably, acknowledge it, then deliver it.",
     long_about = "Inlet receives webhooks from providers (GitHub, Shopify, Stripe, ...) at a public \
-per-source URL, and events from your own services through an authenticated REST API. Each event \
-is verified, written to an embedded RocksDB with its write-ahead log synced, and only then \
-acknowledged.\n\nStart with `inlet serve`, then manage projects and sources through the HTTP API \
-(see README.md)."
+per-source URL, and events from your own services through an authenticated REST API or from \
+Kafka, SQS and Pub/Sub. Each event is verified, written to an embedded RocksDB with its \
+write-ahead log synced together with its deliveries, and only then acknowledged; then it is \
+sent, signed, to every endpoint whose subscription it matches, and retried until the endpoint \
+takes it or its retries are spent.\n\nStart with `inlet serve`, then manage projects, sources, \
+endpoints and subscriptions through the HTTP API (see README.md)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -107,11 +110,14 @@ pub struct ServeArgs {
     #[arg(long, env = "INLET_PLUGIN_MEMORY_MIB", value_name = "MIB")]
     pub plugin_memory_mib: Option<u64>,
 
-    /// A destination broker sources may connect to, beyond the public AWS SQS and Google
-    /// Pub/Sub endpoints: host, host:port, *.domain[:port] or a network (10.0.0.0/8[:port],
-    /// for addresses written as such; IPv6 in brackets); repeat the
-    /// flag, or separate with commas. Every Kafka broker and every custom SQS or Pub/Sub
-    /// endpoint must match one; names match as written, never resolved [default: none]
+    /// A destination Inlet may connect to beyond the public internet (for endpoints) and
+    /// the public AWS SQS and Google Pub/Sub endpoints (for broker sources): host,
+    /// host:port, *.domain[:port] or a network (10.0.0.0/8[:port]; IPv6 in brackets);
+    /// repeat the flag, or separate with commas. Every Kafka broker and custom SQS or
+    /// Pub/Sub endpoint must match one (names as written, never resolved); an endpoint
+    /// whose address is private, loopback, link-local or a metadata service is refused,
+    /// checked on each address it resolves to when connecting, unless one matches
+    /// [default: none]
     #[arg(
         long,
         env = "INLET_ALLOW_OUTBOUND",
@@ -120,6 +126,11 @@ pub struct ServeArgs {
     )]
     #[serde(default)]
     pub allow_outbound: Vec<String>,
+
+    /// Seconds a due delivery may wait for its attempt (its endpoint at its limit of
+    /// attempts in flight, the worker behind) before /readyz reports unready [default: 300]
+    #[arg(long, env = "INLET_MAX_DELIVERY_LAG_SECS", value_name = "SECS")]
+    pub max_delivery_lag_secs: Option<u64>,
 
     /// Log format; the level is set with RUST_LOG (default: info) [default: human]
     #[arg(long, env = "INLET_LOG_FORMAT", value_enum)]
@@ -152,8 +163,11 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub plugins_dir: Option<PathBuf>,
     pub plugin_limits: PluginLimits,
-    /// Where broker sources may connect beyond the public cloud endpoints.
+    /// Where broker sources and endpoints may connect beyond the public cloud endpoints
+    /// and public addresses.
     pub allow_outbound: AllowList,
+    /// A due delivery waiting longer makes `/readyz` unready.
+    pub max_delivery_lag: Duration,
     /// From INLET_ADMIN_TOKEN; never from a file or a flag, so it stays out of `ps` output.
     pub admin_token: Option<String>,
 }
@@ -238,6 +252,14 @@ impl ServeArgs {
             self.allow_outbound
         };
         let allow_outbound = AllowList::parse(&allow_outbound).map_err(anyhow::Error::msg)?;
+        let max_delivery_lag_secs = self
+            .max_delivery_lag_secs
+            .or(file.max_delivery_lag_secs)
+            .unwrap_or(DEFAULT_MAX_DELIVERY_LAG_SECS);
+        anyhow::ensure!(
+            max_delivery_lag_secs > 0,
+            "max_delivery_lag_secs must be positive"
+        );
         Ok(Settings {
             data_dir: self
                 .data_dir
@@ -261,6 +283,7 @@ impl ServeArgs {
                 memory_bytes: (memory_mib * 1024 * 1024) as usize,
             },
             allow_outbound,
+            max_delivery_lag: Duration::from_secs(max_delivery_lag_secs),
             admin_token: admin_token
                 .filter(|t| !t.is_empty())
                 .map(checked_admin_token)

@@ -11,6 +11,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;
+use inlet_dispatch::Dispatcher;
 use inlet_metrics::{Metrics, RequestLabels, method_label};
 use inlet_store::Store;
 use inlet_web::{ApiError, ok};
@@ -20,6 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 /// What the routes outside intake and the admin API need.
 pub(crate) struct Surface {
     pub store: Arc<Store>,
+    pub dispatcher: Arc<Dispatcher>,
     pub metrics: Arc<Metrics>,
     /// Bounds requests in flight, and so the memory their bodies can take.
     pub in_flight: Semaphore,
@@ -119,18 +121,18 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(surface): State<Arc<Surface>>) -> Response {
-    // Unready while writes fail (a full disk), saying why; ready again once they work.
-    let health = surface.store.health();
-    if health.is_ready() {
-        ok(StatusCode::OK, "ready", ())
+    // Unready while writes fail (a full disk), or while deliveries stall or fall behind,
+    // saying why; ready again once that has passed.
+    let store = surface.store.health();
+    let delivery = surface.dispatcher.health();
+    let reason = if !store.is_ready() {
+        format!("the store is not accepting writes: {store}")
+    } else if !delivery.is_ready() {
+        delivery.to_string()
     } else {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            format!("the store is not accepting writes: {health}"),
-        )
-        .into_response()
-    }
+        return ok(StatusCode::OK, "ready", ());
+    };
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", reason).into_response()
 }
 
 async fn metrics(State(surface): State<Arc<Surface>>) -> Response {
@@ -166,8 +168,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let metrics = Arc::new(Metrics::default());
         let store = Arc::new(Store::open(dir.path(), metrics.clone()).unwrap());
+        let policy = Arc::new(inlet_delivery::connect::Policy::default());
+        let sender = inlet_delivery::send::Sender::new(policy).unwrap();
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            sender,
+            metrics.clone(),
+            std::time::Duration::from_secs(60),
+        );
         let surface = Arc::new(Surface {
             store,
+            dispatcher,
             metrics: metrics.clone(),
             in_flight: Semaphore::new(4),
         });

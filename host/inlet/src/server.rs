@@ -9,12 +9,16 @@ use anyhow::Context;
 use inlet_admin::Admin;
 use inlet_auth::Auth;
 use inlet_brokers::Brokers;
+use inlet_delivery::connect::Policy;
+use inlet_delivery::send::Sender;
+use inlet_dispatch::Dispatcher;
 use inlet_intake::Intake;
 use inlet_metrics::Metrics;
 use inlet_plugin_host::PluginHost;
 use inlet_store::Store;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::routes::Surface;
@@ -29,6 +33,9 @@ pub struct RunningServer {
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
     brokers: Arc<Brokers>,
+    /// Stops the delivery worker, which then finishes its attempts in flight.
+    stop_delivery: CancellationToken,
+    delivering: JoinHandle<()>,
 }
 
 /// Where, in the data directory, a generated admin token is written.
@@ -89,6 +96,15 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         settings.allow_outbound.clone(),
     ));
     brokers.start_all().await?;
+    let outbound = Arc::new(Policy::new(settings.allow_outbound.clone()));
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        Sender::new(outbound.clone())?,
+        metrics.clone(),
+        settings.max_delivery_lag,
+    );
+    let stop_delivery = CancellationToken::new();
+    let delivering = tokio::spawn(dispatcher.clone().run(stop_delivery.clone()));
     let intake = Intake::new(
         store.clone(),
         auth.clone(),
@@ -104,11 +120,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         plugins,
         brokers.clone(),
         metrics.clone(),
+        outbound.clone(),
         public_url,
         settings.body_timeout,
     );
     let surface = Arc::new(Surface {
         store,
+        dispatcher,
         metrics,
         in_flight: Semaphore::new(settings.max_in_flight),
     });
@@ -143,6 +161,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         stops,
         tasks,
         brokers,
+        stop_delivery,
+        delivering,
     })
 }
 
@@ -155,7 +175,8 @@ impl RunningServer {
     /// Stops accepting connections and lets requests in flight finish (each one's write
     /// completes and is answered), for at most [`HTTP_DRAIN_GRACE`]; then stops the broker
     /// consumers (each stores what it holds, commits, and leaves) within their own time;
-    /// then closes the store. A request still unanswered was never acknowledged, so its
+    /// then the delivery worker (which waits a little for its attempts in flight: one not
+    /// stored is attempted again after the restart); then closes the store. A request still unanswered was never acknowledged, so its
     /// sender retries: abandoning it loses nothing.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         for stop in self.stops {
@@ -171,6 +192,8 @@ impl RunningServer {
             }
         }
         self.brokers.shutdown().await;
+        self.stop_delivery.cancel();
+        let _ = self.delivering.await;
         Ok(())
     }
 }

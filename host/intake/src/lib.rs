@@ -58,7 +58,8 @@ impl Intake {
     }
 }
 
-/// `POST|GET /ingest/{mask_id}` and `POST /api/v1/projects/{project_id}/events`.
+/// `POST|GET /ingest/{mask_id}` and `POST /api/v1/projects/{project_id}/events`
+/// (`/fanout`, `/broadcast`).
 pub fn router(intake: Arc<Intake>) -> Router {
     Router::new()
         .route(
@@ -68,6 +69,14 @@ pub fn router(intake: Arc<Intake>) -> Router {
         .route(
             "/api/v1/projects/{project_id}/events",
             post(rest::create_event),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/events/fanout",
+            post(rest::fanout),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/events/broadcast",
+            post(rest::broadcast),
         )
         .with_state(intake)
 }

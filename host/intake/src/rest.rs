@@ -1,5 +1,7 @@
-//! `POST /api/v1/projects/{project_id}/events`: the REST API source of an outgoing project.
-//! Authenticated with the project's API key; answered 201 once the event is on disk.
+//! `POST /api/v1/projects/{project_id}/events[/fanout|/broadcast]`: the REST API source of
+//! an outgoing project, in Convoy's three forms: to one endpoint (or an owner's), to every
+//! endpoint of an owner, to every subscription. Authenticated with the project's API key;
+//! answered 201 once the event is on disk, stored with its deliveries.
 
 use std::sync::Arc;
 
@@ -8,17 +10,58 @@ use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use inlet_metrics::{OTHER, rest_api_source};
-use inlet_model::ProjectType;
-use inlet_payload::parse_event;
+use inlet_model::{Event, Invalid, ProjectType};
+use inlet_payload::EventInput;
 use inlet_web::{ApiError, ApiPath, ok, require_json};
 
 use crate::Intake;
 
 pub async fn create_event(
+    state: State<Arc<Intake>>,
+    path: ApiPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let message = "Endpoint event created successfully";
+    accept(state, path, headers, body, EventInput::into_event, message).await
+}
+
+pub async fn fanout(
+    state: State<Arc<Intake>>,
+    path: ApiPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let message = "Fanout event created successfully";
+    accept(state, path, headers, body, EventInput::into_fanout, message).await
+}
+
+pub async fn broadcast(
+    state: State<Arc<Intake>>,
+    path: ApiPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let message = "Broadcast event created successfully";
+    accept(
+        state,
+        path,
+        headers,
+        body,
+        EventInput::into_broadcast,
+        message,
+    )
+    .await
+}
+
+/// Reads the body, builds the event in the route's form (`build`) and stores it.
+async fn accept(
     State(state): State<Arc<Intake>>,
     ApiPath(project_id): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
+    build: fn(EventInput, &str) -> Result<Event, Invalid>,
+    message: &str,
 ) -> Result<Response, ApiError> {
     // Until the caller is known to hold this project, the path is a stranger's text: it
     // never becomes a label.
@@ -44,7 +87,17 @@ pub async fn create_event(
             .body_budget
             .read(&headers, body, state.max_body_bytes, state.body_timeout)
             .await?;
-        let event = parse_event(&body, &project.uid)?;
+        let event = build(inlet_payload::json::parse(&body)?, &project.uid)?;
+        // As Convoy: an event for an endpoint the project does not have is refused, not
+        // stored to go nowhere.
+        if let Some(endpoint) = &event.endpoint_id
+            && state.store.endpoint(&project.uid, endpoint)?.is_none()
+        {
+            return Err(ApiError::bad_request(
+                "unknown_endpoint",
+                format!("endpoint_id: the project has no endpoint {endpoint:?}"),
+            ));
+        }
         Ok((state.store.append_event(event).await?, room))
     }
     .await;
@@ -52,11 +105,7 @@ pub async fn create_event(
         // The room is held until the answer, which holds the event's data, is made.
         Ok((event, _room)) => {
             state.metrics.accepted(&source, 1);
-            Ok(ok(
-                StatusCode::CREATED,
-                "Endpoint event created successfully",
-                event,
-            ))
+            Ok(ok(StatusCode::CREATED, message, event))
         }
         Err(e) => {
             state.metrics.rejected(&source, e.code);

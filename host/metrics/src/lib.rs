@@ -68,6 +68,13 @@ pub struct BrokerStateLabels {
     pub state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `success`, `retry` (failed, another attempt scheduled), `failure` (failed, none
+    /// left) or `discarded`.
+    pub outcome: &'static str,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -85,6 +92,13 @@ pub struct Metrics {
     broker_errors: Family<SourceLabels, Counter>,
     dead_letters: Family<SourceLabels, Counter>,
     broker_redeliveries: Family<SourceLabels, Counter>,
+    delivery_outcomes: Family<DeliveryLabels, Counter>,
+    pub delivery_attempt_seconds: Histogram,
+    pub deliveries_in_flight: Gauge,
+    /// Age of the oldest delivery that is due and not being attempted, in seconds.
+    pub delivery_oldest_overdue_seconds: Gauge,
+    /// When the delivery worker last went over the queue (Unix seconds).
+    pub delivery_worker_last_pass: Gauge,
     /// The reasons each source has a rejection series for, so that they can be removed.
     rejection_reasons: Mutex<HashMap<String, BTreeSet<&'static str>>>,
 }
@@ -168,7 +182,42 @@ impl Default for Metrics {
             "Broker messages delivered again and recognised by their receipt or offset, by source",
             broker_redeliveries.clone(),
         );
+        let delivery_outcomes = Family::default();
+        let delivery_attempt_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        let deliveries_in_flight = Gauge::default();
+        let delivery_oldest_overdue_seconds = Gauge::default();
+        let delivery_worker_last_pass = Gauge::default();
+        registry.register(
+            "deliveries",
+            "Delivery attempts and discarded deliveries, by outcome",
+            delivery_outcomes.clone(),
+        );
+        registry.register(
+            "delivery_attempt_duration_seconds",
+            "Time from sending a delivery's request to its answer (or error)",
+            delivery_attempt_seconds.clone(),
+        );
+        registry.register(
+            "deliveries_in_flight",
+            "Delivery attempts being made",
+            deliveries_in_flight.clone(),
+        );
+        registry.register(
+            "delivery_oldest_overdue_seconds",
+            "Age of the oldest delivery that is due and not being attempted (0: none)",
+            delivery_oldest_overdue_seconds.clone(),
+        );
+        registry.register(
+            "delivery_worker_last_pass_timestamp_seconds",
+            "When the delivery worker last went over the queue",
+            delivery_worker_last_pass.clone(),
+        );
         Self {
+            delivery_outcomes,
+            delivery_attempt_seconds,
+            deliveries_in_flight,
+            delivery_oldest_overdue_seconds,
+            delivery_worker_last_pass,
             rejection_reasons: Mutex::default(),
             registry,
             broker_source_state,
@@ -191,6 +240,13 @@ impl Metrics {
     /// Whether the store takes writes (`inlet_store_writable`).
     pub fn store_writable(&self, writable: bool) {
         self.store_writable.set(i64::from(writable));
+    }
+
+    /// Counts a delivery attempt's outcome (`DeliveryLabels::outcome`).
+    pub fn delivery(&self, outcome: &'static str) {
+        self.delivery_outcomes
+            .get_or_create(&DeliveryLabels { outcome })
+            .inc();
     }
 
     pub fn accepted(&self, source: &str, events: u64) {

@@ -3,6 +3,7 @@
 //! [`FieldError`], how a bad configuration names its field. Plain data and its validation:
 //! no I/O, no HTTP server, no storage engine.
 
+pub mod delivery;
 mod ids;
 pub mod outbound;
 pub mod pub_sub;
@@ -39,6 +40,9 @@ pub struct Project {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: ProjectType,
+    /// Delivery settings: retry strategy and signature.
+    #[serde(default)]
+    pub config: delivery::ProjectConfig,
     pub created_at: String,
     pub updated_at: String,
 }

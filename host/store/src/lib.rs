@@ -5,6 +5,7 @@
 //! all of it; a caller is answered only after that sync. Key layout: `docs/ARCHITECTURE.md`;
 //! it is private to this crate: callers store and read records, never keys.
 
+mod delivery;
 mod reserve;
 mod writer;
 
@@ -20,6 +21,7 @@ use rocksdb::{
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
+pub use delivery::{AttemptRecord, DeliveryQuery, QueueHead, QueueScan, Queued};
 use inlet_metrics::Metrics;
 use inlet_model::{DeadLetter, Event, Project, RawEncoding, Source, rfc3339, with_secrets_exposed};
 pub use reserve::RESERVE_BYTES;
@@ -57,6 +59,21 @@ enum Cf {
     /// source uid ++ `topic/partition` → the highest Kafka offset stored from it (i64,
     /// big-endian): what is at or below it is a redelivery.
     BrokerOffsets,
+    /// project uid ++ endpoint uid → endpoint JSON.
+    Endpoints,
+    /// project uid ++ subscription uid → subscription JSON.
+    Subscriptions,
+    /// project uid ++ delivery uid → delivery JSON (without uid and creation time).
+    Deliveries,
+    /// project uid ++ event uid ++ delivery uid → nothing: an event's deliveries.
+    EventDeliveries,
+    /// endpoint uid ++ due time (ms since the epoch, u64 big-endian) ++ delivery uid →
+    /// project uid: the deliveries waiting for an attempt, per endpoint in due order. An
+    /// entry stays until the outcome of its attempt is stored, so after a crash what was in
+    /// flight is due again at once.
+    DeliveryQueue,
+    /// project uid ++ delivery uid ++ attempt uid → attempt JSON.
+    Attempts,
 }
 
 /// How long a broker receipt keeps a redelivery from being stored again: longer than any
@@ -83,7 +100,7 @@ pub const WRITE_BUFFER_BYTES: usize = 16 << 20;
 const MAX_WAL_BYTES: u64 = 32 << 20;
 
 impl Cf {
-    const ALL: [Cf; 11] = [
+    const ALL: [Cf; 17] = [
         Cf::Meta,
         Cf::Projects,
         Cf::Sources,
@@ -95,6 +112,12 @@ impl Cf {
         Cf::DeadLetters,
         Cf::BrokerReceipts,
         Cf::BrokerOffsets,
+        Cf::Endpoints,
+        Cf::Subscriptions,
+        Cf::Deliveries,
+        Cf::EventDeliveries,
+        Cf::DeliveryQueue,
+        Cf::Attempts,
     ];
 
     /// Receipts and idempotency keys are looked up mostly to find them absent: a bloom
@@ -135,6 +158,12 @@ impl Cf {
             Cf::DeadLetters => "dead_letters",
             Cf::BrokerReceipts => "broker_receipts",
             Cf::BrokerOffsets => "broker_offsets",
+            Cf::Endpoints => "endpoints",
+            Cf::Subscriptions => "subscriptions",
+            Cf::Deliveries => "deliveries",
+            Cf::EventDeliveries => "event_deliveries",
+            Cf::DeliveryQueue => "delivery_queue",
+            Cf::Attempts => "attempts",
         }
     }
 }
@@ -233,11 +262,23 @@ pub struct Store {
     db: Arc<DB>,
     jobs: mpsc::Sender<Job>,
     writer: Option<std::thread::JoinHandle<()>>,
-    /// Raised by the writer after every committed change to a source (see
-    /// [`Store::sources_version`]).
-    sources_version: Arc<AtomicU64>,
+    /// What the writer tells readers after a commit.
+    signals: Arc<Signals>,
     /// Whether writes fail, kept by the writer.
     writes: Arc<WriteState>,
+    /// Each project's routes, compiled (see `delivery.rs`).
+    routing: delivery::RoutingCache,
+}
+
+/// Raised or notified by the writer after a commit, before any of its callers hears of it.
+#[derive(Default)]
+struct Signals {
+    /// Rises after every committed change to a source ([`Store::sources_version`]).
+    sources_version: AtomicU64,
+    /// Rises after every committed change to a project, endpoint or subscription.
+    routing_version: AtomicU64,
+    /// Notified when deliveries became due ([`Store::deliveries_due`]).
+    deliveries_due: tokio::sync::Notify,
 }
 
 const ADMIN_TOKEN_KEY: &[u8] = b"admin_token_sha256";
@@ -334,16 +375,16 @@ impl Store {
             ),
         }
         let db = Arc::new(db);
-        let sources_version = Arc::new(AtomicU64::new(0));
+        let signals = Arc::new(Signals::default());
         let writes = Arc::new(WriteState::default());
-        let (jobs, writer) =
-            writer::spawn(db.clone(), metrics, sources_version.clone(), writes.clone())?;
+        let (jobs, writer) = writer::spawn(db.clone(), metrics, signals.clone(), writes.clone())?;
         Ok(Self {
             db,
             jobs,
             writer: Some(writer),
-            sources_version,
+            signals,
             writes,
+            routing: Default::default(),
         })
     }
 
@@ -387,11 +428,17 @@ impl Store {
         records: Vec<Incoming>,
         source: Option<Vec<u8>>,
     ) -> Result<Vec<Stored>> {
-        // Serialized here, on the caller's task: the writer, which every write waits for,
-        // then only assigns keys.
+        // Routed and serialized here, on the caller's task: the writer, which every write
+        // waits for, then only assigns keys.
         let records = records
             .into_iter()
-            .map(Prepared::new)
+            .map(|incoming| {
+                let routes = match &incoming.record {
+                    Record::Event(event) => self.routes(event)?,
+                    Record::DeadLetter(_) => Vec::new(),
+                };
+                Prepared::new(incoming, routes)
+            })
             .collect::<Result<_>>()?;
         let (reply, answer) = oneshot::channel();
         self.send(Job::Records {
@@ -481,7 +528,12 @@ impl Store {
             Change::DeleteSourcesOf(uid.clone()),
             Change::delete_prefix(Cf::Events, uid.clone()),
             Change::delete_prefix(Cf::Idempotency, uid.clone()),
-            Change::delete_prefix(Cf::DeadLetters, uid),
+            Change::delete_prefix(Cf::DeadLetters, uid.clone()),
+            Change::delete_prefix(Cf::Endpoints, uid.clone()),
+            Change::delete_prefix(Cf::Subscriptions, uid.clone()),
+            Change::delete_prefix(Cf::Deliveries, uid.clone()),
+            Change::delete_prefix(Cf::EventDeliveries, uid.clone()),
+            Change::delete_prefix(Cf::Attempts, uid),
         ];
         changes.extend(self.api_key_removals(project_id)?);
         self.commit(changes).await
@@ -527,7 +579,13 @@ impl Store {
     /// Rises after every committed change to a source: a cache of sources filled at
     /// version `v` is current while this still says `v`.
     pub fn sources_version(&self) -> u64 {
-        self.sources_version.load(Ordering::Acquire)
+        self.signals.sources_version.load(Ordering::Acquire)
+    }
+
+    /// Rises after every committed change to a project, endpoint or subscription: a cache
+    /// of them filled at version `v` is current while this still says `v`.
+    pub fn routing_version(&self) -> u64 {
+        self.signals.routing_version.load(Ordering::Acquire)
     }
 
     fn api_key_removals(&self, project_id: &str) -> Result<Vec<Change>> {
@@ -859,6 +917,15 @@ fn source_index_removals(source: &Source) -> [Write; 4] {
     ]
 }
 
+/// A delivery's place in the queue: `endpoint uid ++ due ms ++ delivery uid`.
+fn queue_key(endpoint_id: &str, due_ms: u64, delivery_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 * UID_LEN + 8);
+    k.extend_from_slice(endpoint_id.as_bytes());
+    k.extend_from_slice(&due_ms.to_be_bytes());
+    k.extend_from_slice(delivery_id.as_bytes());
+    k
+}
+
 /// `prefix ++ suffix`: the composite keys of the layout.
 fn key(prefix: &str, suffix: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + suffix.len());
@@ -1116,6 +1183,7 @@ mod tests {
             uid: inlet_model::new_uid(),
             name: "p".into(),
             kind: inlet_model::ProjectType::Incoming,
+            config: Default::default(),
             created_at: String::new(),
             updated_at: String::new(),
         }

@@ -11,7 +11,7 @@
 //! write every [`PROBE_EVERY`], so that it learns of the recovery without traffic.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -21,10 +21,13 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use inlet_metrics::Metrics;
+use inlet_model::delivery::{Delivery, DeliveryMetadata, DeliveryStatus};
 use inlet_model::{DeadLetter, Event, RawEncoding, Source};
+use inlet_route::Route;
 
 use super::{
-    Cf, Result, StoreError, UID_LEN, WriteFailure, cf_handle, key, no_space, source_index_removals,
+    Cf, Result, Signals, StoreError, UID_LEN, WriteFailure, cf_handle, key, no_space, queue_key,
+    source_index_removals,
 };
 
 /// Most jobs folded into one batch; keeps a batch's latency and memory bounded.
@@ -213,10 +216,12 @@ pub(super) struct Prepared {
     record: Record,
     claim: Option<Claim>,
     value: Vec<u8>,
+    /// An event's routes: a delivery is stored for each, with the event.
+    routes: Vec<Route>,
 }
 
 impl Prepared {
-    pub(super) fn new(incoming: Incoming) -> Result<Self> {
+    pub(super) fn new(incoming: Incoming, routes: Vec<Route>) -> Result<Self> {
         let Incoming {
             mut record,
             receipt,
@@ -236,6 +241,7 @@ impl Prepared {
             record,
             claim,
             value,
+            routes,
         })
     }
 }
@@ -257,13 +263,13 @@ enum Pending {
 pub(super) fn spawn(
     db: Arc<DB>,
     metrics: Arc<Metrics>,
-    sources_version: Arc<AtomicU64>,
+    signals: Arc<Signals>,
     state: Arc<WriteState>,
 ) -> std::io::Result<(mpsc::Sender<Job>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let handle = std::thread::Builder::new()
         .name("inlet-store-writer".into())
-        .spawn(move || run(&db, rx, &metrics, &sources_version, &state))?;
+        .spawn(move || run(&db, rx, &metrics, &signals, &state))?;
     Ok((tx, handle))
 }
 
@@ -289,7 +295,7 @@ fn run(
     db: &DB,
     mut jobs: mpsc::Receiver<Job>,
     metrics: &Metrics,
-    sources_version: &AtomicU64,
+    signals: &Signals,
     state: &WriteState,
 ) {
     let mut uids = ulid::Generator::new();
@@ -333,7 +339,7 @@ fn run(
         let mut claimed = Claimed::default();
         let mut staged = Staged::default();
         let mut pending = Vec::with_capacity(waiting.len());
-        let mut sources_changed = false;
+        let mut touched = Touched::default();
         let jobs_in_batch = waiting.len();
         for job in waiting.drain(..) {
             match job {
@@ -343,7 +349,9 @@ fn run(
                     reply,
                 } => match check(db, &staged, source, &claimed, &mut records) {
                     Ok((redelivered, claims)) => {
-                        let stored = stage(db, &mut batch, &mut uids, records, &redelivered);
+                        let (stored, queued) =
+                            stage(db, &mut batch, &mut uids, records, &redelivered);
+                        touched.queue |= queued;
                         stage_offsets(db, &mut batch, &claims);
                         claimed.extend(claims);
                         pending.push(Pending::Records(reply, stored));
@@ -353,7 +361,7 @@ fn run(
                 Job::Changes { changes, reply } => match staged.settle(db, changes) {
                     Ok(writes) => {
                         for write in writes {
-                            sources_changed |= write.touches_sources();
+                            touched.note(&write);
                             staged.note(&write);
                             apply(db, &mut batch, write);
                         }
@@ -371,8 +379,8 @@ fn run(
             .observe(started.elapsed().as_secs_f64());
         // Before any caller hears of the change, so that a cache of sources filled after it
         // cannot be taken for current.
-        if outcome.is_ok() && sources_changed {
-            sources_version.fetch_add(1, Ordering::Release);
+        if outcome.is_ok() {
+            touched.signal(signals);
         }
         watch.note(&outcome, jobs_in_batch);
         for p in pending {
@@ -420,6 +428,7 @@ fn check(
         record,
         claim,
         value,
+        ..
     } in records.iter_mut()
     {
         let again = match claim {
@@ -480,8 +489,11 @@ fn stage(
     uids: &mut ulid::Generator,
     records: Vec<Prepared>,
     redelivered: &[bool],
-) -> Vec<Stored> {
+) -> (Vec<Stored>, bool) {
     let mut stored = Vec::with_capacity(records.len());
+    let mut queued = false;
+    let now = inlet_model::now_rfc3339();
+    let now_ms = unix_ms(SystemTime::now());
     // Keys are built in one buffer: the batch copies them.
     let mut scratch = Vec::new();
     let mut put = |cf: Cf, prefix: &str, suffix: &[u8], value: &[u8]| {
@@ -495,6 +507,7 @@ fn stage(
             record,
             claim,
             value,
+            routes,
         },
         &again,
     ) in records.into_iter().zip(redelivered)
@@ -526,6 +539,26 @@ fn stage(
                         project.as_bytes(),
                     );
                 }
+                // A duplicate is stored, not sent again (as Convoy).
+                if !event.is_duplicate_event {
+                    for route in routes {
+                        let delivery_uid = uids.generate().unwrap_or_else(|_| ulid::Ulid::new());
+                        let delivery_uid = delivery_uid.to_string();
+                        let delivery = new_delivery(&event, &uid, route, &now);
+                        // A delivery is a few hundred bytes of plain fields: serializing it
+                        // cannot fail.
+                        let value = serde_json::to_vec(&delivery).unwrap_or_default();
+                        put(Cf::Deliveries, project, delivery_uid.as_bytes(), &value);
+                        let mut index = uid.clone().into_bytes();
+                        index.extend_from_slice(delivery_uid.as_bytes());
+                        put(Cf::EventDeliveries, project, &index, b"");
+                        if delivery.status == DeliveryStatus::Scheduled {
+                            let queue = queue_key(&delivery.endpoint_id, now_ms, &delivery_uid);
+                            put(Cf::DeliveryQueue, "", &queue, project.as_bytes());
+                            queued = true;
+                        }
+                    }
+                }
                 event.uid = uid;
                 stored.push(Stored::Event(event));
             }
@@ -536,7 +569,77 @@ fn stage(
             }
         }
     }
-    stored
+    (stored, queued)
+}
+
+/// The delivery of an event (stored as `event_uid`) through one route, due at once (or
+/// `Discarded` when its endpoint is inactive).
+fn new_delivery(event: &Event, event_uid: &str, route: Route, now: &str) -> Delivery {
+    let mut metadata = DeliveryMetadata::new(&route.strategy, now);
+    let (status, description) = if route.discarded {
+        metadata.next_send_time = None;
+        (
+            DeliveryStatus::Discarded,
+            "the endpoint is inactive".to_string(),
+        )
+    } else {
+        (DeliveryStatus::Scheduled, String::new())
+    };
+    Delivery {
+        uid: String::new(),
+        project_id: event.project_id.clone(),
+        event_id: event_uid.to_string(),
+        endpoint_id: route.endpoint_id,
+        subscription_id: route.subscription_id,
+        event_type: event.event_type.clone(),
+        status,
+        metadata,
+        description,
+        latency_seconds: 0.0,
+        acknowledged_at: None,
+        created_at: String::new(),
+        updated_at: now.to_string(),
+    }
+}
+
+/// Milliseconds since the Unix epoch: the time in a delivery queue key.
+pub(super) fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// What a batch changed that readers are told of once it is committed.
+#[derive(Default)]
+struct Touched {
+    sources: bool,
+    routing: bool,
+    /// Deliveries became due (new ones, or retries scheduled).
+    queue: bool,
+}
+
+impl Touched {
+    fn note(&mut self, write: &Write) {
+        let cf = match write {
+            Write::Put(cf, ..) | Write::Delete(cf, _) | Write::DeletePrefix(cf, _) => *cf,
+        };
+        self.sources |= matches!(cf, Cf::Sources | Cf::SourceMasks);
+        self.routing |= matches!(cf, Cf::Projects | Cf::Endpoints | Cf::Subscriptions);
+        self.queue |= matches!(write, Write::Put(Cf::DeliveryQueue, ..));
+    }
+
+    /// Before any caller hears of the change, so that a cache filled after it cannot be
+    /// taken for current.
+    fn signal(&self, signals: &Signals) {
+        if self.sources {
+            signals.sources_version.fetch_add(1, Ordering::Release);
+        }
+        if self.routing {
+            signals.routing_version.fetch_add(1, Ordering::Release);
+        }
+        if self.queue {
+            signals.deliveries_due.notify_one();
+        }
+    }
 }
 
 /// Writes each log's highest offset that a job stored.
@@ -581,16 +684,6 @@ fn json(event: &Event) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-impl Write {
-    fn touches_sources(&self) -> bool {
-        match self {
-            Write::Put(cf, ..) | Write::Delete(cf, _) | Write::DeletePrefix(cf, _) => {
-                matches!(cf, Cf::Sources | Cf::SourceMasks)
-            }
-        }
-    }
-}
-
 /// Projects and sources as the jobs staged so far in the batch leave them (`None`:
 /// deleted), over what the store holds: what a later job's requirements see. Because this
 /// thread is the only writer, a check against it and the write it guards are atomic.
@@ -611,6 +704,9 @@ impl Staged {
         }
         Err(StoreError::Missing(match cf {
             Cf::Projects => "project",
+            Cf::Endpoints => "endpoint",
+            Cf::Subscriptions => "subscription",
+            Cf::Deliveries => "delivery",
             _ => "source",
         }))
     }
@@ -668,7 +764,7 @@ impl Staged {
             Write::Delete(cf, key) => (cf, key, None),
             Write::DeletePrefix(..) => return,
         };
-        if matches!(cf, Cf::Projects | Cf::Sources) {
+        if matches!(cf, Cf::Projects | Cf::Sources | Cf::Endpoints) {
             self.0.insert((*cf, key.clone()), value.cloned());
         }
     }
@@ -695,10 +791,18 @@ impl Job {
         // A record's other entries: its time index, receipt or idempotency key, each a
         // composite key of uids and a uid or offset.
         const RECORD_INDEXES: usize = 2 * (2 * UID_LEN + UID_LEN + ENTRY_OVERHEAD);
+        // A delivery's record, its event index and its queue entry.
+        const DELIVERY_BYTES: usize = 512;
         match self {
             Job::Records { records, .. } => records
                 .iter()
-                .map(|r| 2 * UID_LEN + r.value.len() + ENTRY_OVERHEAD + RECORD_INDEXES)
+                .map(|r| {
+                    2 * UID_LEN
+                        + r.value.len()
+                        + ENTRY_OVERHEAD
+                        + RECORD_INDEXES
+                        + r.routes.len() * DELIVERY_BYTES
+                })
                 .sum(),
             Job::Changes { changes, .. } => changes
                 .iter()

@@ -56,7 +56,7 @@ async fn concurrent_writes_share_group_commits() {
                 Method::POST,
                 &format!("/api/v1/projects/{project}/events"),
                 &key,
-                Some(json!({"endpoint_id": "e", "event_type": "t", "data": {"n": n}})),
+                Some(json!({"owner_id": "o", "event_type": "t", "data": {"n": n}})),
             )
             .await
             .status
@@ -104,7 +104,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event() {
         writers.push(tokio::spawn(async move {
             let mut acked = Vec::new();
             for n in 0.. {
-                let body = json!({"endpoint_id": "e", "event_type": "t", "data": {"w": w, "n": n}});
+                let body = json!({"owner_id": "o", "event_type": "t", "data": {"w": w, "n": n}});
                 let path = format!("/api/v1/projects/{project}/events");
                 match c.try_api(Method::POST, &path, &key, Some(body)).await {
                     Ok(reply) if reply.status == StatusCode::CREATED => {
@@ -280,7 +280,7 @@ async fn secrets_never_reach_the_log() {
             Method::POST,
             &format!("/api/v1/projects/{project}/events"),
             &key,
-            Some(json!({"endpoint_id": "e", "event_type": "t", "data": {}})),
+            Some(json!({"owner_id": "o", "event_type": "t", "data": {}})),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);

@@ -10,7 +10,7 @@ async fn push(c: &inlet_tests::Client, project: &str, key: &str, event_type: &st
             Method::POST,
             &format!("/api/v1/projects/{project}/events"),
             key,
-            Some(json!({"endpoint_id": "e", "event_type": event_type, "data": data})),
+            Some(json!({"owner_id": "o", "event_type": event_type, "data": data})),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);

@@ -1,7 +1,9 @@
 //! End-to-end tests over real HTTP on loopback, with RocksDB on disk.
 
 mod admin;
+mod delivery;
 mod durability;
+mod endpoints;
 mod events;
 mod full_disk;
 mod ingest;
@@ -14,5 +16,6 @@ mod pubsub;
 mod rest;
 mod robustness;
 mod sqs;
+mod subscriptions;
 mod twitter_oracle;
 mod verification;

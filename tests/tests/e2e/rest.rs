@@ -9,8 +9,12 @@ async fn rest_api_source_stores_convoy_events() {
     let (project, key) = c.create_project("outgoing").await;
     let key = key.unwrap();
     let path = format!("/api/v1/projects/{project}/events");
+    let endpoint = c
+        .create_endpoint(&project, json!({"url": "http://127.0.0.1:9/", "name": "e"}))
+        .await;
+    let endpoint = endpoint["uid"].as_str().unwrap();
     let body = json!({
-        "endpoint_id": "01GTBP6SX313EZN6X3QE29CW6Z",
+        "endpoint_id": endpoint,
         "event_type": "compliance.completed",
         "custom_headers": {"X-Event-Key": "Event XYZ"},
         "data": {"user": 7},
@@ -21,7 +25,7 @@ async fn rest_api_source_stores_convoy_events() {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     let event = reply.json()["data"].clone();
     assert_eq!(event["event_type"], "compliance.completed");
-    assert_eq!(event["endpoint_id"], "01GTBP6SX313EZN6X3QE29CW6Z");
+    assert_eq!(event["endpoint_id"], endpoint);
     assert_eq!(event["project_id"], project.as_str());
     assert_eq!(event["data"], json!({"user": 7}));
     assert_eq!(event["headers"]["X-Event-Key"], json!(["Event XYZ"]));

@@ -66,9 +66,11 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use inlet_model::delivery::null_as_empty;
+pub use inlet_model::delivery::{FilterConfig, FilterSchema};
 use inlet_model::{Invalid, MAX_EVENT_FIELD_BYTES};
 use regex::{Regex, RegexBuilder};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
 /// Most JSON values (objects, arrays and scalars) in one filter, all four documents together.
@@ -97,59 +99,6 @@ pub const MAX_EVALUATION_STEPS: usize = 1_000_000;
 
 const OPERATORS: &str = "$eq, $neq, $gt, $gte, $lt, $lte, $in, $nin, $exist, $regex, $or, $and";
 
-/// A subscription's `filter_config`, in Convoy's JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilterConfig {
-    /// The event types received; `["*"]` (the default, also for `[]` and `null`) is all.
-    #[serde(default = "all_event_types", deserialize_with = "event_types_or_all")]
-    pub event_types: Vec<String>,
-    #[serde(default)]
-    pub filter: FilterSchema,
-}
-
-impl Default for FilterConfig {
-    /// Every event: the subscription Inlet creates for an endpoint that has none.
-    fn default() -> Self {
-        Self {
-            event_types: all_event_types(),
-            filter: FilterSchema::default(),
-        }
-    }
-}
-
-/// The four documents of a filter (`null` or absent is empty: no condition).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilterSchema {
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub headers: Map<String, Value>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub body: Map<String, Value>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub query: Map<String, Value>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub path: Map<String, Value>,
-}
-
-fn all_event_types() -> Vec<String> {
-    vec!["*".to_string()]
-}
-
-fn event_types_or_all<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let types = Option::<Vec<String>>::deserialize(d)?.unwrap_or_default();
-    Ok(if types.is_empty() {
-        all_event_types()
-    } else {
-        types
-    })
-}
-
-// Go clients marshal an empty map as `null`.
-fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
-    Ok(Option::<Map<String, Value>>::deserialize(d)?.unwrap_or_default())
-}
-
 /// Why a filter is refused: where (`filter_config.filter.body.amount.$gte`) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterError {
@@ -177,6 +126,9 @@ pub struct Filter {
     /// `None`: every event type.
     event_types: Option<BTreeSet<String>>,
     schema: CompiledSchema,
+    /// Whether the schema has any condition: without one, an event's parts need not be
+    /// prepared to match it.
+    conditional: bool,
 }
 
 impl Filter {
@@ -190,16 +142,28 @@ impl Filter {
                 &Loc::Key(&Loc::Root("filter_config"), "filter"),
                 "headers",
             )?,
+            conditional: [&schema.headers, &schema.body, &schema.query, &schema.path]
+                .iter()
+                .any(|document| !document.is_empty()),
         })
     }
 
     /// Whether an event of this type, with these parts, goes to the subscription.
     pub fn matches(&self, event_type: &str, parts: &EventParts) -> bool {
-        let type_received = match &self.event_types {
+        self.receives_type(event_type) && self.schema.holds(parts)
+    }
+
+    /// Whether events of this type pass `event_types`.
+    pub fn receives_type(&self, event_type: &str) -> bool {
+        match &self.event_types {
             Some(types) => types.contains(event_type),
             None => true,
-        };
-        type_received && self.schema.holds(parts)
+        }
+    }
+
+    /// Whether matching looks at an event's parts (headers, body, query, path) at all.
+    pub fn is_conditional(&self) -> bool {
+        self.conditional
     }
 }
 
@@ -328,7 +292,8 @@ fn hex_digit(byte: u8) -> Option<u8> {
 #[serde(deny_unknown_fields)]
 pub struct TestFilter {
     pub request: TestRequest,
-    pub schema: TestSchema,
+    /// With `header` for `headers`, as Convoy names it here.
+    pub schema: FilterSchema,
 }
 
 /// A request to test a schema on. Header values may be strings or lists of strings.
@@ -345,27 +310,13 @@ pub struct TestRequest {
     pub path: Value,
 }
 
-/// A [`FilterSchema`] as `test_filter` names its parts (`header`, not `headers`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TestSchema {
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub header: Map<String, Value>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub body: Map<String, Value>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub query: Map<String, Value>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub path: Map<String, Value>,
-}
-
 impl TestFilter {
     /// The answer's `is_match`; a schema that would be refused in a subscription is refused
     /// here too, located under `schema`.
     pub fn is_match(&self) -> Result<bool, FilterError> {
         let schema = &self.schema;
         let compiled = CompiledSchema::compile(
-            [&schema.header, &schema.body, &schema.query, &schema.path],
+            [&schema.headers, &schema.body, &schema.query, &schema.path],
             &Loc::Root("schema"),
             "header",
         )?;
@@ -1800,13 +1751,19 @@ mod tests {
                 message: "needs a number or a string".into()
             })
         );
-        refused.schema.header = json!({"x": 1}).as_object().unwrap().clone();
+        refused.schema.headers = json!({"x": 1}).as_object().unwrap().clone();
         assert_eq!(refused.is_match().unwrap_err().location, "schema.header.x");
 
-        assert!(
-            serde_json::from_value::<TestFilter>(json!({"request": {}, "schema": {"headers": {}}}))
-                .is_err()
+        // A subscription's spelling, `headers`, means the same; an unknown part is refused.
+        let spelled = |schema: Value| {
+            serde_json::from_value::<TestFilter>(json!({"request": {}, "schema": schema}))
+        };
+        let as_subscription = spelled(json!({"headers": {"x": 1}})).unwrap();
+        assert_eq!(
+            as_subscription.schema,
+            spelled(json!({"header": {"x": 1}})).unwrap().schema
         );
+        assert!(spelled(json!({"heads": {}})).is_err());
     }
 
     #[test]

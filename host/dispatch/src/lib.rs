@@ -1,0 +1,556 @@
+//! The delivery worker. It goes over the store's delivery queue whenever deliveries become
+//! due (the store's writer tells it), an attempt ends, or the next retry is due (at the
+//! latest every second), and hands out what is due, endpoint by endpoint: at most
+//! [`PER_ENDPOINT`] attempts in flight to one endpoint and [`CONCURRENCY`] in all, so that
+//! one slow endpoint never holds up the others. Each attempt's outcome (the attempt, the
+//! delivery's new state, its queue entry moved to the next retry or removed) is one durable
+//! write; until it is stored the queue entry stays, so a crash makes what was in flight due
+//! again at once (at least once).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use http::header::RETRY_AFTER;
+use inlet_delivery::request::{body_of, masked_headers, request_headers};
+use inlet_delivery::retry::{Jitter, retry_after};
+use inlet_delivery::send::{Outcome, Outgoing, Sender};
+use inlet_metrics::Metrics;
+use inlet_model::delivery::{Attempt, Delivery, DeliveryStatus, Endpoint, EndpointStatus};
+use inlet_model::{Project, new_uid, rfc3339};
+use inlet_store::{AttemptRecord, Queued, Store, StoreError};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Most attempts in flight at once.
+pub const CONCURRENCY: usize = 256;
+/// Most attempts in flight to one endpoint.
+pub const PER_ENDPOINT: usize = 32;
+/// Most bytes of request bodies held by attempts in flight: events may be megabytes each.
+const BODY_BUDGET: usize = 64 << 20;
+/// Longest wait between two passes over the queue.
+const IDLE_PASS: Duration = Duration::from_secs(1);
+/// A worker that has not gone over the queue for this long is stalled (`/readyz`).
+const STALLED_AFTER: Duration = Duration::from_secs(30);
+/// How long a stop waits for the attempts in flight; those it does not wait for are
+/// attempted again after the restart.
+const DRAIN: Duration = Duration::from_secs(5);
+/// After a failed store write, how long an attempt's delivery rests before it is due again.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+
+pub struct Dispatcher {
+    store: Arc<Store>,
+    sender: Sender,
+    metrics: Arc<Metrics>,
+    in_flight: Mutex<InFlight>,
+    bodies: Semaphore,
+    config: Mutex<Config>,
+    health: Mutex<Health>,
+    /// A due delivery waiting longer for its attempt makes the worker unready: deliveries
+    /// fall behind what arrives.
+    max_lag: Duration,
+}
+
+#[derive(Default)]
+struct InFlight {
+    deliveries: HashSet<String>,
+    per_endpoint: HashMap<String, usize>,
+}
+
+/// Endpoints and projects as last read, valid at one routing version of the store.
+#[derive(Default)]
+struct Config {
+    version: Option<u64>,
+    endpoints: HashMap<(String, String), Option<Arc<Endpoint>>>,
+    projects: HashMap<String, Option<Arc<Project>>>,
+}
+
+#[derive(Debug, Clone)]
+struct Health {
+    /// The last pass over the queue (at first, when the worker was made).
+    last_pass: SystemTime,
+    /// Age of the oldest due delivery left waiting at the last pass.
+    overdue: Duration,
+}
+
+/// Whether the worker keeps up, for `/readyz`.
+#[derive(Debug, Clone)]
+pub enum DeliveryHealth {
+    Ready,
+    /// It has not gone over the queue for this long.
+    Stalled(Duration),
+    /// A due delivery has waited this long for its attempt, more than the limit.
+    Behind {
+        waited: Duration,
+        limit: Duration,
+    },
+}
+
+impl DeliveryHealth {
+    pub fn is_ready(&self) -> bool {
+        matches!(self, DeliveryHealth::Ready)
+    }
+}
+
+impl fmt::Display for DeliveryHealth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeliveryHealth::Ready => f.write_str("ready"),
+            DeliveryHealth::Stalled(since) => write!(
+                f,
+                "the delivery worker has not gone over its queue for {} s",
+                since.as_secs()
+            ),
+            DeliveryHealth::Behind { waited, limit } => write!(
+                f,
+                "deliveries fall behind: one has been due for {} s without an attempt \
+                 (--max-delivery-lag-secs is {}); see inlet_delivery_oldest_overdue_seconds",
+                waited.as_secs(),
+                limit.as_secs()
+            ),
+        }
+    }
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<Store>,
+        sender: Sender,
+        metrics: Arc<Metrics>,
+        max_lag: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            sender,
+            metrics,
+            in_flight: Mutex::default(),
+            bodies: Semaphore::new(BODY_BUDGET),
+            config: Mutex::default(),
+            health: Mutex::new(Health {
+                last_pass: SystemTime::now(),
+                overdue: Duration::ZERO,
+            }),
+            max_lag,
+        })
+    }
+
+    pub fn health(&self) -> DeliveryHealth {
+        let health = lock(&self.health).clone();
+        let since = health.last_pass.elapsed().unwrap_or_default();
+        if since >= STALLED_AFTER {
+            return DeliveryHealth::Stalled(since);
+        }
+        if health.overdue > self.max_lag {
+            return DeliveryHealth::Behind {
+                waited: health.overdue,
+                limit: self.max_lag,
+            };
+        }
+        DeliveryHealth::Ready
+    }
+
+    /// Runs until `stop`, then waits up to [`DRAIN`] for the attempts in flight.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let mut attempts = JoinSet::new();
+        loop {
+            let wait = match self.pass(&mut attempts) {
+                Ok(next_due) => next_due
+                    .and_then(|due| due.duration_since(SystemTime::now()).ok())
+                    .map_or(IDLE_PASS, |wait| wait.min(IDLE_PASS)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the delivery worker cannot read its queue; trying again");
+                    IDLE_PASS
+                }
+            };
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = self.store.deliveries_due() => {}
+                Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        let drained = tokio::time::timeout(DRAIN, async {
+            while attempts.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::info!(
+                in_flight = attempts.len(),
+                "stopped with delivery attempts in flight; they are attempted again after the restart"
+            );
+        }
+    }
+
+    /// Hands out what is due; returns when the next retry is due.
+    fn pass(
+        self: &Arc<Self>,
+        attempts: &mut JoinSet<()>,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        let now = SystemTime::now();
+        self.refresh_config();
+        let scan = {
+            let in_flight = lock(&self.in_flight);
+            let mut free = CONCURRENCY.saturating_sub(in_flight.deliveries.len());
+            self.store.scan_queue(
+                now,
+                |head| {
+                    let endpoint = self.endpoint(&head.project_id, &head.endpoint_id);
+                    if endpoint
+                        .as_ref()
+                        .is_some_and(|e| e.status == EndpointStatus::Paused)
+                    {
+                        return None;
+                    }
+                    let busy = in_flight
+                        .per_endpoint
+                        .get(&head.endpoint_id)
+                        .copied()
+                        .unwrap_or(0);
+                    let n = PER_ENDPOINT.saturating_sub(busy).min(free);
+                    free -= n;
+                    Some(n)
+                },
+                |delivery| in_flight.deliveries.contains(delivery),
+            )?
+        };
+        let overdue = scan
+            .oldest_waiting_ms
+            .map(|due| now.duration_since(from_ms(due)).unwrap_or_default())
+            .unwrap_or_default();
+        *lock(&self.health) = Health {
+            last_pass: now,
+            overdue,
+        };
+        self.metrics
+            .delivery_oldest_overdue_seconds
+            .set(i64::try_from(overdue.as_secs()).unwrap_or(i64::MAX));
+        self.metrics
+            .delivery_worker_last_pass
+            .set(i64::try_from(unix_seconds(now)).unwrap_or(0));
+        for queued in scan.due {
+            let endpoint = self.endpoint(&queued.project_id, &queued.endpoint_id);
+            let project = self.project(&queued.project_id);
+            self.claim(&queued);
+            let dispatcher = self.clone();
+            attempts.spawn(async move {
+                let outcome = match (endpoint, project) {
+                    (Some(endpoint), Some(project)) => {
+                        dispatcher.attempt(&queued, &endpoint, &project).await
+                    }
+                    _ => dispatcher.discard(&queued, "its endpoint was deleted").await,
+                };
+                if let Err(e) = outcome {
+                    tracing::warn!(delivery = %queued.delivery_id, error = %e, "storing a delivery's outcome failed; it is attempted again");
+                    tokio::time::sleep(STORE_RETRY).await;
+                }
+                dispatcher.release(&queued);
+            });
+        }
+        Ok(scan.next_due_ms.map(from_ms))
+    }
+
+    fn claim(&self, queued: &Queued) {
+        let mut in_flight = lock(&self.in_flight);
+        in_flight.deliveries.insert(queued.delivery_id.clone());
+        *in_flight
+            .per_endpoint
+            .entry(queued.endpoint_id.clone())
+            .or_default() += 1;
+        self.metrics
+            .deliveries_in_flight
+            .set(in_flight.deliveries.len() as i64);
+    }
+
+    fn release(&self, queued: &Queued) {
+        let mut in_flight = lock(&self.in_flight);
+        in_flight.deliveries.remove(&queued.delivery_id);
+        if let Some(busy) = in_flight.per_endpoint.get_mut(&queued.endpoint_id) {
+            *busy -= 1;
+            if *busy == 0 {
+                in_flight.per_endpoint.remove(&queued.endpoint_id);
+            }
+        }
+        self.metrics
+            .deliveries_in_flight
+            .set(in_flight.deliveries.len() as i64);
+    }
+
+    /// One attempt of a queued delivery, and its outcome stored.
+    async fn attempt(
+        &self,
+        queued: &Queued,
+        endpoint: &Endpoint,
+        project: &Project,
+    ) -> Result<(), StoreError> {
+        let Some(mut delivery) = self
+            .store
+            .delivery(&queued.project_id, &queued.delivery_id)?
+        else {
+            return self.store.dequeue(queued, None).await;
+        };
+        if delivery.status.is_final() {
+            return self.store.dequeue(queued, None).await;
+        }
+        let Some(event) = self.store.event(&queued.project_id, &delivery.event_id)? else {
+            return self.discard(queued, "its event was deleted").await;
+        };
+        let requested_at = SystemTime::now();
+        let now_unix = i64::try_from(unix_seconds(requested_at)).unwrap_or(0);
+        // A configuration that cannot make a request (e.g. no live secret left) is a failed
+        // attempt, recorded and retried like any: fixing the endpoint lets the retry pass.
+        let request = body_of(&event).and_then(|body| {
+            let headers = request_headers(
+                endpoint,
+                &project.config.signature,
+                &event,
+                &delivery.uid,
+                now_unix,
+                &body,
+            )?;
+            let uri = endpoint
+                .url
+                .parse::<http::Uri>()
+                .map_err(|e| inlet_model::FieldError::new("url", e.to_string()))?;
+            Ok(Outgoing {
+                uri,
+                headers,
+                body,
+                timeout: Duration::from_secs(endpoint.http_timeout.max(1)),
+            })
+        });
+        let (attempt, outcome) = match request {
+            Ok(request) => {
+                let weight =
+                    u32::try_from(request.body.len().clamp(1, BODY_BUDGET)).unwrap_or(u32::MAX);
+                let _held = self
+                    .bodies
+                    .acquire_many(weight)
+                    .await
+                    .map_err(|_| StoreError::Closed)?;
+                let headers = masked_headers(&request.headers);
+                let outcome = self.sender.send(request).await;
+                (
+                    attempt_of(queued, endpoint, &delivery, headers, &outcome),
+                    Some(outcome),
+                )
+            }
+            Err(e) => {
+                tracing::warn!(endpoint = %endpoint.uid, error = %e, "an endpoint's request cannot be made");
+                let mut attempt = unsent_attempt(queued, endpoint, &delivery, requested_at);
+                attempt.error = format!("the request could not be made: {e}");
+                (attempt, None)
+            }
+        };
+        let next_due_ms = self.settle(&mut delivery, outcome.as_ref(), &attempt);
+        self.store
+            .record_attempt(AttemptRecord {
+                delivery,
+                attempt,
+                queued: queued.clone(),
+                next_due_ms,
+            })
+            .await
+    }
+
+    /// The delivery after an attempt: its state, and when the next attempt is due.
+    fn settle(
+        &self,
+        delivery: &mut Delivery,
+        outcome: Option<&Outcome>,
+        attempt: &Attempt,
+    ) -> Option<u64> {
+        let now = SystemTime::now();
+        delivery.metadata.num_trials += 1;
+        delivery.updated_at = rfc3339(now.into());
+        if let Some(outcome) = outcome {
+            delivery.latency_seconds = outcome.latency.as_secs_f64();
+            self.metrics
+                .delivery_attempt_seconds
+                .observe(outcome.latency.as_secs_f64());
+        }
+        if outcome.is_some_and(Outcome::is_success) {
+            self.metrics.delivery("success");
+            delivery.status = DeliveryStatus::Success;
+            delivery.acknowledged_at = Some(delivery.updated_at.clone());
+            delivery.metadata.next_send_time = None;
+            delivery.description.clear();
+            return None;
+        }
+        delivery.description = match outcome.and_then(|o| o.status) {
+            Some(status) => format!("Endpoint returned status code {}", status.as_u16()),
+            None => attempt.error.clone(),
+        };
+        let asked = outcome.and_then(|o| {
+            o.status
+                .and_then(|status| retry_after(status, o.response_headers.get(RETRY_AFTER), now))
+        });
+        let failed = u32::try_from(delivery.metadata.num_trials).unwrap_or(u32::MAX);
+        match delivery
+            .metadata
+            .strategy()
+            .next_retry(failed, asked, Jitter::random())
+        {
+            Some(wait) => {
+                self.metrics.delivery("retry");
+                let due = now + wait;
+                delivery.status = DeliveryStatus::Retry;
+                delivery.metadata.next_send_time = Some(rfc3339(due.into()));
+                Some(to_ms(due))
+            }
+            None => {
+                self.metrics.delivery("failure");
+                delivery.status = DeliveryStatus::Failure;
+                delivery.metadata.next_send_time = None;
+                None
+            }
+        }
+    }
+
+    /// Ends a queued delivery as `Discarded`, saying why (or just dequeues it when it is
+    /// gone with its project).
+    async fn discard(&self, queued: &Queued, why: &str) -> Result<(), StoreError> {
+        let Some(mut delivery) = self
+            .store
+            .delivery(&queued.project_id, &queued.delivery_id)?
+        else {
+            return self.store.dequeue(queued, None).await;
+        };
+        self.metrics.delivery("discarded");
+        delivery.status = DeliveryStatus::Discarded;
+        delivery.description = why.to_string();
+        delivery.metadata.next_send_time = None;
+        delivery.updated_at = rfc3339(SystemTime::now().into());
+        self.store.dequeue(queued, Some(&delivery)).await
+    }
+
+    /// Drops what was read at an older routing version.
+    fn refresh_config(&self) {
+        let version = self.store.routing_version();
+        let mut config = lock(&self.config);
+        if config.version != Some(version) {
+            *config = Config {
+                version: Some(version),
+                ..Config::default()
+            };
+        }
+    }
+
+    fn endpoint(&self, project_id: &str, endpoint_id: &str) -> Option<Arc<Endpoint>> {
+        let key = (project_id.to_string(), endpoint_id.to_string());
+        let mut config = lock(&self.config);
+        if let Some(known) = config.endpoints.get(&key) {
+            return known.clone();
+        }
+        // A read error is logged and the endpoint taken as gone this pass only: not cached.
+        match self.store.endpoint(project_id, endpoint_id) {
+            Ok(found) => {
+                let found = found.map(Arc::new);
+                config.endpoints.insert(key, found.clone());
+                found
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading an endpoint failed");
+                None
+            }
+        }
+    }
+
+    fn project(&self, project_id: &str) -> Option<Arc<Project>> {
+        let mut config = lock(&self.config);
+        if let Some(known) = config.projects.get(project_id) {
+            return known.clone();
+        }
+        match self.store.project(project_id) {
+            Ok(found) => {
+                let found = found.map(Arc::new);
+                config
+                    .projects
+                    .insert(project_id.to_string(), found.clone());
+                found
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading a project failed");
+                None
+            }
+        }
+    }
+}
+
+/// The attempt as recorded: what was sent (secrets masked) and what came back.
+fn attempt_of(
+    queued: &Queued,
+    endpoint: &Endpoint,
+    delivery: &Delivery,
+    request_headers: BTreeMap<String, String>,
+    outcome: &Outcome,
+) -> Attempt {
+    Attempt {
+        ip_address: outcome
+            .remote_addr
+            .map(|addr| addr.ip().to_string())
+            .unwrap_or_default(),
+        request_http_header: request_headers,
+        response_http_header: masked_headers(&outcome.response_headers),
+        http_status: outcome
+            .status
+            .map(|s| {
+                format!("{} {}", s.as_u16(), s.canonical_reason().unwrap_or(""))
+                    .trim_end()
+                    .to_string()
+            })
+            .unwrap_or_default(),
+        response_data: String::from_utf8_lossy(&outcome.response_body).into_owned(),
+        error: outcome.error.clone().unwrap_or_default(),
+        status: outcome.is_success(),
+        requested_at: rfc3339(outcome.requested_at.into()),
+        responded_at: outcome.responded_at.map(|at| rfc3339(at.into())),
+        ..unsent_attempt(queued, endpoint, delivery, outcome.requested_at)
+    }
+}
+
+/// An attempt that sent nothing (yet).
+fn unsent_attempt(
+    queued: &Queued,
+    endpoint: &Endpoint,
+    delivery: &Delivery,
+    requested_at: SystemTime,
+) -> Attempt {
+    Attempt {
+        uid: new_uid(),
+        url: endpoint.url.clone(),
+        method: "POST".into(),
+        endpoint_id: queued.endpoint_id.clone(),
+        project_id: queued.project_id.clone(),
+        msg_id: delivery.uid.clone(),
+        ip_address: String::new(),
+        request_http_header: BTreeMap::new(),
+        response_http_header: BTreeMap::new(),
+        http_status: String::new(),
+        response_data: String::new(),
+        error: String::new(),
+        status: false,
+        requested_at: rfc3339(requested_at.into()),
+        responded_at: None,
+        created_at: String::new(),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn unix_seconds(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn to_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn from_ms(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}

@@ -1,0 +1,490 @@
+//! Delivery to the user's endpoints, as kept: endpoints and their secrets, subscriptions and
+//! their filters, a project's retry strategy and signature settings, deliveries and their
+//! attempts. In Convoy's JSON field names (see `docs/DELIVERY.md` for where Inlet differs).
+//! Evaluating filters is `inlet-route`'s; sending, `inlet-delivery`'s.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{FieldError, Secret};
+
+/// A project's delivery settings: Convoy's project `config` (the parts Inlet honours).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectConfig {
+    /// How failed deliveries are retried, unless their subscription says otherwise.
+    #[serde(default)]
+    pub strategy: RetryStrategy,
+    #[serde(default)]
+    pub signature: SignatureConfig,
+}
+
+/// How the Convoy signature forms are written: the header and the hash and encoding of each
+/// version (a `v<n>=` per version in the advanced form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureConfig {
+    #[serde(default = "default_signature_header")]
+    pub header: String,
+    #[serde(default = "default_signature_versions")]
+    pub versions: Vec<SignatureVersion>,
+}
+
+impl Default for SignatureConfig {
+    fn default() -> Self {
+        Self {
+            header: default_signature_header(),
+            versions: default_signature_versions(),
+        }
+    }
+}
+
+fn default_signature_header() -> String {
+    "X-Convoy-Signature".into()
+}
+
+fn default_signature_versions() -> Vec<SignatureVersion> {
+    vec![SignatureVersion::default()]
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureVersion {
+    /// `SHA256` or `SHA512`.
+    #[serde(default = "default_hash")]
+    pub hash: String,
+    /// `hex` or `base64`.
+    #[serde(default = "default_encoding")]
+    pub encoding: String,
+}
+
+impl Default for SignatureVersion {
+    fn default() -> Self {
+        Self {
+            hash: default_hash(),
+            encoding: default_encoding(),
+        }
+    }
+}
+
+fn default_hash() -> String {
+    "SHA256".into()
+}
+
+fn default_encoding() -> String {
+    "hex".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointStatus {
+    /// Receives its deliveries.
+    #[default]
+    Active,
+    /// Receives nothing: its new deliveries are `Discarded`.
+    Inactive,
+    /// Its deliveries wait until it is activated again.
+    Paused,
+}
+
+/// How an endpoint's requests are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureFormat {
+    /// `X-Convoy-Signature` (simple or advanced, per `advanced_signatures`).
+    #[default]
+    Convoy,
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    StandardWebhooks,
+}
+
+/// An endpoint's signing secret. Several are live during a rotation; one whose
+/// `expires_at` has passed signs no more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointSecret {
+    pub uid: String,
+    pub value: Secret,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A header Inlet sends with every request to the endpoint (Convoy's `api_key`
+/// authentication).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointAuthentication {
+    /// Always `api_key`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub api_key: ApiKeyAuthentication,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyAuthentication {
+    pub header_name: String,
+    pub header_value: Secret,
+}
+
+/// Where a project's events are delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub uid: String,
+    pub project_id: String,
+    /// Groups endpoints: an event sent to an owner (`/events/fanout`) goes to each of them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner_id: String,
+    pub url: String,
+    pub name: String,
+    pub secrets: Vec<EndpointSecret>,
+    pub advanced_signatures: bool,
+    #[serde(default)]
+    pub signature_format: SignatureFormat,
+    #[serde(default)]
+    pub description: String,
+    pub status: EndpointStatus,
+    /// Seconds an attempt may take, connection included.
+    pub http_timeout: u64,
+    /// Stored; enforced by the delivery-operations work (issue 18).
+    #[serde(default)]
+    pub rate_limit: u64,
+    #[serde(default)]
+    pub rate_limit_duration: u64,
+    pub content_type: String,
+    #[serde(default)]
+    pub authentication: Option<EndpointAuthentication>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Which events an endpoint receives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub uid: String,
+    pub name: String,
+    /// Always `api`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub project_id: String,
+    /// Incoming projects: the source whose events it receives.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source_id: String,
+    pub endpoint_id: String,
+    #[serde(default)]
+    pub filter_config: FilterConfig,
+    /// Overrides the project's strategy for this subscription's deliveries.
+    #[serde(default)]
+    pub retry_config: Option<RetryStrategy>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A delivery's state, in Convoy's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt.
+    Scheduled,
+    /// Being attempted (shown while an attempt is in flight; stored as the state before).
+    Processing,
+    /// Not sent: its endpoint is inactive (or was deleted).
+    Discarded,
+    /// Every attempt failed; no retry is left.
+    Failure,
+    /// The endpoint answered 2xx.
+    Success,
+    /// An attempt failed; another is scheduled.
+    Retry,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 6] = [
+        DeliveryStatus::Scheduled,
+        DeliveryStatus::Processing,
+        DeliveryStatus::Discarded,
+        DeliveryStatus::Failure,
+        DeliveryStatus::Success,
+        DeliveryStatus::Retry,
+    ];
+
+    /// Whether no attempt is due any more.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            DeliveryStatus::Discarded | DeliveryStatus::Failure | DeliveryStatus::Success
+        )
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|status| format!("{status:?}").eq_ignore_ascii_case(text))
+    }
+}
+
+/// The retry schedule a delivery got when it was created (Convoy's delivery `metadata`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryMetadata {
+    pub strategy: StrategyType,
+    pub interval_seconds: u64,
+    pub retry_limit: u64,
+    /// Attempts made.
+    pub num_trials: u64,
+    /// When the next attempt is due (none once final).
+    #[serde(default)]
+    pub next_send_time: Option<String>,
+}
+
+impl DeliveryMetadata {
+    pub fn new(strategy: &RetryStrategy, now: &str) -> Self {
+        Self {
+            strategy: strategy.kind,
+            interval_seconds: strategy.duration,
+            retry_limit: strategy.retry_count,
+            num_trials: 0,
+            next_send_time: Some(now.to_string()),
+        }
+    }
+
+    pub fn strategy(&self) -> RetryStrategy {
+        RetryStrategy {
+            kind: self.strategy,
+            duration: self.interval_seconds,
+            retry_count: self.retry_limit,
+        }
+    }
+}
+
+/// One event on its way to one endpoint, through one subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// With `created_at`, not in the stored value: the store key holds the uid.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+    pub project_id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub subscription_id: String,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub metadata: DeliveryMetadata,
+    /// Why it failed or was discarded, last attempt first.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Seconds the last attempt took.
+    #[serde(default)]
+    pub latency_seconds: f64,
+    /// When the endpoint answered 2xx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// One request of a delivery and what came back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+    pub url: String,
+    pub method: String,
+    pub endpoint_id: String,
+    pub project_id: String,
+    /// The delivery's uid (Convoy's name).
+    pub msg_id: String,
+    /// The address connected to.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ip_address: String,
+    /// Secrets (signatures, the authentication header) masked.
+    pub request_http_header: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub response_http_header: std::collections::BTreeMap<String, String>,
+    /// As Convoy: a string, `"200 OK"`; absent when nothing answered.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub http_status: String,
+    /// The start of the answer's body, at most [`MAX_RESPONSE_BYTES`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub response_data: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// Whether it succeeded (as Convoy, left out when false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub status: bool,
+    pub requested_at: String,
+    #[serde(default)]
+    pub responded_at: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub created_at: String,
+}
+
+/// Most bytes of an endpoint's answer kept with an attempt.
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024;
+
+/// Longest `duration` a strategy may have: a day.
+pub const MAX_DURATION_SECONDS: u64 = 86_400;
+/// Most retries a strategy may have.
+pub const MAX_RETRY_COUNT: u64 = 100;
+/// The longest wait of the exponential strategy, before jitter: Convoy's default
+/// `max_retry_seconds` (2 hours).
+pub const MAX_BACKOFF_SECONDS: u64 = 7_200;
+/// The most jitter added to an exponential wait, as in Convoy.
+pub const MAX_JITTER: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StrategyType {
+    /// The same wait, `duration`, before every retry.
+    Linear,
+    /// `duration · 2^(n-1)` before the n-th retry, capped at [`MAX_BACKOFF_SECONDS`], plus
+    /// jitter.
+    Exponential,
+}
+
+/// Convoy's `{"type": "linear"|"exponential", "duration": <seconds>, "retry_count": <n>}`;
+/// omitted fields take the default's values (linear, 100 s, 10 retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetryStrategy {
+    #[serde(rename = "type")]
+    pub kind: StrategyType,
+    /// Seconds: the linear wait, or the first exponential one.
+    pub duration: u64,
+    /// Retries after the first attempt.
+    pub retry_count: u64,
+}
+
+impl Default for RetryStrategy {
+    fn default() -> Self {
+        Self {
+            kind: StrategyType::Linear,
+            duration: 100,
+            retry_count: 10,
+        }
+    }
+}
+
+/// A uniformly random share of the jitter range: `Jitter(0)` adds none, `Jitter(u32::MAX)`
+/// nearly all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Jitter(pub u32);
+
+impl Jitter {
+    pub fn random() -> Self {
+        // Without a random source the retry is merely unjittered.
+        Self(getrandom::u32().unwrap_or(0))
+    }
+}
+
+impl RetryStrategy {
+    /// Checks the bounds; errors name `{field}.duration` or `{field}.retry_count` (`field`
+    /// is where the strategy sits, e.g. `config.strategy`).
+    pub fn validate(&self, field: &str) -> Result<(), FieldError> {
+        if !(1..=MAX_DURATION_SECONDS).contains(&self.duration) {
+            return Err(FieldError::new(
+                format!("{field}.duration"),
+                format!("must be from 1 to {MAX_DURATION_SECONDS} seconds"),
+            ));
+        }
+        if self.retry_count > MAX_RETRY_COUNT {
+            return Err(FieldError::new(
+                format!("{field}.retry_count"),
+                format!("must be at most {MAX_RETRY_COUNT}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// After `failed_attempts` attempts that all failed (the first attempt included), how
+    /// long to wait before the next one, or `None` when no retry is left (the delivery is
+    /// then `Failure`). `retry_after` (see [`retry_after`]) can lengthen the strategy's
+    /// wait, never shorten it: the operator's schedule is the least pacing an endpoint gets.
+    pub fn next_retry(
+        &self,
+        failed_attempts: u32,
+        retry_after: Option<Duration>,
+        jitter: Jitter,
+    ) -> Option<Duration> {
+        let retries_done = u64::from(failed_attempts.saturating_sub(1));
+        if retries_done >= self.retry_count {
+            return None;
+        }
+        let wait = self.delay(failed_attempts, jitter);
+        Some(retry_after.map_or(wait, |asked| wait.max(asked)))
+    }
+
+    /// The strategy's wait after `failed_attempts` failures. Exponential jitter is up to a
+    /// tenth of the wait and at most [`MAX_JITTER`]: proportional, so that short test
+    /// schedules stay short, and as Convoy's 5 s for the long waits.
+    pub fn delay(&self, failed_attempts: u32, jitter: Jitter) -> Duration {
+        match self.kind {
+            StrategyType::Linear => Duration::from_secs(self.duration),
+            StrategyType::Exponential => {
+                let doublings = failed_attempts.saturating_sub(1);
+                let factor = 1u64.checked_shl(doublings).unwrap_or(u64::MAX);
+                let wait_ms = self
+                    .duration
+                    .saturating_mul(factor)
+                    .min(MAX_BACKOFF_SECONDS)
+                    * 1000;
+                let range_ms = (wait_ms / 10).min(MAX_JITTER.as_millis() as u64);
+                // range_ms < 2^13 and the share < 2^32: no overflow.
+                let jitter_ms = (range_ms * u64::from(jitter.0)) >> 32;
+                Duration::from_millis(wait_ms + jitter_ms)
+            }
+        }
+    }
+}
+
+/// A subscription's `filter_config`, in Convoy's JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    /// The event types received; `["*"]` (the default, also for `[]` and `null`) is all.
+    #[serde(default = "all_event_types", deserialize_with = "event_types_or_all")]
+    pub event_types: Vec<String>,
+    #[serde(default)]
+    pub filter: FilterSchema,
+}
+
+impl Default for FilterConfig {
+    /// Every event: the subscription Inlet creates for an endpoint that has none.
+    fn default() -> Self {
+        Self {
+            event_types: all_event_types(),
+            filter: FilterSchema::default(),
+        }
+    }
+}
+
+/// The four documents of a filter (`null` or absent is empty: no condition).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterSchema {
+    /// `header` in `test_filter`'s schema, as Convoy names it there.
+    #[serde(default, alias = "header", deserialize_with = "null_as_empty")]
+    pub headers: Map<String, Value>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub body: Map<String, Value>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub query: Map<String, Value>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub path: Map<String, Value>,
+}
+
+fn all_event_types() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+fn event_types_or_all<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let types = Option::<Vec<String>>::deserialize(d)?.unwrap_or_default();
+    Ok(if types.is_empty() {
+        all_event_types()
+    } else {
+        types
+    })
+}
+
+/// Go clients marshal an empty map as `null`: read it as empty.
+pub fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+    Ok(Option::<Map<String, Value>>::deserialize(d)?.unwrap_or_default())
+}

@@ -1,0 +1,655 @@
+//! What the store keeps for delivery: endpoints, subscriptions, deliveries, their queue and
+//! attempts; and each project's routes, compiled from its subscriptions, with which an
+//! event is stored together with its deliveries (`Store::append`).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use rocksdb::{IteratorMode, ReadOptions};
+
+use inlet_model::delivery::{Attempt, Delivery, DeliveryStatus, Endpoint, Subscription};
+use inlet_model::{Event, with_secrets_exposed};
+use inlet_route::{ProjectRoutes, Route};
+
+use super::writer::{Change, unix_ms};
+use super::{Cf, ListQuery, Loaded, Page, Result, Store, UID_LEN, created_at, key, queue_key};
+
+/// Compiled routes per project, each valid while the routing version it was built at is
+/// current: a change to a project, endpoint or subscription rebuilds them at the next
+/// event of the project.
+#[derive(Default)]
+pub(super) struct RoutingCache(Mutex<HashMap<String, (u64, Arc<ProjectRoutes>)>>);
+
+/// A delivery waiting in the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub project_id: String,
+    pub endpoint_id: String,
+    pub delivery_id: String,
+    /// Milliseconds since the epoch.
+    pub due_ms: u64,
+}
+
+/// One endpoint's place in a pass over the queue.
+#[derive(Debug, Clone)]
+pub struct QueueHead {
+    pub project_id: String,
+    pub endpoint_id: String,
+    /// The due time of its oldest queued delivery, in flight or not.
+    pub oldest_due_ms: u64,
+}
+
+/// What a pass over the queue found.
+#[derive(Debug, Default)]
+pub struct QueueScan {
+    /// Due deliveries handed out, per endpoint in due order.
+    pub due: Vec<Queued>,
+    /// Every endpoint with queued deliveries.
+    pub heads: Vec<QueueHead>,
+    /// The earliest due time after now among the endpoints visited, if any.
+    pub next_due_ms: Option<u64>,
+    /// The due time of the oldest delivery that is due, not in flight, and was not handed
+    /// out (its endpoint was at its limit), among the endpoints served.
+    pub oldest_waiting_ms: Option<u64>,
+}
+
+/// What an attempt changed: stored in one write, which also moves or removes the
+/// delivery's queue entry.
+pub struct AttemptRecord {
+    pub delivery: Delivery,
+    pub attempt: Attempt,
+    pub queued: Queued,
+    /// When the next attempt is due; `None` when the delivery is final.
+    pub next_due_ms: Option<u64>,
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Default)]
+pub struct DeliveryQuery {
+    /// Any of these endpoints (none: all).
+    pub endpoint_ids: Vec<String>,
+    pub event_id: Option<String>,
+    pub subscription_id: Option<String>,
+    pub event_type: Option<String>,
+    /// Any of these statuses (none: all).
+    pub statuses: Vec<DeliveryStatus>,
+    pub range: ListQuery,
+}
+
+impl DeliveryQuery {
+    fn wants(&self, d: &Delivery) -> bool {
+        (self.endpoint_ids.is_empty() || self.endpoint_ids.contains(&d.endpoint_id))
+            && self.event_id.as_ref().is_none_or(|e| *e == d.event_id)
+            && self
+                .subscription_id
+                .as_ref()
+                .is_none_or(|s| *s == d.subscription_id)
+            && self.event_type.as_ref().is_none_or(|t| *t == d.event_type)
+            && (self.statuses.is_empty() || self.statuses.contains(&d.status))
+    }
+}
+
+impl Store {
+    /// The routes of an event, from its project's subscriptions as last committed.
+    pub(super) fn routes(&self, event: &Event) -> Result<Vec<Route>> {
+        let version = self.signals.routing_version.load(Ordering::Acquire);
+        let cached = {
+            let cache = self
+                .routing
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            cache
+                .get(&event.project_id)
+                .filter(|(built, _)| *built == version)
+                .map(|(_, routes)| routes.clone())
+        };
+        let routes = match cached {
+            Some(routes) => routes,
+            None => {
+                let Some(project) = self.project(&event.project_id)? else {
+                    // The write is refused or goes nowhere; nothing to route.
+                    return Ok(Vec::new());
+                };
+                let routes = Arc::new(ProjectRoutes::new(
+                    &project,
+                    &self.endpoints(&project.uid)?,
+                    &self.subscriptions(&project.uid)?,
+                ));
+                let mut cache = self
+                    .routing
+                    .0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                cache.insert(project.uid, (version, routes.clone()));
+                routes
+            }
+        };
+        Ok(routes.routes(event))
+    }
+
+    /// Stores a new endpoint of an existing project, with the subscription it gets when it
+    /// is created without one.
+    pub async fn create_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        subscription: Option<&Subscription>,
+    ) -> Result<()> {
+        let mut changes = vec![
+            Change::Require(Cf::Projects, endpoint.project_id.clone().into_bytes()),
+            put_endpoint(endpoint)?,
+        ];
+        if let Some(subscription) = subscription {
+            changes.push(put_subscription(subscription)?);
+        }
+        self.commit(changes).await
+    }
+
+    /// Stores a changed endpoint; refused when it was deleted meanwhile.
+    pub async fn update_endpoint(&self, endpoint: &Endpoint) -> Result<()> {
+        let changes = vec![
+            Change::Require(Cf::Endpoints, endpoint_key(endpoint)),
+            put_endpoint(endpoint)?,
+        ];
+        self.commit(changes).await
+    }
+
+    /// Deletes an endpoint and its subscriptions. Its queued deliveries are discarded by
+    /// the delivery worker, which finds the endpoint gone.
+    pub async fn delete_endpoint(&self, endpoint: &Endpoint) -> Result<()> {
+        let mut changes = vec![Change::delete(Cf::Endpoints, endpoint_key(endpoint))];
+        for subscription in self.subscriptions(&endpoint.project_id)? {
+            if subscription.endpoint_id == endpoint.uid {
+                changes.push(Change::delete(
+                    Cf::Subscriptions,
+                    key(&subscription.project_id, subscription.uid.as_bytes()),
+                ));
+            }
+        }
+        self.commit(changes).await
+    }
+
+    pub fn endpoint(&self, project_id: &str, endpoint_id: &str) -> Result<Option<Endpoint>> {
+        self.get_json(Cf::Endpoints, &key(project_id, endpoint_id.as_bytes()))
+    }
+
+    pub fn endpoints(&self, project_id: &str) -> Result<Vec<Endpoint>> {
+        self.scan_json(Cf::Endpoints, project_id.as_bytes())
+    }
+
+    /// Stores a new subscription; refused unless its project and endpoint exist.
+    pub async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
+        let changes = vec![
+            Change::Require(Cf::Projects, subscription.project_id.clone().into_bytes()),
+            Change::Require(Cf::Endpoints, subscription_endpoint_key(subscription)),
+            put_subscription(subscription)?,
+        ];
+        self.commit(changes).await
+    }
+
+    /// Stores a changed subscription; refused when it or its endpoint is gone.
+    pub async fn update_subscription(&self, subscription: &Subscription) -> Result<()> {
+        let own = key(&subscription.project_id, subscription.uid.as_bytes());
+        let changes = vec![
+            Change::Require(Cf::Subscriptions, own),
+            Change::Require(Cf::Endpoints, subscription_endpoint_key(subscription)),
+            put_subscription(subscription)?,
+        ];
+        self.commit(changes).await
+    }
+
+    pub async fn delete_subscription(&self, subscription: &Subscription) -> Result<()> {
+        let own = key(&subscription.project_id, subscription.uid.as_bytes());
+        self.commit(vec![Change::delete(Cf::Subscriptions, own)])
+            .await
+    }
+
+    pub fn subscription(
+        &self,
+        project_id: &str,
+        subscription_id: &str,
+    ) -> Result<Option<Subscription>> {
+        self.get_json(
+            Cf::Subscriptions,
+            &key(project_id, subscription_id.as_bytes()),
+        )
+    }
+
+    pub fn subscriptions(&self, project_id: &str) -> Result<Vec<Subscription>> {
+        self.scan_json(Cf::Subscriptions, project_id.as_bytes())
+    }
+
+    pub fn delivery(&self, project_id: &str, delivery_id: &str) -> Result<Option<Delivery>> {
+        let value = self.db.get_pinned_cf(
+            self.cf(Cf::Deliveries),
+            key(project_id, delivery_id.as_bytes()),
+        )?;
+        match value {
+            Some(bytes) => Ok(Some(read_delivery(delivery_id, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A project's deliveries, newest first, in pages bounded as event listings are.
+    pub fn list_deliveries(
+        &self,
+        project_id: &str,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>> {
+        self.walk_back(Cf::Deliveries, project_id, &query.range, |uid, value| {
+            let delivery = read_delivery(uid, value)?;
+            Ok(Loaded::filtered(delivery, value.len(), |d| query.wants(d)))
+        })
+    }
+
+    /// An event's deliveries, oldest first: one per subscription it matched.
+    pub fn event_deliveries(&self, project_id: &str, event_id: &str) -> Result<Vec<Delivery>> {
+        let prefix = key(project_id, event_id.as_bytes());
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .prefix_iterator_cf(self.cf(Cf::EventDeliveries), &prefix)
+        {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let delivery_id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if let Some(delivery) = self.delivery(project_id, &delivery_id)? {
+                out.push(delivery);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A delivery's attempts, oldest first.
+    pub fn attempts(&self, project_id: &str, delivery_id: &str) -> Result<Vec<Attempt>> {
+        let prefix = key(project_id, delivery_id.as_bytes());
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(Cf::Attempts), &prefix) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let mut attempt: Attempt = serde_json::from_slice(&v)?;
+            let uid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            attempt.created_at = created_at(&uid);
+            attempt.uid = uid;
+            out.push(attempt);
+        }
+        Ok(out)
+    }
+
+    /// Notified whenever deliveries become due: new ones stored, retries scheduled.
+    pub async fn deliveries_due(&self) {
+        self.signals.deliveries_due.notified().await
+    }
+
+    /// One pass over the queue, endpoint by endpoint: `take` says how many due deliveries
+    /// (due at or before `now`) of an endpoint to hand out, skipping those `in_flight`
+    /// says are being attempted already; `None` when the endpoint is not served now
+    /// (paused), so that its deliveries do not count as waiting.
+    pub fn scan_queue(
+        &self,
+        now: SystemTime,
+        mut take: impl FnMut(&QueueHead) -> Option<usize>,
+        in_flight: impl Fn(&str) -> bool,
+    ) -> Result<QueueScan> {
+        let now_ms = unix_ms(now);
+        let cf = self.cf(Cf::DeliveryQueue);
+        let mut scan = QueueScan::default();
+        let mut from: Vec<u8> = Vec::new();
+        loop {
+            let mut opts = ReadOptions::default();
+            opts.set_iterate_lower_bound(from.clone());
+            let mut entries = self.db.iterator_cf_opt(cf, opts, IteratorMode::Start);
+            let Some(first) = entries.next() else { break };
+            let (k, v) = first?;
+            let Some(entry) = parse_queue_entry(&k, &v) else {
+                // Not written by this store: skip past it.
+                from = next_key(&k);
+                continue;
+            };
+            let head = QueueHead {
+                project_id: entry.project_id.clone(),
+                endpoint_id: entry.endpoint_id.clone(),
+                oldest_due_ms: entry.due_ms,
+            };
+            let served = take(&head);
+            let mut wanted = served.unwrap_or(0);
+            let endpoint = entry.endpoint_id.clone();
+            let mut candidate = Some(entry);
+            while let Some(entry) = candidate.take() {
+                if entry.due_ms > now_ms {
+                    let next = scan
+                        .next_due_ms
+                        .map_or(entry.due_ms, |n| n.min(entry.due_ms));
+                    scan.next_due_ms = Some(next);
+                    break;
+                }
+                if !in_flight(&entry.delivery_id) {
+                    if wanted == 0 {
+                        if served.is_some() {
+                            let oldest = scan
+                                .oldest_waiting_ms
+                                .map_or(entry.due_ms, |o| o.min(entry.due_ms));
+                            scan.oldest_waiting_ms = Some(oldest);
+                        }
+                        break;
+                    }
+                    scan.due.push(entry);
+                    wanted -= 1;
+                }
+                candidate = match entries.next() {
+                    Some(item) => {
+                        let (k, v) = item?;
+                        parse_queue_entry(&k, &v).filter(|e| e.endpoint_id == endpoint)
+                    }
+                    None => None,
+                };
+            }
+            scan.heads.push(head);
+            // On to the next endpoint: past every key of this one.
+            from = endpoint.into_bytes();
+            from.extend_from_slice(&[0xff; 8]);
+        }
+        Ok(scan)
+    }
+
+    /// Stores an attempt's outcome: the attempt, the delivery as it now is, and its queue
+    /// entry moved to the next due time or removed. Refused ([`StoreError::Missing`]) when
+    /// the delivery is gone (its project was deleted).
+    pub async fn record_attempt(&self, record: AttemptRecord) -> Result<()> {
+        let AttemptRecord {
+            delivery,
+            attempt,
+            queued,
+            next_due_ms,
+        } = record;
+        let project = &queued.project_id;
+        let own = key(project, queued.delivery_id.as_bytes());
+        let mut attempt_key = own.clone();
+        attempt_key.extend_from_slice(attempt.uid.as_bytes());
+        let mut changes = vec![
+            Change::Require(Cf::Deliveries, own.clone()),
+            Change::put(Cf::Deliveries, own, delivery_value(&delivery)?),
+            Change::put(Cf::Attempts, attempt_key, attempt_value(&attempt)?),
+        ];
+        changes.extend(queue_moves(&queued, next_due_ms));
+        self.commit(changes).await
+    }
+
+    /// Ends a queued delivery without an attempt: stored as `delivery` (e.g. `Discarded`
+    /// because its endpoint is gone), or, when the delivery itself is gone, just dequeued.
+    pub async fn dequeue(&self, queued: &Queued, delivery: Option<&Delivery>) -> Result<()> {
+        let mut changes = queue_moves(queued, None);
+        if let Some(delivery) = delivery {
+            let own = key(&queued.project_id, queued.delivery_id.as_bytes());
+            changes.push(Change::Require(Cf::Deliveries, own.clone()));
+            changes.push(Change::put(Cf::Deliveries, own, delivery_value(delivery)?));
+        }
+        self.commit(changes).await
+    }
+}
+
+fn queue_moves(queued: &Queued, next_due_ms: Option<u64>) -> Vec<Change> {
+    let mut changes = vec![Change::delete(
+        Cf::DeliveryQueue,
+        queue_key(&queued.endpoint_id, queued.due_ms, &queued.delivery_id),
+    )];
+    if let Some(due) = next_due_ms {
+        changes.push(Change::put(
+            Cf::DeliveryQueue,
+            queue_key(&queued.endpoint_id, due, &queued.delivery_id),
+            queued.project_id.clone().into_bytes(),
+        ));
+    }
+    changes
+}
+
+fn parse_queue_entry(k: &[u8], v: &[u8]) -> Option<Queued> {
+    if k.len() != 2 * UID_LEN + 8 || v.len() != UID_LEN {
+        return None;
+    }
+    let text = |bytes: &[u8]| std::str::from_utf8(bytes).ok().map(str::to_string);
+    Some(Queued {
+        endpoint_id: text(&k[..UID_LEN])?,
+        due_ms: u64::from_be_bytes(k[UID_LEN..UID_LEN + 8].try_into().ok()?),
+        delivery_id: text(&k[UID_LEN + 8..])?,
+        project_id: text(v)?,
+    })
+}
+
+/// The smallest key after `k`.
+fn next_key(k: &[u8]) -> Vec<u8> {
+    let mut next = k.to_vec();
+    next.push(0);
+    next
+}
+
+fn read_delivery(uid: &str, bytes: &[u8]) -> Result<Delivery> {
+    let mut delivery: Delivery = serde_json::from_slice(bytes)?;
+    delivery.created_at = created_at(uid);
+    delivery.uid = uid.to_string();
+    Ok(delivery)
+}
+
+/// A delivery's stored form: without its uid and creation time, which its key holds.
+fn delivery_value(delivery: &Delivery) -> Result<Vec<u8>> {
+    let mut stored = delivery.clone();
+    stored.uid.clear();
+    stored.created_at.clear();
+    Ok(serde_json::to_vec(&stored)?)
+}
+
+fn attempt_value(attempt: &Attempt) -> Result<Vec<u8>> {
+    let mut stored = attempt.clone();
+    stored.uid.clear();
+    stored.created_at.clear();
+    Ok(serde_json::to_vec(&stored)?)
+}
+
+fn endpoint_key(endpoint: &Endpoint) -> Vec<u8> {
+    key(&endpoint.project_id, endpoint.uid.as_bytes())
+}
+
+fn subscription_endpoint_key(subscription: &Subscription) -> Vec<u8> {
+    key(
+        &subscription.project_id,
+        subscription.endpoint_id.as_bytes(),
+    )
+}
+
+fn put_endpoint(endpoint: &Endpoint) -> Result<Change> {
+    let value = with_secrets_exposed(|| serde_json::to_vec(endpoint))?;
+    Ok(Change::put(Cf::Endpoints, endpoint_key(endpoint), value))
+}
+
+fn put_subscription(subscription: &Subscription) -> Result<Change> {
+    let value = serde_json::to_vec(subscription)?;
+    let own = key(&subscription.project_id, subscription.uid.as_bytes());
+    Ok(Change::put(Cf::Subscriptions, own, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use inlet_metrics::Metrics;
+    use inlet_model::{Project, ProjectType, new_uid};
+
+    use super::*;
+
+    fn project() -> Project {
+        serde_json::from_value(serde_json::json!({
+            "uid": new_uid(), "name": "p", "type": "outgoing",
+            "created_at": "", "updated_at": ""
+        }))
+        .unwrap()
+    }
+
+    fn endpoint(project: &Project) -> Endpoint {
+        serde_json::from_value(serde_json::json!({
+            "uid": new_uid(), "project_id": project.uid, "url": "http://127.0.0.1:1/",
+            "name": "e", "secrets": [], "advanced_signatures": true, "status": "active",
+            "http_timeout": 10, "content_type": "application/json",
+            "created_at": "", "updated_at": ""
+        }))
+        .unwrap()
+    }
+
+    fn subscription(endpoint: &Endpoint, filter: serde_json::Value) -> Subscription {
+        serde_json::from_value(serde_json::json!({
+            "uid": new_uid(), "name": "s", "type": "api", "project_id": endpoint.project_id,
+            "endpoint_id": endpoint.uid, "filter_config": filter,
+            "created_at": "", "updated_at": ""
+        }))
+        .unwrap()
+    }
+
+    fn event(project: &Project, event_type: &str) -> Event {
+        serde_json::from_value(serde_json::json!({
+            "event_type": event_type, "project_id": project.uid, "data": {"n": 1},
+            "raw": "", "raw_encoding": "data"
+        }))
+        .unwrap()
+    }
+
+    fn open(dir: &std::path::Path) -> Store {
+        Store::open(dir, Arc::new(Metrics::default())).unwrap()
+    }
+
+    fn due_now(store: &Store) -> Vec<Queued> {
+        let later = SystemTime::now() + Duration::from_secs(1);
+        store
+            .scan_queue(later, |_| Some(100), |_| false)
+            .unwrap()
+            .due
+    }
+
+    /// The event, its delivery and the delivery's queue entry are one write; a delivery
+    /// whose attempt was never recorded is due again after a reopen (a crash mid-attempt).
+    #[tokio::test]
+    async fn an_event_is_stored_with_its_deliveries_and_they_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let project = project();
+        assert_eq!(project.kind, ProjectType::Outgoing);
+        store.create_project(&project, None).await.unwrap();
+        let endpoint = endpoint(&project);
+        let all = subscription(&endpoint, serde_json::json!({}));
+        store.create_endpoint(&endpoint, Some(&all)).await.unwrap();
+        let paid = subscription(&endpoint, serde_json::json!({"event_types": ["paid"]}));
+        store.create_subscription(&paid).await.unwrap();
+
+        let stored = store.append_event(event(&project, "paid")).await.unwrap();
+        let other = store.append_event(event(&project, "other")).await.unwrap();
+        let deliveries = store.event_deliveries(&project.uid, &stored.uid).unwrap();
+        let mut subscriptions: Vec<_> = deliveries
+            .iter()
+            .map(|d| d.subscription_id.clone())
+            .collect();
+        subscriptions.sort();
+        let mut expected = vec![all.uid.clone(), paid.uid.clone()];
+        expected.sort();
+        assert_eq!(subscriptions, expected);
+        assert!(
+            deliveries
+                .iter()
+                .all(|d| d.status == DeliveryStatus::Scheduled)
+        );
+        assert_eq!(
+            store
+                .event_deliveries(&project.uid, &other.uid)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(due_now(&store).len(), 3);
+
+        drop(store);
+        let store = open(dir.path());
+        let due = due_now(&store);
+        assert_eq!(due.len(), 3);
+        // One recorded as a success leaves the queue; one retried moves to later.
+        let (done, retried) = (&due[0], &due[1]);
+        let mut delivery = store
+            .delivery(&project.uid, &done.delivery_id)
+            .unwrap()
+            .unwrap();
+        delivery.status = DeliveryStatus::Success;
+        let attempt: Attempt = serde_json::from_value(serde_json::json!({
+            "uid": new_uid(), "url": "u", "method": "POST", "endpoint_id": endpoint.uid,
+            "project_id": project.uid, "msg_id": done.delivery_id,
+            "request_http_header": {}, "requested_at": "", "status": true
+        }))
+        .unwrap();
+        let record = |queued: &Queued, delivery: Delivery, next_due_ms| AttemptRecord {
+            delivery,
+            attempt: attempt.clone(),
+            queued: queued.clone(),
+            next_due_ms,
+        };
+        store
+            .record_attempt(record(done, delivery, None))
+            .await
+            .unwrap();
+        let later = unix_ms(SystemTime::now() + Duration::from_secs(3600));
+        let delivery = store
+            .delivery(&project.uid, &retried.delivery_id)
+            .unwrap()
+            .unwrap();
+        store
+            .record_attempt(record(retried, delivery, Some(later)))
+            .await
+            .unwrap();
+        let due = due_now(&store);
+        assert_eq!(due.len(), 1);
+        assert_ne!(due[0].delivery_id, done.delivery_id);
+        assert_ne!(due[0].delivery_id, retried.delivery_id);
+        assert_eq!(
+            store
+                .attempts(&project.uid, &done.delivery_id)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    /// A subscription created after events were routed is used for the next event at once.
+    #[tokio::test]
+    async fn routes_follow_subscription_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let project = project();
+        store.create_project(&project, None).await.unwrap();
+        let endpoint = endpoint(&project);
+        store.create_endpoint(&endpoint, None).await.unwrap();
+        let first = store.append_event(event(&project, "t")).await.unwrap();
+        assert!(
+            store
+                .event_deliveries(&project.uid, &first.uid)
+                .unwrap()
+                .is_empty()
+        );
+        let sub = subscription(&endpoint, serde_json::json!({}));
+        store.create_subscription(&sub).await.unwrap();
+        let second = store.append_event(event(&project, "t")).await.unwrap();
+        assert_eq!(
+            store
+                .event_deliveries(&project.uid, &second.uid)
+                .unwrap()
+                .len(),
+            1
+        );
+        // A subscription of a missing endpoint is refused.
+        let mut orphan = subscription(&endpoint, serde_json::json!({}));
+        orphan.endpoint_id = new_uid();
+        assert!(matches!(
+            store.create_subscription(&orphan).await,
+            Err(crate::StoreError::Missing("endpoint"))
+        ));
+    }
+}
