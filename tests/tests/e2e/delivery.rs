@@ -678,3 +678,71 @@ async fn deliveries_of_a_deleted_endpoint_are_discarded_visibly() {
     assert_eq!(deliveries[0]["status"], "Discarded");
     assert_eq!(deliveries[0]["description"], "its endpoint was deleted");
 }
+
+/// The event bodies of `n` messages addressed to an endpoint, and what the receiver must
+/// have got for them: every `n`, once at least.
+fn addressed_bodies(endpoint: &Value, n: u64) -> Vec<String> {
+    (0..n)
+        .map(|n| {
+            json!({"endpoint_id": endpoint["uid"], "event_type": "t", "data": {"n": n}}).to_string()
+        })
+        .collect()
+}
+
+async fn assert_all_arrive(receiver: &Receiver, n: u64) {
+    let got = receiver.wait_for(n as usize, 60).await;
+    let ns: HashSet<_> = got
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ns, (0..n).collect::<HashSet<_>>());
+}
+
+/// Messages from an SQS queue are delivered like the others.
+#[tokio::test]
+async fn sqs_events_are_delivered_like_http_ones() {
+    let sqs = inlet_tests::sqs::Sqs::start().await;
+    let queue = sqs.create_queue("deliver", 30).await;
+    let mut t = TestServer::start().await;
+    let c = &t.client;
+    let receiver = Receiver::start().await;
+    let (project, _) = project(c, fast(1)).await;
+    let ep = c
+        .create_endpoint(&project, json!({"url": receiver.url("/"), "name": "e"}))
+        .await;
+    c.create_source(&project, inlet_tests::sqs::sqs_source(&sqs, "deliver", 1))
+        .await;
+    sqs.send(&queue, addressed_bodies(&ep, 10)).await;
+    assert_all_arrive(&receiver, 10).await;
+    t.stop().await;
+}
+
+/// Messages from a Pub/Sub subscription are delivered like the others.
+#[tokio::test]
+async fn pubsub_events_are_delivered_like_http_ones() {
+    let pubsub = inlet_tests::pubsub::PubSub::start().await;
+    pubsub.create_topic("deliver").await;
+    pubsub
+        .create_subscription("deliver-inlet", "deliver", 30)
+        .await;
+    let mut t = TestServer::start().await;
+    let c = &t.client;
+    let receiver = Receiver::start().await;
+    let (project, _) = project(c, fast(1)).await;
+    let ep = c
+        .create_endpoint(&project, json!({"url": receiver.url("/"), "name": "e"}))
+        .await;
+    let source = inlet_tests::pubsub::google_source(&pubsub.endpoint, "deliver-inlet", 1);
+    c.create_source(&project, source).await;
+    let payloads: Vec<Vec<u8>> = addressed_bodies(&ep, 10)
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+    pubsub.publish("deliver", &payloads).await;
+    assert_all_arrive(&receiver, 10).await;
+    t.stop().await;
+}
