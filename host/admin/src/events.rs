@@ -124,12 +124,25 @@ impl Serialize for DeliverySummary {
 }
 
 /// Convoy's query names for events and dead letters: `sourceId`, `eventType`, and those of
-/// [`parse_listing`].
+/// [`parse_listing`]; and Inlet's `unrouted=true` (events only: those no subscription
+/// matched).
 fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
     parse_listing(query, |q, name, value| {
         match name {
             "sourceId" => q.source_id = Some(value).filter(|v| !v.is_empty()),
             "eventType" => q.event_type = Some(value).filter(|v| !v.is_empty()),
+            "unrouted" => {
+                q.unrouted = match value.as_str() {
+                    "true" => true,
+                    "false" | "" => false,
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "invalid_query",
+                            "unrouted: must be true or false",
+                        ));
+                    }
+                }
+            }
             _ => {}
         }
         Ok(())

@@ -244,6 +244,27 @@ impl Store {
         })
     }
 
+    /// Whether a listing that keeps only unrouted events must pass over this event: it has
+    /// a delivery. Always `false` for other listings, which look nothing up.
+    pub(super) fn routed(
+        &self,
+        query: &ListQuery,
+        project_id: &str,
+        event_id: &str,
+    ) -> Result<bool> {
+        if !query.unrouted {
+            return Ok(false);
+        }
+        let prefix = key(project_id, event_id.as_bytes());
+        let mut entries = self
+            .db
+            .prefix_iterator_cf(self.cf(Cf::EventDeliveries), &prefix);
+        match entries.next() {
+            Some(item) => Ok(item?.0.starts_with(&prefix)),
+            None => Ok(false),
+        }
+    }
+
     /// An event's deliveries, oldest first: one per subscription it matched.
     pub fn event_deliveries(&self, project_id: &str, event_id: &str) -> Result<Vec<Delivery>> {
         let prefix = key(project_id, event_id.as_bytes());

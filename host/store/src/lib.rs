@@ -322,6 +322,8 @@ pub struct ListQuery {
     pub source_id: Option<String>,
     /// Events only.
     pub event_type: Option<String>,
+    /// Events only: just those stored with no delivery (no subscription matched them).
+    pub unrouted: bool,
     /// Inclusive lower bound.
     pub from_uid: Option<String>,
     /// Exclusive upper bound (an end time or the cursor, whichever is lower).
@@ -722,7 +724,10 @@ impl Store {
                     {
                         Some(bytes) => {
                             let event = read_event(uid, &bytes)?;
-                            Ok(Loaded::filtered(event, bytes.len(), wanted))
+                            let routed = self.routed(query, project_id, uid)?;
+                            Ok(Loaded::filtered(event, bytes.len(), |e| {
+                                !routed && wanted(e)
+                            }))
                         }
                         None => Ok(Loaded {
                             item: None,
@@ -733,7 +738,10 @@ impl Store {
             }
             None => self.walk_back(Cf::Events, project_id, query, |uid, value| {
                 let event = read_event(uid, value)?;
-                Ok(Loaded::filtered(event, value.len(), wanted))
+                let routed = self.routed(query, project_id, uid)?;
+                Ok(Loaded::filtered(event, value.len(), |e| {
+                    !routed && wanted(e)
+                }))
             }),
         }
     }

@@ -403,6 +403,17 @@ async fn incoming_webhooks_are_forwarded_byte_exact_without_credentials() {
     let path = format!("/api/v1/projects/{project}/eventdeliveries?eventId={uid}");
     let data = c.api(Method::GET, &path, ADMIN_TOKEN, None).await.json();
     assert_eq!(data["data"]["content"], json!([]));
+    let listed = c.events(&project, "unrouted=true").await;
+    let listed: Vec<_> = listed["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["uid"].clone())
+        .collect();
+    assert_eq!(listed, [json!(uid)], "only the unrouted event");
+    let path = format!("/api/v1/projects/{project}/events/{uid}");
+    let data = c.api(Method::GET, &path, ADMIN_TOKEN, None).await.json();
+    assert_eq!(data["data"]["deliveries"]["total"], 0);
 }
 
 /// During a rotation both live secrets sign; a Standard Webhooks endpoint is signed as the
