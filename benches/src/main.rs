@@ -73,7 +73,7 @@ async fn main() {
     );
     let signature = hmac_hex("bench", &payload);
     let rest_body = Bytes::from(
-        json!({"endpoint_id": "e", "event_type": "bench", "data": serde_json::from_slice::<Value>(&payload).unwrap()}).to_string(),
+        json!({"owner_id": "bench", "event_type": "bench", "data": serde_json::from_slice::<Value>(&payload).unwrap()}).to_string(),
     );
 
     let scenarios: Vec<(&str, String, Headers, Bytes)> = vec![

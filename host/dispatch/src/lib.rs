@@ -19,7 +19,7 @@ use inlet_delivery::send::{Outcome, Outgoing, Sender};
 use inlet_metrics::Metrics;
 use inlet_model::delivery::{Attempt, Delivery, DeliveryStatus, Endpoint, EndpointStatus};
 use inlet_model::{Project, new_uid, rfc3339};
-use inlet_store::{AttemptRecord, Queued, Store, StoreError};
+use inlet_store::{AttemptRecord, Queued, QueuedEndpoint, Store, StoreError};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -53,10 +53,31 @@ pub struct Dispatcher {
     max_lag: Duration,
 }
 
+/// What the worker holds: the attempts in flight, and the endpoints with queued
+/// deliveries, each with where its next read of the queue starts.
 #[derive(Default)]
 struct InFlight {
     deliveries: HashSet<String>,
     per_endpoint: HashMap<String, usize>,
+    queued: HashMap<String, QueuedEndpoint>,
+}
+
+impl InFlight {
+    fn claim(&mut self, queued: &Queued) {
+        self.deliveries.insert(queued.delivery_id.clone());
+        *self
+            .per_endpoint
+            .entry(queued.endpoint_id.clone())
+            .or_default() += 1;
+    }
+
+    /// Adds queued deliveries of an endpoint: its next read starts no later than them.
+    fn track(&mut self, endpoint_id: String, queued: QueuedEndpoint) {
+        self.queued
+            .entry(endpoint_id)
+            .and_modify(|known| known.from_ms = known.from_ms.min(queued.from_ms))
+            .or_insert(queued);
+    }
 }
 
 /// Endpoints and projects as last read, valid at one routing version of the store.
@@ -153,6 +174,25 @@ impl Dispatcher {
 
     /// Runs until `stop`, then waits up to [`DRAIN`] for the attempts in flight.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        // What is queued already (after a crash: what was in flight too).
+        loop {
+            match self.store.queued_endpoints() {
+                Ok(queued) => {
+                    let mut state = lock(&self.in_flight);
+                    for (endpoint_id, queued) in queued {
+                        state.track(endpoint_id, queued);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the delivery worker cannot read its queue; trying again");
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(IDLE_PASS) => {}
+                    }
+                }
+            }
+        }
         let mut attempts = JoinSet::new();
         loop {
             let wait = match self.pass(&mut attempts) {
@@ -167,7 +207,10 @@ impl Dispatcher {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = self.store.deliveries_due() => {}
-                Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
+                Some(_) = attempts.join_next(), if !attempts.is_empty() => {
+                    // One pass for every attempt that has ended meanwhile.
+                    while attempts.try_join_next().is_some() {}
+                }
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -183,40 +226,86 @@ impl Dispatcher {
         }
     }
 
-    /// Hands out what is due; returns when the next retry is due.
+    /// Hands out what is due, endpoint by endpoint, each read of an endpoint's queue
+    /// starting where no delivery is due before (past the entries of deliveries done);
+    /// returns when the next retry is due.
     fn pass(
         self: &Arc<Self>,
         attempts: &mut JoinSet<()>,
     ) -> Result<Option<SystemTime>, StoreError> {
         let now = SystemTime::now();
+        let now_ms = to_ms(now);
         self.refresh_config();
-        let scan = {
-            let in_flight = lock(&self.in_flight);
-            let mut free = CONCURRENCY.saturating_sub(in_flight.deliveries.len());
-            self.store.scan_queue(
-                now,
-                |head| {
-                    let endpoint = self.endpoint(&head.project_id, &head.endpoint_id);
-                    if endpoint
-                        .as_ref()
-                        .is_some_and(|e| e.status == EndpointStatus::Paused)
-                    {
-                        return None;
+        let mut handed = Vec::new();
+        let mut next_due: Option<u64> = None;
+        let mut oldest_waiting: Option<u64> = None;
+        let earliest =
+            |slot: &mut Option<u64>, ms: u64| *slot = Some(slot.map_or(ms, |t| t.min(ms)));
+        {
+            let mut state = lock(&self.in_flight);
+            for (endpoint_id, queued) in self.store.newly_queued() {
+                state.track(endpoint_id, queued);
+            }
+            let mut free = CONCURRENCY.saturating_sub(state.deliveries.len());
+            let tracked: Vec<(String, QueuedEndpoint)> = state
+                .queued
+                .iter()
+                .map(|(e, q)| (e.clone(), q.clone()))
+                .collect();
+            for (endpoint_id, queued) in tracked {
+                if queued.from_ms > now_ms {
+                    earliest(&mut next_due, queued.from_ms);
+                    continue;
+                }
+                let take = match self.endpoint(&queued.project_id, &endpoint_id) {
+                    // Paused deliveries wait on purpose: not overdue.
+                    Ok(Some(e)) if e.status == EndpointStatus::Paused => continue,
+                    Ok(_) => {
+                        let busy = state.per_endpoint.get(&endpoint_id).copied().unwrap_or(0);
+                        PER_ENDPOINT.saturating_sub(busy).min(free)
                     }
-                    let busy = in_flight
-                        .per_endpoint
-                        .get(&head.endpoint_id)
-                        .copied()
-                        .unwrap_or(0);
-                    let n = PER_ENDPOINT.saturating_sub(busy).min(free);
-                    free -= n;
-                    Some(n)
-                },
-                |delivery| in_flight.deliveries.contains(delivery),
-            )?
-        };
-        let overdue = scan
-            .oldest_waiting_ms
+                    Err(e) => {
+                        tracing::warn!(endpoint = %endpoint_id, error = %e, "reading an endpoint failed; its deliveries wait");
+                        continue;
+                    }
+                };
+                if take == 0 {
+                    earliest(&mut oldest_waiting, queued.from_ms);
+                    continue;
+                }
+                let scan = self.store.scan_endpoint(
+                    &endpoint_id,
+                    queued.from_ms,
+                    now,
+                    take,
+                    |delivery| state.deliveries.contains(delivery),
+                )?;
+                free -= scan.due.len();
+                match scan.from_ms {
+                    Some(from_ms) => {
+                        if from_ms <= now_ms {
+                            earliest(&mut oldest_waiting, from_ms);
+                        } else {
+                            earliest(&mut next_due, from_ms);
+                        }
+                        if let Some(tracked) = state.queued.get_mut(&endpoint_id) {
+                            tracked.from_ms = from_ms;
+                        }
+                    }
+                    None => {
+                        state.queued.remove(&endpoint_id);
+                    }
+                }
+                for queued in &scan.due {
+                    state.claim(queued);
+                }
+                handed.extend(scan.due);
+            }
+            self.metrics
+                .deliveries_in_flight
+                .set(state.deliveries.len() as i64);
+        }
+        let overdue = oldest_waiting
             .map(|due| now.duration_since(from_ms(due)).unwrap_or_default())
             .unwrap_or_default();
         *lock(&self.health) = Health {
@@ -229,60 +318,63 @@ impl Dispatcher {
         self.metrics
             .delivery_worker_last_pass
             .set(i64::try_from(unix_seconds(now)).unwrap_or(0));
-        for queued in scan.due {
-            let endpoint = self.endpoint(&queued.project_id, &queued.endpoint_id);
-            let project = self.project(&queued.project_id);
-            self.claim(&queued);
+        for queued in handed {
             let dispatcher = self.clone();
             attempts.spawn(async move {
-                let outcome = match (endpoint, project) {
-                    (Some(endpoint), Some(project)) => {
-                        dispatcher.attempt(&queued, &endpoint, &project).await
-                    }
-                    _ => dispatcher.discard(&queued, "its endpoint was deleted").await,
+                let slot = EndpointSlot {
+                    dispatcher: &dispatcher,
+                    endpoint_id: &queued.endpoint_id,
                 };
+                let outcome = dispatcher.handle(&queued, slot).await;
+                let failed = outcome.is_err();
                 if let Err(e) = outcome {
                     tracing::warn!(delivery = %queued.delivery_id, error = %e, "storing a delivery's outcome failed; it is attempted again");
                     tokio::time::sleep(STORE_RETRY).await;
                 }
-                dispatcher.release(&queued);
+                dispatcher.release(&queued, failed);
             });
         }
-        Ok(scan.next_due_ms.map(from_ms))
+        Ok(next_due.map(from_ms))
     }
 
-    fn claim(&self, queued: &Queued) {
-        let mut in_flight = lock(&self.in_flight);
-        in_flight.deliveries.insert(queued.delivery_id.clone());
-        *in_flight
-            .per_endpoint
-            .entry(queued.endpoint_id.clone())
-            .or_default() += 1;
-        self.metrics
-            .deliveries_in_flight
-            .set(in_flight.deliveries.len() as i64);
-    }
-
-    fn release(&self, queued: &Queued) {
-        let mut in_flight = lock(&self.in_flight);
-        in_flight.deliveries.remove(&queued.delivery_id);
-        if let Some(busy) = in_flight.per_endpoint.get_mut(&queued.endpoint_id) {
-            *busy -= 1;
-            if *busy == 0 {
-                in_flight.per_endpoint.remove(&queued.endpoint_id);
+    /// One queued delivery: attempted, or discarded when its endpoint is gone.
+    async fn handle(&self, queued: &Queued, slot: EndpointSlot<'_>) -> Result<(), StoreError> {
+        let endpoint = self.endpoint(&queued.project_id, &queued.endpoint_id)?;
+        let project = self.project(&queued.project_id)?;
+        match (endpoint, project) {
+            (Some(endpoint), Some(project)) => {
+                self.attempt(queued, &endpoint, &project, slot).await
             }
+            _ => self.discard(queued, "its endpoint was deleted").await,
+        }
+    }
+
+    /// Ends an attempt's hold on its delivery, once its outcome is stored. When it could
+    /// not be, the delivery's queue entry is still where it was: the next read of its
+    /// endpoint starts there again.
+    fn release(&self, queued: &Queued, failed: bool) {
+        let mut state = lock(&self.in_flight);
+        state.deliveries.remove(&queued.delivery_id);
+        if failed {
+            let again = QueuedEndpoint {
+                project_id: queued.project_id.clone(),
+                from_ms: queued.due_ms,
+            };
+            state.track(queued.endpoint_id.clone(), again);
         }
         self.metrics
             .deliveries_in_flight
-            .set(in_flight.deliveries.len() as i64);
+            .set(state.deliveries.len() as i64);
     }
 
-    /// One attempt of a queued delivery, and its outcome stored.
+    /// One attempt of a queued delivery, and its outcome stored. The endpoint's slot is
+    /// given back as soon as the endpoint has answered.
     async fn attempt(
         &self,
         queued: &Queued,
         endpoint: &Endpoint,
         project: &Project,
+        slot: EndpointSlot<'_>,
     ) -> Result<(), StoreError> {
         let Some(mut delivery) = self
             .store
@@ -331,6 +423,7 @@ impl Dispatcher {
                     .map_err(|_| StoreError::Closed)?;
                 let headers = masked_headers(&request.headers);
                 let outcome = self.sender.send(request).await;
+                drop(slot);
                 (
                     attempt_of(queued, endpoint, &delivery, headers, &outcome),
                     Some(outcome),
@@ -437,42 +530,51 @@ impl Dispatcher {
         }
     }
 
-    fn endpoint(&self, project_id: &str, endpoint_id: &str) -> Option<Arc<Endpoint>> {
+    /// The endpoint, `None` when it is gone. A read error is an error, never "gone": a
+    /// delivery is discarded only for an endpoint that really was deleted.
+    fn endpoint(
+        &self,
+        project_id: &str,
+        endpoint_id: &str,
+    ) -> Result<Option<Arc<Endpoint>>, StoreError> {
         let key = (project_id.to_string(), endpoint_id.to_string());
         let mut config = lock(&self.config);
         if let Some(known) = config.endpoints.get(&key) {
-            return known.clone();
+            return Ok(known.clone());
         }
-        // A read error is logged and the endpoint taken as gone this pass only: not cached.
-        match self.store.endpoint(project_id, endpoint_id) {
-            Ok(found) => {
-                let found = found.map(Arc::new);
-                config.endpoints.insert(key, found.clone());
-                found
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "reading an endpoint failed");
-                None
-            }
-        }
+        let found = self.store.endpoint(project_id, endpoint_id)?.map(Arc::new);
+        config.endpoints.insert(key, found.clone());
+        Ok(found)
     }
 
-    fn project(&self, project_id: &str) -> Option<Arc<Project>> {
+    fn project(&self, project_id: &str) -> Result<Option<Arc<Project>>, StoreError> {
         let mut config = lock(&self.config);
         if let Some(known) = config.projects.get(project_id) {
-            return known.clone();
+            return Ok(known.clone());
         }
-        match self.store.project(project_id) {
-            Ok(found) => {
-                let found = found.map(Arc::new);
-                config
-                    .projects
-                    .insert(project_id.to_string(), found.clone());
-                found
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "reading a project failed");
-                None
+        let found = self.store.project(project_id)?.map(Arc::new);
+        config
+            .projects
+            .insert(project_id.to_string(), found.clone());
+        Ok(found)
+    }
+}
+
+/// One of an endpoint's [`PER_ENDPOINT`] slots, taken when a delivery is handed out and
+/// given back when the endpoint has answered (or no request is made): it bounds the
+/// requests to an endpoint, not the writes of their outcomes.
+struct EndpointSlot<'a> {
+    dispatcher: &'a Dispatcher,
+    endpoint_id: &'a str,
+}
+
+impl Drop for EndpointSlot<'_> {
+    fn drop(&mut self) {
+        let mut state = lock(&self.dispatcher.in_flight);
+        if let Some(busy) = state.per_endpoint.get_mut(self.endpoint_id) {
+            *busy -= 1;
+            if *busy == 0 {
+                state.per_endpoint.remove(self.endpoint_id);
             }
         }
     }

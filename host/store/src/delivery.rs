@@ -32,27 +32,23 @@ pub struct Queued {
     pub due_ms: u64,
 }
 
-/// One endpoint's place in a pass over the queue.
-#[derive(Debug, Clone)]
-pub struct QueueHead {
+/// An endpoint with queued deliveries, as the delivery worker tracks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedEndpoint {
     pub project_id: String,
-    pub endpoint_id: String,
-    /// The due time of its oldest queued delivery, in flight or not.
-    pub oldest_due_ms: u64,
+    /// No queued delivery of the endpoint is due before this (ms since the epoch): where
+    /// its next read of the queue starts, past the entries of deliveries already done.
+    pub from_ms: u64,
 }
 
-/// What a pass over the queue found.
+/// What one read of an endpoint's queue found.
 #[derive(Debug, Default)]
-pub struct QueueScan {
-    /// Due deliveries handed out, per endpoint in due order.
+pub struct EndpointScan {
+    /// Due deliveries handed out, in due order.
     pub due: Vec<Queued>,
-    /// Every endpoint with queued deliveries.
-    pub heads: Vec<QueueHead>,
-    /// The earliest due time after now among the endpoints visited, if any.
-    pub next_due_ms: Option<u64>,
-    /// The due time of the oldest delivery that is due, not in flight, and was not handed
-    /// out (its endpoint was at its limit), among the endpoints served.
-    pub oldest_waiting_ms: Option<u64>,
+    /// Where the next read starts; `None`: nothing is left to hand out (deliveries in
+    /// flight aside).
+    pub from_ms: Option<u64>,
 }
 
 /// What an attempt changed: stored in one write, which also moves or removes the
@@ -308,73 +304,79 @@ impl Store {
         self.signals.deliveries_due.notified().await
     }
 
-    /// One pass over the queue, endpoint by endpoint: `take` says how many due deliveries
-    /// (due at or before `now`) of an endpoint to hand out, skipping those `in_flight`
-    /// says are being attempted already; `None` when the endpoint is not served now
-    /// (paused), so that its deliveries do not count as waiting.
-    pub fn scan_queue(
-        &self,
-        now: SystemTime,
-        mut take: impl FnMut(&QueueHead) -> Option<usize>,
-        in_flight: impl Fn(&str) -> bool,
-    ) -> Result<QueueScan> {
-        let now_ms = unix_ms(now);
+    /// Every endpoint with queued deliveries, with its oldest due time: where the delivery
+    /// worker starts (after that, [`Store::newly_queued`] tells it of new entries). One seek
+    /// per endpoint.
+    pub fn queued_endpoints(&self) -> Result<HashMap<String, QueuedEndpoint>> {
         let cf = self.cf(Cf::DeliveryQueue);
-        let mut scan = QueueScan::default();
+        let mut endpoints = HashMap::new();
         let mut from: Vec<u8> = Vec::new();
         loop {
             let mut opts = ReadOptions::default();
             opts.set_iterate_lower_bound(from.clone());
-            let mut entries = self.db.iterator_cf_opt(cf, opts, IteratorMode::Start);
-            let Some(first) = entries.next() else { break };
+            let Some(first) = self
+                .db
+                .iterator_cf_opt(cf, opts, IteratorMode::Start)
+                .next()
+            else {
+                break;
+            };
             let (k, v) = first?;
-            let Some(entry) = parse_queue_entry(&k, &v) else {
+            match parse_queue_entry(&k, &v) {
+                Some(entry) => {
+                    from = entry.endpoint_id.clone().into_bytes();
+                    from.extend_from_slice(&[0xff; 8]);
+                    let queued = QueuedEndpoint {
+                        project_id: entry.project_id,
+                        from_ms: entry.due_ms,
+                    };
+                    endpoints.insert(entry.endpoint_id, queued);
+                }
                 // Not written by this store: skip past it.
-                from = next_key(&k);
+                None => from = next_key(&k),
+            }
+        }
+        Ok(endpoints)
+    }
+
+    /// The queue entries committed since the last call, as the earliest due time per
+    /// endpoint: what the delivery worker adds to what it tracks.
+    pub fn newly_queued(&self) -> HashMap<String, QueuedEndpoint> {
+        std::mem::take(&mut *self.signals.lock_queued())
+    }
+
+    /// Reads one endpoint's queue from `from_ms` on: hands out at most `take` deliveries
+    /// due at or before `now`, passing over those `in_flight` says are being attempted.
+    pub fn scan_endpoint(
+        &self,
+        endpoint_id: &str,
+        from_ms: u64,
+        now: SystemTime,
+        take: usize,
+        in_flight: impl Fn(&str) -> bool,
+    ) -> Result<EndpointScan> {
+        let now_ms = unix_ms(now);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(queue_key(endpoint_id, from_ms, ""));
+        opts.set_iterate_upper_bound(queue_key(endpoint_id, u64::MAX, ""));
+        let mut scan = EndpointScan::default();
+        for item in self
+            .db
+            .iterator_cf_opt(self.cf(Cf::DeliveryQueue), opts, IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            let Some(entry) = parse_queue_entry(&k, &v) else {
                 continue;
             };
-            let head = QueueHead {
-                project_id: entry.project_id.clone(),
-                endpoint_id: entry.endpoint_id.clone(),
-                oldest_due_ms: entry.due_ms,
-            };
-            let served = take(&head);
-            let mut wanted = served.unwrap_or(0);
-            let endpoint = entry.endpoint_id.clone();
-            let mut candidate = Some(entry);
-            while let Some(entry) = candidate.take() {
-                if entry.due_ms > now_ms {
-                    let next = scan
-                        .next_due_ms
-                        .map_or(entry.due_ms, |n| n.min(entry.due_ms));
-                    scan.next_due_ms = Some(next);
-                    break;
-                }
-                if !in_flight(&entry.delivery_id) {
-                    if wanted == 0 {
-                        if served.is_some() {
-                            let oldest = scan
-                                .oldest_waiting_ms
-                                .map_or(entry.due_ms, |o| o.min(entry.due_ms));
-                            scan.oldest_waiting_ms = Some(oldest);
-                        }
-                        break;
-                    }
-                    scan.due.push(entry);
-                    wanted -= 1;
-                }
-                candidate = match entries.next() {
-                    Some(item) => {
-                        let (k, v) = item?;
-                        parse_queue_entry(&k, &v).filter(|e| e.endpoint_id == endpoint)
-                    }
-                    None => None,
-                };
+            if in_flight(&entry.delivery_id) {
+                continue;
             }
-            scan.heads.push(head);
-            // On to the next endpoint: past every key of this one.
-            from = endpoint.into_bytes();
-            from.extend_from_slice(&[0xff; 8]);
+            if entry.due_ms > now_ms || scan.due.len() == take {
+                // Waiting: the next read starts here.
+                scan.from_ms = Some(entry.due_ms);
+                return Ok(scan);
+            }
+            scan.due.push(entry);
         }
         Ok(scan)
     }
@@ -542,12 +544,17 @@ mod tests {
         Store::open(dir, Arc::new(Metrics::default())).unwrap()
     }
 
+    /// Every delivery due within a second, read as the worker reads the queue.
     fn due_now(store: &Store) -> Vec<Queued> {
         let later = SystemTime::now() + Duration::from_secs(1);
-        store
-            .scan_queue(later, |_| Some(100), |_| false)
-            .unwrap()
-            .due
+        let mut due = Vec::new();
+        for (endpoint, queued) in store.queued_endpoints().unwrap() {
+            let scan = store
+                .scan_endpoint(&endpoint, queued.from_ms, later, 100, |_| false)
+                .unwrap();
+            due.extend(scan.due);
+        }
+        due
     }
 
     /// The event, its delivery and the delivery's queue entry are one write; a delivery
@@ -637,6 +644,49 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    /// The worker learns of every committed queue entry (new deliveries, retries) with its
+    /// due time, and a read of an endpoint's queue hands out at most what it is asked for,
+    /// saying where the next read starts.
+    #[tokio::test]
+    async fn new_queue_entries_are_reported_and_reads_resume_where_they_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let project = project();
+        store.create_project(&project, None).await.unwrap();
+        let endpoint = endpoint(&project);
+        let all = subscription(&endpoint, serde_json::json!({}));
+        store.create_endpoint(&endpoint, Some(&all)).await.unwrap();
+        assert!(store.newly_queued().is_empty());
+        let before = unix_ms(SystemTime::now());
+        for _ in 0..3 {
+            store.append_event(event(&project, "t")).await.unwrap();
+        }
+        let reported = store.newly_queued();
+        let queued = &reported[&endpoint.uid];
+        assert_eq!(queued.project_id, project.uid);
+        assert!(queued.from_ms >= before);
+        assert!(store.newly_queued().is_empty(), "reported once");
+
+        let later = SystemTime::now() + Duration::from_secs(1);
+        let first = store
+            .scan_endpoint(&endpoint.uid, queued.from_ms, later, 2, |_| false)
+            .unwrap();
+        assert_eq!(first.due.len(), 2);
+        let from = first.from_ms.expect("one is left");
+        let held = |d: &str| first.due.iter().any(|q| q.delivery_id == d);
+        let rest = store
+            .scan_endpoint(&endpoint.uid, from, later, 10, held)
+            .unwrap();
+        assert_eq!(rest.due.len(), 1);
+        assert_eq!(rest.from_ms, None);
+        // Nothing is due yet an hour before.
+        let early = SystemTime::now() - Duration::from_secs(3600);
+        let none = store
+            .scan_endpoint(&endpoint.uid, 0, early, 10, |_| false)
+            .unwrap();
+        assert!(none.due.is_empty() && none.from_ms.is_some());
     }
 
     /// A subscription created after events were routed is used for the next event at once.

@@ -21,7 +21,7 @@ use rocksdb::{
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
-pub use delivery::{AttemptRecord, DeliveryQuery, QueueHead, QueueScan, Queued};
+pub use delivery::{AttemptRecord, DeliveryQuery, EndpointScan, Queued, QueuedEndpoint};
 use inlet_metrics::Metrics;
 use inlet_model::{DeadLetter, Event, Project, RawEncoding, Source, rfc3339, with_secrets_exposed};
 pub use reserve::RESERVE_BYTES;
@@ -279,6 +279,31 @@ struct Signals {
     routing_version: AtomicU64,
     /// Notified when deliveries became due ([`Store::deliveries_due`]).
     deliveries_due: tokio::sync::Notify,
+    /// The queue entries committed since the delivery worker last asked, as the earliest
+    /// due time per endpoint ([`Store::newly_queued`]).
+    queued: std::sync::Mutex<std::collections::HashMap<String, QueuedEndpoint>>,
+}
+
+impl Signals {
+    fn lock_queued(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, QueuedEndpoint>> {
+        self.queued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Notes a committed queue entry, before the worker is woken.
+    fn queued(&self, endpoint_id: &str, project_id: &str, due_ms: u64) {
+        let mut queued = self.lock_queued();
+        queued
+            .entry(endpoint_id.to_string())
+            .and_modify(|known| known.from_ms = known.from_ms.min(due_ms))
+            .or_insert_with(|| QueuedEndpoint {
+                project_id: project_id.to_string(),
+                from_ms: due_ms,
+            });
+    }
 }
 
 const ADMIN_TOKEN_KEY: &[u8] = b"admin_token_sha256";

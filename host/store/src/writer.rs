@@ -349,9 +349,14 @@ fn run(
                     reply,
                 } => match check(db, &staged, source, &claimed, &mut records) {
                     Ok((redelivered, claims)) => {
-                        let (stored, queued) =
-                            stage(db, &mut batch, &mut uids, records, &redelivered);
-                        touched.queue |= queued;
+                        let stored = stage(
+                            db,
+                            &mut batch,
+                            &mut uids,
+                            records,
+                            &redelivered,
+                            &mut touched.queued,
+                        );
                         stage_offsets(db, &mut batch, &claims);
                         claimed.extend(claims);
                         pending.push(Pending::Records(reply, stored));
@@ -489,9 +494,9 @@ fn stage(
     uids: &mut ulid::Generator,
     records: Vec<Prepared>,
     redelivered: &[bool],
-) -> (Vec<Stored>, bool) {
+    queued: &mut Vec<QueueEntry>,
+) -> Vec<Stored> {
     let mut stored = Vec::with_capacity(records.len());
-    let mut queued = false;
     let now = inlet_model::now_rfc3339();
     let now_ms = unix_ms(SystemTime::now());
     // Keys are built in one buffer: the batch copies them.
@@ -555,7 +560,11 @@ fn stage(
                         if delivery.status == DeliveryStatus::Scheduled {
                             let queue = queue_key(&delivery.endpoint_id, now_ms, &delivery_uid);
                             put(Cf::DeliveryQueue, "", &queue, project.as_bytes());
-                            queued = true;
+                            queued.push(QueueEntry {
+                                endpoint_id: delivery.endpoint_id,
+                                project_id: project.to_string(),
+                                due_ms: now_ms,
+                            });
                         }
                     }
                 }
@@ -569,7 +578,7 @@ fn stage(
             }
         }
     }
-    (stored, queued)
+    stored
 }
 
 /// The delivery of an event (stored as `event_uid`) through one route, due at once (or
@@ -613,8 +622,15 @@ pub(super) fn unix_ms(at: SystemTime) -> u64 {
 struct Touched {
     sources: bool,
     routing: bool,
-    /// Deliveries became due (new ones, or retries scheduled).
-    queue: bool,
+    /// Deliveries queued (new ones, or retries scheduled).
+    queued: Vec<QueueEntry>,
+}
+
+/// A delivery queue entry put in a batch.
+struct QueueEntry {
+    endpoint_id: String,
+    project_id: String,
+    due_ms: u64,
 }
 
 impl Touched {
@@ -624,7 +640,18 @@ impl Touched {
         };
         self.sources |= matches!(cf, Cf::Sources | Cf::SourceMasks);
         self.routing |= matches!(cf, Cf::Projects | Cf::Endpoints | Cf::Subscriptions);
-        self.queue |= matches!(write, Write::Put(Cf::DeliveryQueue, ..));
+        if let Write::Put(Cf::DeliveryQueue, key, value) = write
+            && key.len() == 2 * UID_LEN + 8
+        {
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            let mut due = [0; 8];
+            due.copy_from_slice(&key[UID_LEN..UID_LEN + 8]);
+            self.queued.push(QueueEntry {
+                endpoint_id: text(&key[..UID_LEN]),
+                project_id: text(value),
+                due_ms: u64::from_be_bytes(due),
+            });
+        }
     }
 
     /// Before any caller hears of the change, so that a cache filled after it cannot be
@@ -636,7 +663,10 @@ impl Touched {
         if self.routing {
             signals.routing_version.fetch_add(1, Ordering::Release);
         }
-        if self.queue {
+        for entry in &self.queued {
+            signals.queued(&entry.endpoint_id, &entry.project_id, entry.due_ms);
+        }
+        if !self.queued.is_empty() {
             signals.deliveries_due.notify_one();
         }
     }

@@ -569,6 +569,7 @@ async fn after_sigkills_every_acknowledged_event_arrives_with_bounded_duplicates
         .create_endpoint(&project, json!({"url": receiver.url("/"), "name": "e"}))
         .await;
     let mut acknowledged = HashSet::new();
+    let mut in_flight = 0;
     let of_round = |round: usize| {
         let round = json!(round);
         receiver
@@ -593,6 +594,8 @@ async fn after_sigkills_every_acknowledged_event_arrives_with_bounded_duplicates
             arrived < PER_ROUND,
             "round {round}: the kill comes mid-delivery ({arrived})"
         );
+        // What is in flight now may arrive twice: its attempts are made again.
+        in_flight += inlet.client.metric("inlet_deliveries_in_flight").await as usize;
         drop(inlet); // SIGKILL
         inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
     }
@@ -612,10 +615,12 @@ async fn after_sigkills_every_acknowledged_event_arrives_with_bounded_duplicates
         "one delivery per event"
     );
     let duplicates = received.len() - deliveries.len();
-    println!("{duplicates} duplicates after {KILLS} kills");
+    println!("{duplicates} duplicates after {KILLS} kills, {in_flight} in flight at them");
+    // The count read just before a kill may miss an attempt started in between: at most
+    // the endpoint's limit of requests is in flight whatever the moment.
     assert!(
-        duplicates <= KILLS * PER_ENDPOINT,
-        "{duplicates} duplicates: more than was in flight at {KILLS} kills"
+        duplicates <= in_flight.max(KILLS * PER_ENDPOINT),
+        "{duplicates} duplicates: more than was in flight at {KILLS} kills ({in_flight})"
     );
 }
 
