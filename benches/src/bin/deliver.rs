@@ -1,6 +1,18 @@
 //! Ingest and delivery side by side (issue 17): the same load generator as the loopback
 //! benchmark (concurrent keep-alive clients posting signed JSON to an HMAC-SHA256 source),
-//! in one process with Inlet and a bare HTTP/1 receiver on loopback, in three scenarios:
+//! in one process with Inlet and a bare HTTP/1 receiver on loopback. First a bare baseline,
+//! the same load (same clients, bodies, number of requests and HMAC header, which nothing
+//! checks) into two bare hyper servers while Inlet idles, for what the machine allows:
+//!
+//! - bare server: reads each body and answers 200;
+//! - bare relay: reads each body, answers 200 at once and forwards the body in a spawned
+//!   task (as Inlet acknowledges before it delivers) with a pooled keep-alive HTTP/1 client
+//!   to the receiver, at most [`RELAY_LIMIT`] forwards in flight (Inlet's per-endpoint
+//!   limit); the share of the bare server's requests/s that it delivers is the ceiling of
+//!   any gateway forwarding every request on these cores.
+//!
+//! Then Inlet, in three scenarios after an unmeasured warm-up (a tenth of the requests,
+//! into the first source; each bare server has its own):
 //!
 //! 1. ingest only: a source whose project has no subscription, so nothing is delivered;
 //! 2. ingest + deliver: the same load into a source with one subscription, each event
@@ -25,16 +37,22 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use inlet_bench::{ADMIN, Bench, Http, numeric_args, process_cpu_time, start_inlet};
 use inlet_model::outbound::AllowList;
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 const SECRET: &str = "bench";
 /// The issue's targets: delivered/s at least this share of ingest-only events/s, and the
 /// p99 acknowledgement → arrival at half load at most this.
 const TARGET_RATIO: f64 = 0.5;
 const TARGET_P99_MS: f64 = 50.0;
+/// Most forwards in flight in the bare relay: Inlet's limit per endpoint
+/// (`inlet_dispatch::PER_ENDPOINT`).
+const RELAY_LIMIT: usize = 32;
 /// Waiting for arrivals ends when none came for this long.
 const ARRIVAL_STALL: Duration = Duration::from_secs(20);
 /// How often gauges are sampled during a scenario.
@@ -71,7 +89,7 @@ async fn main() {
     .await;
 
     // Two incoming projects with an HMAC source each; only the second one's is subscribed.
-    let (_, bare) = hmac_source(&bench, "ingest-only").await;
+    let (_, unsubscribed) = hmac_source(&bench, "ingest-only").await;
     let (project, routed) = hmac_source(&bench, "deliver").await;
     let endpoint = bench
         .create(
@@ -105,21 +123,76 @@ async fn main() {
         range
     };
 
-    let url = |mask: &str| format!("{}/ingest/{mask}", bench.base);
-    let only = scenario(
-        &bench,
+    // The bare baseline, Inlet idle; the same path as Inlet's ingest URLs.
+    let bare_url = |server: &Server| format!("http://{}/ingest/bare", server.addr);
+    let bare = Server::start(|_| {}).await;
+    warm_up(
+        &generator,
+        &receiver,
+        &bare_url(&bare),
+        next(requests / 10),
+        false,
+    )
+    .await;
+    let bare_server = scenario(
+        None,
         &receiver,
         &generator,
-        &url(&bare.1),
+        &bare_url(&bare),
         next(requests),
         None,
         false,
     )
     .await;
-    let foreign = receiver.unique.load(Ordering::Relaxed);
+    drop(bare);
+    settle().await;
+    let relay = relay(receiver.addr).await;
+    warm_up(
+        &generator,
+        &receiver,
+        &bare_url(&relay),
+        next(requests / 10),
+        true,
+    )
+    .await;
+    let bare_relay = scenario(
+        None,
+        &receiver,
+        &generator,
+        &bare_url(&relay),
+        next(requests),
+        None,
+        true,
+    )
+    .await;
+    drop(relay);
+    settle().await;
+
+    let url = |mask: &str| format!("{}/ingest/{mask}", bench.base);
+    // Opens the clients' connections to Inlet and warms the store up.
+    warm_up(
+        &generator,
+        &receiver,
+        &url(&unsubscribed.1),
+        next(requests / 10),
+        false,
+    )
+    .await;
+    let foreign_before = receiver.unique.load(Ordering::Relaxed);
+    let only = scenario(
+        Some(&bench),
+        &receiver,
+        &generator,
+        &url(&unsubscribed.1),
+        next(requests),
+        None,
+        false,
+    )
+    .await;
+    let foreign = receiver.unique.load(Ordering::Relaxed) - foreign_before;
     settle().await;
     let both = scenario(
-        &bench,
+        Some(&bench),
         &receiver,
         &generator,
         &url(&routed.1),
@@ -132,7 +205,7 @@ async fn main() {
     let half_rate = both.ingest_rate / 2.0;
     let half_count = ((half_rate * half_secs as f64) as usize).max(concurrency);
     let half = scenario(
-        &bench,
+        Some(&bench),
         &receiver,
         &generator,
         &url(&routed.1),
@@ -143,6 +216,14 @@ async fn main() {
     .await;
     settle().await;
 
+    let half_name = format!("half load ({:.0}/s, {half_secs} s)", half_rate);
+    let rows = [
+        ("bare server", &bare_server),
+        ("bare relay", &bare_relay),
+        ("ingest only", &only),
+        ("ingest + deliver", &both),
+        (half_name.as_str(), &half),
+    ];
     println!(
         "{:<26} {:>9} {:>7} {:>7} {:>11} {:>8} {:>8} {:>8} {:>8}",
         "scenario",
@@ -155,12 +236,7 @@ async fn main() {
         "e2e max",
         "missing"
     );
-    let half_name = format!("half load ({:.0}/s, {half_secs} s)", half_rate);
-    for (name, report) in [
-        ("ingest only", &only),
-        ("ingest + deliver", &both),
-        (half_name.as_str(), &half),
-    ] {
+    for (name, report) in rows {
         print!(
             "{name:<26} {:>9.0} {:>7.2} {:>7.2}",
             report.ingest_rate, report.request_ms[0], report.request_ms[1]
@@ -177,7 +253,10 @@ async fn main() {
             None => println!(" {:>11} {:>8} {:>8} {:>8} {:>8}", "-", "-", "-", "-", "-"),
         }
     }
-    println!("(e2e: acknowledgement → arrival at the receiver, ms)");
+    println!(
+        "(ingest/s: requests acknowledged per second; e2e: acknowledgement → arrival at the \
+         receiver, ms; bare rows: hyper alone, no Inlet in the path)"
+    );
 
     println!();
     println!(
@@ -194,42 +273,51 @@ async fn main() {
         "overdue",
         "early"
     );
-    for (name, report) in [
-        ("ingest only", &only),
-        ("ingest + deliver", &both),
-        (half_name.as_str(), &half),
-    ] {
-        let p = &report.probe;
+    for (name, report) in rows {
         let (lag, early) = report
             .delivered
             .as_ref()
             .map_or(("-".to_string(), "-".to_string()), |d| {
                 (format!("{}", d.max_backlog), format!("{}", d.early))
             });
-        println!(
-            "{name:<26} {:>6.2} {:>9.0} {:>10.1} {:>8.2} {:>10.2} {:>9.1} {:>9.0} {:>9} {:>8.0} {:>7}",
-            p.cores,
-            p.batches_per_s,
-            p.jobs_per_batch,
-            p.sync_ms,
-            p.attempt_ms,
-            p.in_flight_mean,
-            p.in_flight_max,
-            lag,
-            p.overdue_max_s,
-            early
-        );
+        print!("{name:<26} {:>6.2}", report.probe.cores);
+        match &report.probe.inlet {
+            Some(p) => print!(
+                " {:>9.0} {:>10.1} {:>8.2} {:>10.2} {:>9.1} {:>9.0}",
+                p.batches_per_s,
+                p.jobs_per_batch,
+                p.sync_ms,
+                p.attempt_ms,
+                p.in_flight_mean,
+                p.in_flight_max
+            ),
+            None => print!(
+                " {:>9} {:>10} {:>8} {:>10} {:>9} {:>9}",
+                "-", "-", "-", "-", "-", "-"
+            ),
+        }
+        let overdue = report
+            .probe
+            .inlet
+            .as_ref()
+            .map_or("-".to_string(), |p| format!("{:.0}", p.overdue_max_s));
+        println!(" {lag:>9} {overdue:>8} {early:>7}");
     }
     println!(
         "(cores: the process's CPU time over the scenario's wall time; max lag: most events \
          acknowledged and not yet arrived; overdue: oldest due delivery waiting, s; early: \
          arrivals before their acknowledgement)"
     );
-    for (name, report) in [("ingest + deliver", &both), (half_name.as_str(), &half)] {
+    for (name, report) in rows {
         if let Some(d) = &report.delivered {
             println!(
                 "{name}: ingest took {:.2} s, arrivals {:.2} s after the first ack; {} not yet arrived when ingest ended",
                 report.ingest_secs, d.window_secs, d.backlog_at_ingest_end
+            );
+            let seconds: Vec<String> = d.per_second.iter().map(usize::to_string).collect();
+            println!(
+                "  arrivals in each second from the first ack: {}",
+                seconds.join(" ")
             );
             if !d.missing.is_empty() || d.duplicates > 0 {
                 let shown: Vec<_> = d.missing.iter().take(10).collect();
@@ -251,10 +339,19 @@ async fn main() {
     );
 
     println!();
-    let ratio = both.delivered.as_ref().map_or(0.0, |d| d.rate) / only.ingest_rate;
+    let delivered = |report: &Report| report.delivered.as_ref().map_or(0.0, |d| d.rate);
     println!(
-        "delivered/s ÷ ingest-only events/s: {ratio:.2} (target ≥ {TARGET_RATIO}: {})",
+        "bare relay delivered/s ÷ bare server req/s: {:.2} (the machine's ceiling for forwarding every request)",
+        delivered(&bare_relay) / bare_server.ingest_rate
+    );
+    let ratio = delivered(&both) / only.ingest_rate;
+    println!(
+        "Inlet delivered/s ÷ ingest-only events/s:   {ratio:.2} (target ≥ {TARGET_RATIO}: {})",
         verdict(ratio >= TARGET_RATIO)
+    );
+    println!(
+        "Inlet delivered/s ÷ bare relay delivered/s: {:.2}",
+        delivered(&both) / delivered(&bare_relay)
     );
     let p99 = half
         .delivered
@@ -329,11 +426,17 @@ struct Delivered {
     early: usize,
     max_backlog: usize,
     backlog_at_ingest_end: usize,
+    /// Arrivals in each second from the first acknowledgement.
+    per_second: Vec<usize>,
 }
 
-#[derive(Default)]
 struct Probe {
     cores: f64,
+    /// From Inlet's metrics; none for the bare baseline.
+    inlet: Option<InletProbe>,
+}
+
+struct InletProbe {
     batches_per_s: f64,
     jobs_per_batch: f64,
     sync_ms: f64,
@@ -344,9 +447,10 @@ struct Probe {
 }
 
 /// Sends `count` events numbered from `first` (paced to `rate` events/s in all, when
-/// given); when `delivered`, waits for every acknowledged one to arrive.
+/// given); when `delivered`, waits for every acknowledged one to arrive. With `bench`,
+/// Inlet's metrics are sampled too.
 async fn scenario(
-    bench: &Bench,
+    bench: Option<&Bench>,
     receiver: &Receiver,
     generator: &Generator,
     url: &str,
@@ -354,7 +458,7 @@ async fn scenario(
     rate: Option<f64>,
     delivered: bool,
 ) -> Report {
-    let before = bench.metrics(&PROBES).await;
+    let before = scrape(bench, &PROBES).await;
     let unique_before = receiver.unique.load(Ordering::Relaxed);
     let arrived = || receiver.unique.load(Ordering::Relaxed) - unique_before;
     generator.acked.store(0, Ordering::Relaxed);
@@ -373,10 +477,11 @@ async fn scenario(
         let (mut samples, mut in_flight_max, mut overdue_max, mut backlog_max) =
             (Vec::new(), 0f64, 0f64, 0);
         while !done.load(Ordering::Relaxed) {
-            let gauges = bench.metrics(&GAUGES).await;
-            samples.push(gauges[0]);
-            in_flight_max = in_flight_max.max(gauges[0]);
-            overdue_max = overdue_max.max(gauges[1]);
+            if let Some([in_flight, overdue]) = scrape(bench, &GAUGES).await.as_deref() {
+                samples.push(*in_flight);
+                in_flight_max = in_flight_max.max(*in_flight);
+                overdue_max = overdue_max.max(*overdue);
+            }
             let acked = generator.acked.load(Ordering::Relaxed);
             backlog_max = backlog_max.max(acked.saturating_sub(arrived()));
             tokio::time::sleep(SAMPLE_EVERY).await;
@@ -390,18 +495,22 @@ async fn scenario(
     ) = tokio::join!(work, sampling);
     let wall = started.elapsed().as_secs_f64();
     let cpu = (process_cpu_time() - cpu_before).as_secs_f64();
-    let after = bench.metrics(&PROBES).await;
-    let delta: Vec<f64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    let after = scrape(bench, &PROBES).await;
     let per = |sum: f64, n: f64| if n > 0.0 { sum / n } else { 0.0 };
     let probe = Probe {
         cores: cpu / wall,
-        batches_per_s: delta[1] / wall,
-        jobs_per_batch: per(delta[0], delta[1]),
-        sync_ms: per(delta[2], delta[3]) * 1000.0,
-        attempt_ms: per(delta[4], delta[5]) * 1000.0,
-        in_flight_mean,
-        in_flight_max,
-        overdue_max_s,
+        inlet: after.zip(before).map(|(after, before)| {
+            let delta: Vec<f64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+            InletProbe {
+                batches_per_s: delta[1] / wall,
+                jobs_per_batch: per(delta[0], delta[1]),
+                sync_ms: per(delta[2], delta[3]) * 1000.0,
+                attempt_ms: per(delta[4], delta[5]) * 1000.0,
+                in_flight_mean,
+                in_flight_max,
+                overdue_max_s,
+            }
+        }),
     };
 
     let last_ack = acks.acked.iter().max().copied().unwrap();
@@ -414,10 +523,16 @@ async fn scenario(
         let mut e2e = Vec::with_capacity(count);
         let mut missing = Vec::new();
         let (mut early, mut last_arrival) = (0, first_ack);
+        let mut per_second = Vec::new();
         for (i, (ack, arrival)) in acks.acked.iter().zip(&arrivals).enumerate() {
             match arrival {
                 Some(arrival) => {
                     last_arrival = last_arrival.max(*arrival);
+                    let second = arrival.saturating_duration_since(first_ack).as_secs() as usize;
+                    if per_second.len() <= second {
+                        per_second.resize(second + 1, 0);
+                    }
+                    per_second[second] += 1;
                     e2e.push(if arrival >= ack {
                         (*arrival - *ack).as_secs_f64() * 1000.0
                     } else {
@@ -443,6 +558,7 @@ async fn scenario(
             early,
             max_backlog,
             backlog_at_ingest_end,
+            per_second,
         }
     });
     Report {
@@ -451,6 +567,14 @@ async fn scenario(
         request_ms: [quantile(&latencies, 0.5), quantile(&latencies, 0.99)],
         delivered,
         probe,
+    }
+}
+
+/// These samples from one scrape of Inlet's `/metrics`, when there is an Inlet to scrape.
+async fn scrape(bench: Option<&Bench>, samples: &[&str]) -> Option<Vec<f64>> {
+    match bench {
+        Some(bench) => Some(bench.metrics(samples).await),
+        None => None,
     }
 }
 
@@ -542,41 +666,27 @@ impl Generator {
     }
 }
 
-/// A bare HTTP/1 server on loopback: reads each body, answers 200, and notes when each
-/// sequence number first arrived.
-struct Receiver {
+/// A bare HTTP/1 server on loopback: reads each request's body, hands it to `handle`, and
+/// answers 200 with an empty body.
+struct Server {
     addr: SocketAddr,
-    arrivals: Arc<Mutex<HashMap<u64, Instant>>>,
-    /// Distinct sequence numbers arrived.
-    unique: Arc<AtomicUsize>,
-    duplicates: Arc<AtomicUsize>,
     serving: tokio::task::JoinHandle<()>,
 }
 
-impl Receiver {
-    async fn start() -> Self {
+impl Server {
+    async fn start(handle: impl Fn(Bytes) + Send + Sync + 'static) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let arrivals: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
-        let unique: Arc<AtomicUsize> = Arc::default();
-        let duplicates: Arc<AtomicUsize> = Arc::default();
-        let state = (arrivals.clone(), unique.clone(), duplicates.clone());
+        let handle = Arc::new(handle);
         let serving = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let _ = tcp.set_nodelay(true);
-                let state = state.clone();
+                let handle = handle.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
-                        let (arrivals, unique, duplicates) = state.clone();
+                        let handle = handle.clone();
                         async move {
-                            let body = request.into_body().collect().await?.to_bytes();
-                            let at = Instant::now();
-                            let seq = sequence_number(&body).expect("a benchmark body");
-                            if arrivals.lock().unwrap().insert(seq, at).is_some() {
-                                duplicates.fetch_add(1, Ordering::Relaxed);
-                            } else {
-                                unique.fetch_add(1, Ordering::Relaxed);
-                            }
+                            handle(request.into_body().collect().await?.to_bytes());
                             Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::new())))
                         }
                     });
@@ -586,12 +696,101 @@ impl Receiver {
                 });
             }
         });
+        Self { addr, serving }
+    }
+}
+
+impl Drop for Server {
+    /// Stops accepting; open connections are served until their clients close them.
+    fn drop(&mut self) {
+        self.serving.abort();
+    }
+}
+
+/// The bare relay: a [`Server`] that forwards each body to `target` in a spawned task,
+/// after answering, with a pooled keep-alive HTTP/1 client, at most [`RELAY_LIMIT`]
+/// forwards in flight; what failed to forward is missing at the receiver.
+async fn relay(target: SocketAddr) -> Server {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(connector);
+    let uri: Arc<str> = Arc::from(format!("http://{target}/hook"));
+    let permits = Arc::new(Semaphore::new(RELAY_LIMIT));
+    Server::start(move |body| {
+        let (client, uri, permits) = (client.clone(), uri.clone(), permits.clone());
+        tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await.unwrap();
+            let request = Request::builder()
+                .method(Method::POST)
+                .uri(&*uri)
+                .header("content-type", "application/json")
+                .body(Full::new(body))
+                .unwrap();
+            let forwarded = match client.request(request).await {
+                Ok(response) => response.into_body().collect().await.map(drop),
+                Err(error) => {
+                    eprintln!("bare relay: {error}");
+                    return;
+                }
+            };
+            if let Err(error) = forwarded {
+                eprintln!("bare relay: {error}");
+            }
+        });
+    })
+    .await
+}
+
+/// Unmeasured: sends `count` events from `first`, opening the clients' connections (and
+/// warming Inlet's store up); when they are `delivered`, waits for them to arrive, so that
+/// none arrives in the next scenario.
+async fn warm_up(
+    generator: &Generator,
+    receiver: &Receiver,
+    url: &str,
+    (first, count): (u64, usize),
+    delivered: bool,
+) {
+    let unique = receiver.unique.load(Ordering::Relaxed);
+    generator.drive(url, first, count, None).await;
+    if delivered {
+        receiver.wait_for(unique + count).await;
+    }
+}
+
+/// A bare [`Server`] that notes when each sequence number first arrived.
+struct Receiver {
+    addr: SocketAddr,
+    arrivals: Arc<Mutex<HashMap<u64, Instant>>>,
+    /// Distinct sequence numbers arrived.
+    unique: Arc<AtomicUsize>,
+    duplicates: Arc<AtomicUsize>,
+    _server: Server,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        let arrivals: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+        let unique: Arc<AtomicUsize> = Arc::default();
+        let duplicates: Arc<AtomicUsize> = Arc::default();
+        let (seen, first, again) = (arrivals.clone(), unique.clone(), duplicates.clone());
+        let server = Server::start(move |body| {
+            let at = Instant::now();
+            let seq = sequence_number(&body).expect("a benchmark body");
+            if seen.lock().unwrap().insert(seq, at).is_some() {
+                again.fetch_add(1, Ordering::Relaxed);
+            } else {
+                first.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .await;
         Self {
-            addr,
+            addr: server.addr,
             arrivals,
             unique,
             duplicates,
-            serving,
+            _server: server,
         }
     }
 
@@ -620,12 +819,6 @@ impl Receiver {
             .map(|seq| arrivals.get(&seq).copied())
             .collect();
         (at, self.duplicates.load(Ordering::Relaxed))
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.serving.abort();
     }
 }
 

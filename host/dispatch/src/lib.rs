@@ -1,8 +1,11 @@
 //! The delivery worker. It goes over the store's delivery queue whenever deliveries become
 //! due (the store's writer tells it), an attempt ends, or the next retry is due (at the
 //! latest every second), and hands out what is due, endpoint by endpoint: at most
-//! [`PER_ENDPOINT`] attempts in flight to one endpoint and [`CONCURRENCY`] in all, so that
-//! one slow endpoint never holds up the others. Each attempt's outcome (the attempt, the
+//! [`PER_ENDPOINT`] requests in flight to one endpoint and [`CONCURRENCY`] attempts in all,
+//! so that one slow endpoint never holds up the others. It reads an endpoint's queue from
+//! the time before which none of its deliveries is due, which it keeps from the store's
+//! reports of new entries: done deliveries leave tombstones at the front of the queue, and
+//! reading past them on every pass made delivery cost grow with everything delivered. Each attempt's outcome (the attempt, the
 //! delivery's new state, its queue entry moved to the next retry or removed) is one durable
 //! write; until it is stored the queue entry stays, so a crash makes what was in flight due
 //! again at once (at least once).
