@@ -611,6 +611,7 @@ fn attempt_of(
         status: outcome.is_success(),
         requested_at: rfc3339(outcome.requested_at.into()),
         responded_at: outcome.responded_at.map(|at| rfc3339(at.into())),
+        latency_seconds: outcome.latency.as_secs_f64(),
         ..unsent_attempt(queued, endpoint, delivery, outcome.requested_at)
     }
 }
@@ -638,6 +639,7 @@ fn unsent_attempt(
         status: false,
         requested_at: rfc3339(requested_at.into()),
         responded_at: None,
+        latency_seconds: 0.0,
         created_at: String::new(),
     }
 }

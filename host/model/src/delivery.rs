@@ -313,6 +313,9 @@ pub struct Attempt {
     pub requested_at: String,
     #[serde(default)]
     pub responded_at: Option<String>,
+    /// Seconds from sending the request to its end (the answer read, or the failure).
+    #[serde(default)]
+    pub latency_seconds: f64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created_at: String,
 }
