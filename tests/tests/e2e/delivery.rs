@@ -144,7 +144,8 @@ async fn an_event_arrives_signed_and_byte_exact_and_its_attempt_is_recorded() {
     assert_eq!(attempt["http_status"], "200 OK");
     assert_eq!(attempt["status"], true);
     assert_eq!(attempt["response_data"], "thanks");
-    assert!(attempt["latency_seconds"].as_f64().unwrap() > 0.0);
+    let latency = attempt["latency_seconds"].as_f64();
+    assert!(latency.is_some_and(|l| l > 0.0), "{attempt}");
     assert_eq!(attempt["msg_id"], delivery["uid"]);
     let recorded = attempt.to_string();
     assert!(
