@@ -397,8 +397,8 @@ impl Store {
         attempt_key.extend_from_slice(attempt.uid.as_bytes());
         let mut changes = vec![
             Change::Require(Cf::Deliveries, own.clone()),
-            Change::put(Cf::Deliveries, own, delivery_value(&delivery)?),
-            Change::put(Cf::Attempts, attempt_key, attempt_value(&attempt)?),
+            Change::put(Cf::Deliveries, own, delivery_value(delivery)?),
+            Change::put(Cf::Attempts, attempt_key, attempt_value(attempt)?),
         ];
         changes.extend(queue_moves(&queued, next_due_ms));
         self.commit(changes).await
@@ -411,7 +411,8 @@ impl Store {
         if let Some(delivery) = delivery {
             let own = key(&queued.project_id, queued.delivery_id.as_bytes());
             changes.push(Change::Require(Cf::Deliveries, own.clone()));
-            changes.push(Change::put(Cf::Deliveries, own, delivery_value(delivery)?));
+            let value = delivery_value(delivery.clone())?;
+            changes.push(Change::put(Cf::Deliveries, own, value));
         }
         self.commit(changes).await
     }
@@ -460,18 +461,16 @@ fn read_delivery(uid: &str, bytes: &[u8]) -> Result<Delivery> {
 }
 
 /// A delivery's stored form: without its uid and creation time, which its key holds.
-fn delivery_value(delivery: &Delivery) -> Result<Vec<u8>> {
-    let mut stored = delivery.clone();
-    stored.uid.clear();
-    stored.created_at.clear();
-    Ok(serde_json::to_vec(&stored)?)
+fn delivery_value(mut delivery: Delivery) -> Result<Vec<u8>> {
+    delivery.uid.clear();
+    delivery.created_at.clear();
+    Ok(serde_json::to_vec(&delivery)?)
 }
 
-fn attempt_value(attempt: &Attempt) -> Result<Vec<u8>> {
-    let mut stored = attempt.clone();
-    stored.uid.clear();
-    stored.created_at.clear();
-    Ok(serde_json::to_vec(&stored)?)
+fn attempt_value(mut attempt: Attempt) -> Result<Vec<u8>> {
+    attempt.uid.clear();
+    attempt.created_at.clear();
+    Ok(serde_json::to_vec(&attempt)?)
 }
 
 fn endpoint_key(endpoint: &Endpoint) -> Vec<u8> {
