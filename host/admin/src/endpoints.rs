@@ -58,6 +58,7 @@ struct EndpointInput {
     rate_limit: Option<u64>,
     rate_limit_duration: Option<Seconds>,
     content_type: Option<String>,
+    ordered: Option<bool>,
     /// `null` removes it.
     #[serde(default, deserialize_with = "nullable")]
     authentication: Option<Option<EndpointAuthentication>>,
@@ -87,6 +88,7 @@ pub async fn create(
         http_timeout: DEFAULT_HTTP_TIMEOUT,
         rate_limit: 0,
         rate_limit_duration: 0,
+        ordered: false,
         content_type: DEFAULT_CONTENT_TYPE.into(),
         authentication: None,
         created_at: now.clone(),
@@ -357,6 +359,33 @@ fn find(state: &Admin, project_id: &str, endpoint_id: &str) -> Result<Endpoint, 
 }
 
 /// Checks each field given and applies it.
+/// Most requests a rate limit may allow per window, and the longest window.
+const MAX_RATE_LIMIT: u64 = 1_000_000;
+const MAX_RATE_LIMIT_DURATION: u64 = 86_400;
+
+/// A limit needs its window (Convoy's `0` is no limit); both are bounded.
+fn check_rate_limit(endpoint: &Endpoint) -> Result<(), ApiError> {
+    if endpoint.rate_limit > MAX_RATE_LIMIT {
+        return Err(field(
+            "rate_limit",
+            format!("must be at most {MAX_RATE_LIMIT} requests (0: no limit)"),
+        ));
+    }
+    if endpoint.rate_limit_duration > MAX_RATE_LIMIT_DURATION {
+        return Err(field(
+            "rate_limit_duration",
+            format!("must be at most {MAX_RATE_LIMIT_DURATION} seconds"),
+        ));
+    }
+    if endpoint.rate_limit > 0 && endpoint.rate_limit_duration == 0 {
+        return Err(field(
+            "rate_limit_duration",
+            "required with rate_limit: the seconds in which at most rate_limit requests are sent",
+        ));
+    }
+    Ok(())
+}
+
 fn apply(endpoint: &mut Endpoint, input: EndpointInput, state: &Admin) -> Result<(), ApiError> {
     if let Some(url) = input.url {
         let url = url.trim();
@@ -396,6 +425,10 @@ fn apply(endpoint: &mut Endpoint, input: EndpointInput, state: &Admin) -> Result
     }
     if let Some(Seconds(duration)) = input.rate_limit_duration {
         endpoint.rate_limit_duration = duration;
+    }
+    check_rate_limit(endpoint)?;
+    if let Some(ordered) = input.ordered {
+        endpoint.ordered = ordered;
     }
     if let Some(content_type) = input.content_type {
         let content_type = content_type.trim();

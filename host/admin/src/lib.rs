@@ -22,7 +22,7 @@ use inlet_auth::{Auth, Caller};
 use inlet_brokers::Brokers;
 use inlet_delivery::connect::Policy;
 use inlet_metrics::Metrics;
-use inlet_model::{FieldError, Invalid};
+use inlet_model::{FieldError, Invalid, parse_go_duration};
 use inlet_plugin_host::PluginHost;
 use inlet_store::{Store, StoreError};
 use inlet_web::{ApiError, ListPage, json_body, ok};
@@ -242,7 +242,7 @@ impl<'de> Deserialize<'de> for Seconds {
         }
         match Form::deserialize(d) {
             Ok(Form::Number(n)) => Ok(Seconds(n)),
-            Ok(Form::Text(text)) => parse_duration(&text).map(Seconds).ok_or_else(|| {
+            Ok(Form::Text(text)) => parse_go_duration(&text).map(Seconds).ok_or_else(|| {
                 serde::de::Error::custom(format!(
                     "{text:?}: expected whole seconds, as a number or a duration such as \"10s\", \"1m\" or \"1h30m\""
                 ))
@@ -252,37 +252,6 @@ impl<'de> Deserialize<'de> for Seconds {
             )),
         }
     }
-}
-
-/// Go's duration syntax, in whole hours, minutes and seconds: `"0"`, `"90s"`, `"1h30m"`.
-fn parse_duration(text: &str) -> Option<u64> {
-    let mut rest = text.trim();
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit] {
-            "h" => 3600,
-            "m" => 60,
-            "s" => 1,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(factor)?)?;
-        rest = &rest[unit..];
-    }
-    Some(total)
 }
 
 #[cfg(test)]

@@ -10,13 +10,16 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use inlet_auth::new_api_key;
 use inlet_delivery::signature::{ConvoyScheme, Encoding, Hash};
-use inlet_model::delivery::{ProjectConfig, RetryStrategy, SignatureConfig};
+use inlet_model::delivery::{
+    CircuitBreakerConfig, META_EVENT_TYPES, MetaEventConfig, ProjectConfig, RetentionPolicy,
+    RetryStrategy, SignatureConfig,
+};
 use inlet_model::{Project, ProjectType, new_uid, now_rfc3339};
 use inlet_store::Store;
 use inlet_web::{ApiError, ApiPath, ListPage, ok};
 use serde::{Deserialize, Serialize};
 
-use crate::{Admin, field, invalid};
+use crate::{Admin, field, invalid, nullable};
 
 /// Most signature versions a project may have: each adds a signature per live secret to
 /// every request's header.
@@ -36,6 +39,14 @@ struct ProjectInput {
 struct ConfigInput {
     strategy: Option<RetryStrategy>,
     signature: Option<SignatureConfig>,
+    disable_endpoint: Option<bool>,
+    circuit_breaker: Option<CircuitBreakerConfig>,
+    /// `null` keeps everything for ever.
+    #[serde(default, deserialize_with = "nullable")]
+    retention_policy: Option<Option<RetentionPolicy>>,
+    /// `null` sends none.
+    #[serde(default, deserialize_with = "nullable")]
+    meta_event: Option<Option<MetaEventConfig>>,
 }
 
 impl ConfigInput {
@@ -46,6 +57,25 @@ impl ConfigInput {
         }
         if let Some(signature) = self.signature {
             config.signature = valid_signature(signature)?;
+        }
+        if let Some(disable) = self.disable_endpoint {
+            config.disable_endpoint = disable;
+        }
+        if let Some(breaker) = self.circuit_breaker {
+            breaker.validate().map_err(invalid)?;
+            config.circuit_breaker = breaker;
+        }
+        if let Some(retention) = self.retention_policy {
+            if let Some(policy) = &retention {
+                policy.duration().map_err(invalid)?;
+            }
+            config.retention_policy = retention;
+        }
+        if let Some(meta) = self.meta_event {
+            if let Some(meta) = &meta {
+                valid_meta_event(meta)?;
+            }
+            config.meta_event = meta;
         }
         Ok(())
     }
@@ -79,6 +109,29 @@ fn valid_signature(mut signature: SignatureConfig) -> Result<SignatureConfig, Ap
             .into();
     }
     Ok(signature)
+}
+
+/// The meta event types must be known; the endpoint is checked when a meta event is sent
+/// (it may be created after the project).
+fn valid_meta_event(meta: &MetaEventConfig) -> Result<(), ApiError> {
+    if meta.is_enabled && meta.endpoint_id.trim().is_empty() {
+        return Err(field(
+            "config.meta_event.endpoint_id",
+            "required when meta events are enabled: the endpoint that receives them",
+        ));
+    }
+    for (i, kind) in meta.event_type.iter().enumerate() {
+        if !META_EVENT_TYPES.contains(&kind.as_str()) {
+            return Err(field(
+                &format!("config.meta_event.event_type[{i}]"),
+                format!(
+                    "{kind:?} is not a meta event type; one of {}",
+                    META_EVENT_TYPES.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn valid_name(name: Option<String>) -> Result<String, ApiError> {

@@ -351,6 +351,7 @@ mod tests {
             http_timeout: 10,
             rate_limit: 0,
             rate_limit_duration: 0,
+            ordered: false,
             content_type: String::new(),
             authentication: None,
             created_at: "2023-01-01T00:00:00Z".into(),

@@ -18,7 +18,131 @@ pub struct ProjectConfig {
     pub strategy: RetryStrategy,
     #[serde(default)]
     pub signature: SignatureConfig,
+    /// An endpoint one of whose deliveries fails for good (no retry left) becomes
+    /// `inactive` (Convoy's `disable_endpoint`).
+    #[serde(default)]
+    pub disable_endpoint: bool,
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
+    /// How long events, their deliveries and attempts are kept; absent: for ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_policy: Option<RetentionPolicy>,
+    /// Where Inlet sends the project's meta events (endpoints disabled, circuits opened,
+    /// deliveries failed for good).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_event: Option<MetaEventConfig>,
 }
+
+/// When an endpoint's circuit opens and how long it stays open (Convoy's names; its
+/// percentage thresholds and sampling are not used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CircuitBreakerConfig {
+    /// Failed attempts in a row that open the circuit.
+    pub consecutive_failure_threshold: u64,
+    /// Seconds an open circuit waits before one probe attempt; its success closes it.
+    pub error_timeout: u64,
+    /// Minutes over which an endpoint's success and failure counts (and failure rate) run.
+    pub observability_window: u64,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        Self {
+            consecutive_failure_threshold: 10,
+            error_timeout: 30,
+            observability_window: 5,
+        }
+    }
+}
+
+/// Most of each circuit breaker setting.
+pub const MAX_FAILURE_THRESHOLD: u64 = 10_000;
+pub const MAX_ERROR_TIMEOUT_SECONDS: u64 = 86_400;
+pub const MAX_OBSERVABILITY_WINDOW_MINUTES: u64 = 1_440;
+
+impl CircuitBreakerConfig {
+    /// Checks the bounds; errors name `config.circuit_breaker.<field>`.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let bounded = |name: &str, value: u64, max: u64, unit: &str| {
+            if (1..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(FieldError::new(
+                    format!("config.circuit_breaker.{name}"),
+                    format!("must be from 1 to {max}{unit}"),
+                ))
+            }
+        };
+        bounded(
+            "consecutive_failure_threshold",
+            self.consecutive_failure_threshold,
+            MAX_FAILURE_THRESHOLD,
+            "",
+        )?;
+        bounded(
+            "error_timeout",
+            self.error_timeout,
+            MAX_ERROR_TIMEOUT_SECONDS,
+            " seconds",
+        )?;
+        bounded(
+            "observability_window",
+            self.observability_window,
+            MAX_OBSERVABILITY_WINDOW_MINUTES,
+            " minutes",
+        )
+    }
+}
+
+/// Convoy's `{"policy": "720h"}`: a duration in Go's syntax (`"72h"`, `"1h30m"`, `"90s"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicy {
+    pub policy: String,
+}
+
+/// The shortest retention: shorter ones would race the deliveries they keep.
+pub const MIN_RETENTION: Duration = Duration::from_secs(1);
+
+impl RetentionPolicy {
+    /// How long records are kept; errors name `config.retention_policy.policy`.
+    pub fn duration(&self) -> Result<Duration, FieldError> {
+        let invalid = |why: String| FieldError::new("config.retention_policy.policy", why);
+        let kept = crate::parse_go_duration(&self.policy)
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{:?} is not a duration such as \"720h\" or \"1h30m\"",
+                    self.policy
+                ))
+            })?;
+        if kept < MIN_RETENTION {
+            return Err(invalid(format!(
+                "must be at least {} s",
+                MIN_RETENTION.as_secs()
+            )));
+        }
+        Ok(kept)
+    }
+}
+
+/// Convoy's `meta_event`, sent to one of the project's own endpoints rather than a URL: the
+/// endpoint's signing, retries and limits apply to meta events as to any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaEventConfig {
+    pub is_enabled: bool,
+    pub endpoint_id: String,
+    /// The meta event types sent ([`META_EVENT_TYPES`]); empty: all.
+    #[serde(default)]
+    pub event_type: Vec<String>,
+}
+
+/// Every meta event type.
+pub const META_EVENT_TYPES: [&str; 3] = [
+    "endpoint.disabled",
+    "endpoint.circuit_opened",
+    "eventdelivery.failed",
+];
 
 /// How the Convoy signature forms are written: the header and the hash and encoding of each
 /// version (a `v<n>=` per version in the advanced form).
@@ -144,11 +268,16 @@ pub struct Endpoint {
     pub status: EndpointStatus,
     /// Seconds an attempt may take, connection included.
     pub http_timeout: u64,
-    /// Stored; enforced by the delivery-operations work (issue 18).
+    /// At most this many requests per `rate_limit_duration` seconds (0: no limit); those
+    /// over it wait.
     #[serde(default)]
     pub rate_limit: u64,
     #[serde(default)]
     pub rate_limit_duration: u64,
+    /// Deliveries arrive in the order their events were stored, one at a time: each waits
+    /// until the one before it has succeeded or failed for good.
+    #[serde(default)]
+    pub ordered: bool,
     pub content_type: String,
     #[serde(default)]
     pub authentication: Option<EndpointAuthentication>,

@@ -279,3 +279,34 @@ impl From<FieldError> for Invalid {
         Self::new("invalid_field", e.to_string())
     }
 }
+
+/// Go's duration syntax, in whole hours, minutes and seconds: `"0"`, `"90s"`, `"1h30m"`.
+pub fn parse_go_duration(text: &str) -> Option<u64> {
+    let mut rest = text.trim();
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit] {
+            "h" => 3600,
+            "m" => 60,
+            "s" => 1,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(factor)?)?;
+        rest = &rest[unit..];
+    }
+    Some(total)
+}

@@ -74,6 +74,11 @@ enum Cf {
     DeliveryQueue,
     /// project uid ++ delivery uid ++ attempt uid → attempt JSON.
     Attempts,
+    /// project uid ++ job uid → job JSON: a bulk retry or replay and how far it has come.
+    Jobs,
+    /// project uid ++ endpoint uid → the endpoint's circuit and its recent success and
+    /// failure counts (JSON), written with each attempt's outcome.
+    EndpointHealth,
 }
 
 /// How long a broker receipt keeps a redelivery from being stored again: longer than any
@@ -100,7 +105,7 @@ pub const WRITE_BUFFER_BYTES: usize = 16 << 20;
 const MAX_WAL_BYTES: u64 = 32 << 20;
 
 impl Cf {
-    const ALL: [Cf; 17] = [
+    const ALL: [Cf; 19] = [
         Cf::Meta,
         Cf::Projects,
         Cf::Sources,
@@ -118,6 +123,8 @@ impl Cf {
         Cf::EventDeliveries,
         Cf::DeliveryQueue,
         Cf::Attempts,
+        Cf::Jobs,
+        Cf::EndpointHealth,
     ];
 
     /// Receipts and idempotency keys are looked up mostly to find them absent: a bloom
@@ -164,6 +171,8 @@ impl Cf {
             Cf::EventDeliveries => "event_deliveries",
             Cf::DeliveryQueue => "delivery_queue",
             Cf::Attempts => "attempts",
+            Cf::Jobs => "jobs",
+            Cf::EndpointHealth => "endpoint_health",
         }
     }
 }
@@ -560,7 +569,9 @@ impl Store {
             Change::delete_prefix(Cf::Subscriptions, uid.clone()),
             Change::delete_prefix(Cf::Deliveries, uid.clone()),
             Change::delete_prefix(Cf::EventDeliveries, uid.clone()),
-            Change::delete_prefix(Cf::Attempts, uid),
+            Change::delete_prefix(Cf::Attempts, uid.clone()),
+            Change::delete_prefix(Cf::Jobs, uid.clone()),
+            Change::delete_prefix(Cf::EndpointHealth, uid),
         ];
         changes.extend(self.api_key_removals(project_id)?);
         self.commit(changes).await
