@@ -15,12 +15,13 @@ use inlet_delivery::signature::{
     ConvoyScheme, MAX_LIVE_SECRETS, SignatureForm, generate_secret, validate_secret,
 };
 use inlet_model::delivery::{
-    Endpoint, EndpointAuthentication, EndpointSecret, EndpointStatus, FilterConfig,
-    SignatureFormat, Subscription,
+    CircuitState, Endpoint, EndpointAuthentication, EndpointHealth, EndpointSecret, EndpointStatus,
+    FilterConfig, SignatureFormat, Subscription,
 };
 use inlet_model::{ProjectType, REDACTED, Secret, new_uid, now_rfc3339, rfc3339};
+use inlet_store::Store;
 use inlet_web::{ApiError, ApiPath, ListPage, ok};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -124,7 +125,7 @@ pub async fn create(
     Ok(ok(
         StatusCode::CREATED,
         "Endpoint created successfully",
-        endpoint,
+        view(&state, endpoint)?,
     ))
 }
 
@@ -146,14 +147,20 @@ pub async fn list(
             _ => {}
         }
     }
-    let mut endpoints = state
-        .scan(move |store| store.endpoints(&project.uid))
+    let endpoints = state
+        .scan(move |store| {
+            let mut endpoints = store.endpoints(&project.uid)?;
+            endpoints.retain(|e| {
+                name.as_ref()
+                    .is_none_or(|n| e.name.to_lowercase().contains(n))
+                    && owner.as_ref().is_none_or(|o| e.owner_id == *o)
+            });
+            endpoints
+                .into_iter()
+                .map(|endpoint| EndpointView::read(store, endpoint))
+                .collect::<inlet_store::Result<Vec<_>>>()
+        })
         .await?;
-    endpoints.retain(|e| {
-        name.as_ref()
-            .is_none_or(|n| e.name.to_lowercase().contains(n))
-            && owner.as_ref().is_none_or(|o| e.owner_id == *o)
-    });
     Ok(ok(
         StatusCode::OK,
         "Endpoints fetched successfully",
@@ -170,7 +177,7 @@ pub async fn get(
     Ok(ok(
         StatusCode::OK,
         "Endpoint fetched successfully",
-        endpoint,
+        view(&state, endpoint)?,
     ))
 }
 
@@ -335,7 +342,36 @@ async fn save(state: &Admin, mut endpoint: Endpoint, message: &str) -> Result<Re
     // Refused (404) when the endpoint was deleted since it was read: never brought back.
     state.store.update_endpoint(&endpoint).await?;
     tracing::info!(project = %endpoint.project_id, endpoint = %endpoint.uid, "endpoint updated");
-    Ok(ok(StatusCode::OK, message, endpoint))
+    Ok(ok(StatusCode::OK, message, view(state, endpoint)?))
+}
+
+/// An endpoint as answered: with its circuit and recent counts (Convoy's fields; `null`
+/// before its first attempt).
+#[derive(Serialize)]
+struct EndpointView {
+    #[serde(flatten)]
+    endpoint: Endpoint,
+    cb_state: Option<CircuitState>,
+    failure_rate: Option<f64>,
+    success_count: Option<u64>,
+    failure_count: Option<u64>,
+}
+
+impl EndpointView {
+    fn read(store: &Store, endpoint: Endpoint) -> inlet_store::Result<Self> {
+        let health = store.endpoint_health(&endpoint.project_id, &endpoint.uid)?;
+        Ok(Self {
+            cb_state: health.as_ref().map(|h| h.cb_state),
+            failure_rate: health.as_ref().and_then(EndpointHealth::failure_rate),
+            success_count: health.as_ref().map(|h| h.success_count),
+            failure_count: health.as_ref().map(|h| h.failure_count),
+            endpoint,
+        })
+    }
+}
+
+fn view(state: &Admin, endpoint: Endpoint) -> Result<EndpointView, ApiError> {
+    Ok(EndpointView::read(&state.store, endpoint)?)
 }
 
 /// The endpoint, for the admin or the holder of its project's API key.

@@ -46,9 +46,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use inlet_model::delivery::{
     Endpoint, EndpointSecret, SignatureConfig, SignatureFormat, SignatureVersion,
 };
-use inlet_model::{Event, FieldError, REDACTED, RawEncoding, Secret};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use inlet_model::{Event, FieldError, REDACTED, RawEncoding, Secret, parse_rfc3339};
 
 use crate::signature::{
     ConvoyScheme, Encoding, Hash, SignatureForm, Signer, WEBHOOK_ID, WEBHOOK_TIMESTAMP,
@@ -174,17 +172,13 @@ fn live_secrets(secrets: &[EndpointSecret], now_unix: i64) -> Vec<Secret> {
         .iter()
         .filter(|secret| match secret.expires_at.as_deref().map(str::trim) {
             None | Some("") => true,
-            Some(at) => rfc3339(at).is_some_and(|at| at.unix_timestamp() > now_unix),
+            Some(at) => parse_rfc3339(at).is_some_and(|at| at.unix_timestamp() > now_unix),
         })
         .collect();
-    live.sort_by_key(|secret| rfc3339(&secret.created_at));
+    live.sort_by_key(|secret| parse_rfc3339(&secret.created_at));
     live.into_iter()
         .map(|secret| secret.value.clone())
         .collect()
-}
-
-fn rfc3339(text: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(text.trim(), &Rfc3339).ok()
 }
 
 fn authentication(endpoint: &Endpoint) -> Result<Option<(HeaderName, HeaderValue)>, FieldError> {
@@ -387,6 +381,7 @@ mod tests {
             url_path: String::new(),
             idempotency_key: String::new(),
             is_duplicate_event: false,
+            is_meta_event: false,
             data: RawValue::from_string(String::from_utf8(BODY.to_vec()).unwrap()).unwrap(),
             raw: String::from_utf8(BODY.to_vec()).unwrap(),
             raw_encoding: RawEncoding::Utf8,

@@ -9,6 +9,15 @@
 //! delivery's new state, its queue entry moved to the next retry or removed) is one durable
 //! write; until it is stored the queue entry stays, so a crash makes what was in flight due
 //! again at once (at least once).
+//!
+//! Before handing out an endpoint's deliveries it asks the endpoint's [`gate::Gate`]: its
+//! rate limit and its circuit (open after failures in a row) hold deliveries back in the
+//! queue without attempting them. An ordered endpoint's deliveries are handed out one at a
+//! time, in the order they were stored ([`Store::scan_ordered`]). What happens to
+//! deliveries is reported as meta events ([`meta`]) where the project asks for them.
+
+mod gate;
+mod meta;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -20,12 +29,17 @@ use inlet_delivery::request::{body_of, masked_headers, request_headers};
 use inlet_delivery::retry::{Jitter, retry_after};
 use inlet_delivery::send::{Outcome, Outgoing, Sender};
 use inlet_metrics::Metrics;
-use inlet_model::delivery::{Attempt, Delivery, DeliveryStatus, Endpoint, EndpointStatus};
+use inlet_model::delivery::{
+    Attempt, CircuitState, Delivery, DeliveryStatus, Endpoint, EndpointHealth, EndpointStatus,
+};
 use inlet_model::{Project, new_uid, rfc3339};
 use inlet_store::{AttemptRecord, Queued, QueuedEndpoint, Store, StoreError};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+use gate::{Gate, Transition};
+use meta::MetaEvent;
 
 /// Most attempts in flight at once.
 pub const CONCURRENCY: usize = 256;
@@ -63,6 +77,7 @@ struct InFlight {
     deliveries: HashSet<String>,
     per_endpoint: HashMap<String, usize>,
     queued: HashMap<String, QueuedEndpoint>,
+    gates: HashMap<String, Gate>,
 }
 
 impl InFlight {
@@ -260,36 +275,88 @@ impl Dispatcher {
                     earliest(&mut next_due, queued.from_ms);
                     continue;
                 }
-                let take = match self.endpoint(&queued.project_id, &endpoint_id) {
+                let endpoint = match self.endpoint(&queued.project_id, &endpoint_id) {
                     // Paused deliveries wait on purpose: not overdue.
                     Ok(Some(e)) if e.status == EndpointStatus::Paused => continue,
-                    Ok(_) => {
-                        let busy = state.per_endpoint.get(&endpoint_id).copied().unwrap_or(0);
-                        PER_ENDPOINT.saturating_sub(busy).min(free)
-                    }
+                    Ok(endpoint) => endpoint,
                     Err(e) => {
                         tracing::warn!(endpoint = %endpoint_id, error = %e, "reading an endpoint failed; its deliveries wait");
                         continue;
                     }
                 };
+                // Deliveries of an endpoint that is gone or inactive are handed out to be
+                // discarded, without gate or order.
+                let active = endpoint
+                    .as_ref()
+                    .filter(|e| e.status == EndpointStatus::Active);
+                let busy = state.per_endpoint.get(&endpoint_id).copied().unwrap_or(0);
+                let mut take = PER_ENDPOINT.saturating_sub(busy).min(free);
+                if let Some(endpoint) = active {
+                    let breaker = match self.project(&queued.project_id) {
+                        Ok(Some(project)) => project.config.circuit_breaker,
+                        Ok(None) => Default::default(),
+                        Err(e) => {
+                            tracing::warn!(project = %queued.project_id, error = %e, "reading a project failed; its deliveries wait");
+                            continue;
+                        }
+                    };
+                    let gate = self.gate(&mut state.gates, endpoint);
+                    match gate.circuit_allows(&breaker, now_ms, take) {
+                        Ok(allowed) => take = allowed,
+                        // An open circuit holds its deliveries on purpose: not overdue.
+                        Err(until) => {
+                            if let Some(until) = until {
+                                earliest(&mut next_due, until);
+                            }
+                            continue;
+                        }
+                    }
+                }
                 if take == 0 {
                     earliest(&mut oldest_waiting, queued.from_ms);
                     continue;
                 }
-                let scan = self.store.scan_endpoint(
-                    &endpoint_id,
-                    queued.from_ms,
-                    now,
-                    take,
-                    |delivery| state.deliveries.contains(delivery),
-                )?;
+                let in_flight = |delivery: &str| state.deliveries.contains(delivery);
+                let ordered = active.is_some_and(|e| e.ordered);
+                let mut scan = if ordered {
+                    self.store
+                        .scan_ordered(&endpoint_id, queued.from_ms, now, in_flight)?
+                } else {
+                    self.store
+                        .scan_endpoint(&endpoint_id, queued.from_ms, now, take, in_flight)?
+                };
+                // Held back on purpose (by the rate limit or the order): not overdue.
+                let mut held = ordered;
+                if let Some(endpoint) = active {
+                    let gate = self.gate(&mut state.gates, endpoint);
+                    let allowed = scan
+                        .due
+                        .iter()
+                        .take_while(|_| match gate.rate_allows(endpoint) {
+                            Ok(()) => true,
+                            Err(wait) => {
+                                earliest(&mut next_due, now_ms + duration_ms(wait));
+                                false
+                            }
+                        })
+                        .count();
+                    if let Some(first_left) = scan.due.get(allowed).map(|q| q.due_ms) {
+                        scan.from_ms = Some(scan.from_ms.map_or(first_left, |f| f.min(first_left)));
+                        scan.due.truncate(allowed);
+                        held = true;
+                    }
+                    gate.handed(scan.due.len());
+                }
+                if let Some(head_due) = scan.head_due_ms {
+                    earliest(&mut next_due, head_due);
+                }
                 free -= scan.due.len();
                 match scan.from_ms {
                     Some(from_ms) => {
-                        if from_ms <= now_ms {
-                            earliest(&mut oldest_waiting, from_ms);
-                        } else {
+                        if from_ms > now_ms {
                             earliest(&mut next_due, from_ms);
+                        } else if !held {
+                            earliest(&mut oldest_waiting, from_ms);
                         }
                         if let Some(tracked) = state.queued.get_mut(&endpoint_id) {
                             tracked.from_ms = from_ms;
@@ -345,10 +412,16 @@ impl Dispatcher {
         let endpoint = self.endpoint(&queued.project_id, &queued.endpoint_id)?;
         let project = self.project(&queued.project_id)?;
         match (endpoint, project) {
+            (Some(endpoint), _) if endpoint.status == EndpointStatus::Inactive => {
+                self.discard(queued, "the endpoint is inactive").await
+            }
             (Some(endpoint), Some(project)) => {
                 self.attempt(queued, &endpoint, &project, slot).await
             }
-            _ => self.discard(queued, "its endpoint was deleted").await,
+            _ => {
+                self.forget_endpoint(&queued.endpoint_id);
+                self.discard(queued, "its endpoint was deleted").await
+            }
         }
     }
 
@@ -440,14 +513,155 @@ impl Dispatcher {
             }
         };
         let next_due_ms = self.settle(&mut delivery, outcome.as_ref(), &attempt);
+        // An ordered endpoint's delivery keeps its place in the queue while it waits for
+        // its retry (its due time is in the delivery): nothing behind it goes first.
+        let next_due_ms = next_due_ms.map(|due| if endpoint.ordered { queued.due_ms } else { due });
+        // Only a request that was sent says how the endpoint answers.
+        let observed = outcome
+            .as_ref()
+            .map(|outcome| self.observe(endpoint, project, outcome.is_success()));
+        let failed_for_good = delivery.status == DeliveryStatus::Failure;
+        let failed = failed_for_good.then(|| delivery.clone());
         self.store
             .record_attempt(AttemptRecord {
                 delivery,
                 attempt,
                 queued: queued.clone(),
                 next_due_ms,
+                health: observed.as_ref().map(|(health, _)| health.clone()),
             })
+            .await?;
+        if let Some((health, Some(transition))) = &observed {
+            self.circuit_changed(endpoint, project, health, *transition)
+                .await;
+        }
+        if let Some(failed) = failed {
+            self.failed_for_good(endpoint, project, &failed, event.is_meta_event)
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Counts an attempt's outcome against its endpoint's circuit: the endpoint's health
+    /// after it, and the change of its circuit.
+    fn observe(
+        &self,
+        endpoint: &Endpoint,
+        project: &Project,
+        succeeded: bool,
+    ) -> (EndpointHealth, Option<Transition>) {
+        let mut state = lock(&self.in_flight);
+        let gate = self.gate(&mut state.gates, endpoint);
+        let now_ms = to_ms(SystemTime::now());
+        let transition = gate.observe(&project.config.circuit_breaker, succeeded, now_ms);
+        let health = gate.health.clone();
+        self.metrics.endpoint_health(
+            &endpoint.uid,
+            circuit_label(health.cb_state),
+            health.failure_rate().unwrap_or(0.0),
+        );
+        (health, transition)
+    }
+
+    /// Logs a circuit's change once, and reports an opening as a meta event.
+    async fn circuit_changed(
+        &self,
+        endpoint: &Endpoint,
+        project: &Project,
+        health: &EndpointHealth,
+        transition: Transition,
+    ) {
+        let error_timeout = project.config.circuit_breaker.error_timeout;
+        match transition {
+            Transition::Opened => {
+                tracing::warn!(
+                    project = %project.uid, endpoint = %endpoint.uid,
+                    consecutive_failures = health.consecutive_failures, error_timeout,
+                    "an endpoint's circuit opened: its deliveries wait, then one probe is sent"
+                );
+                let meta = MetaEvent::CircuitOpened {
+                    endpoint,
+                    health,
+                    error_timeout,
+                };
+                self.send_meta(project, meta).await;
+            }
+            Transition::Reopened => {
+                tracing::debug!(endpoint = %endpoint.uid, "an endpoint's probe failed; its circuit stays open");
+            }
+            Transition::Closed => {
+                tracing::info!(project = %project.uid, endpoint = %endpoint.uid, "an endpoint's circuit closed: its deliveries go out again");
+            }
+        }
+    }
+
+    /// A delivery failed with no retry left: reported as a meta event (unless it carried
+    /// one: a failing meta endpoint must not feed itself), and its endpoint disabled when
+    /// the project says so.
+    async fn failed_for_good(
+        &self,
+        endpoint: &Endpoint,
+        project: &Project,
+        delivery: &Delivery,
+        meta_event: bool,
+    ) {
+        if !meta_event {
+            self.send_meta(project, MetaEvent::DeliveryFailed(delivery))
+                .await;
+        }
+        if !project.config.disable_endpoint {
+            return;
+        }
+        match self
+            .store
+            .set_endpoint_status(&project.uid, &endpoint.uid, EndpointStatus::Inactive)
             .await
+        {
+            Ok(Some(disabled)) => {
+                tracing::warn!(
+                    project = %project.uid, endpoint = %endpoint.uid, delivery = %delivery.uid,
+                    "an endpoint was disabled: a delivery failed with no retry left \
+                     (config.disable_endpoint); its deliveries are discarded until it is activated"
+                );
+                self.send_meta(project, MetaEvent::EndpointDisabled(&disabled))
+                    .await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(endpoint = %endpoint.uid, error = %e, "disabling an endpoint failed");
+            }
+        }
+    }
+
+    /// Stores a meta event when the project asks for it (it is then delivered like any).
+    async fn send_meta(&self, project: &Project, meta: MetaEvent<'_>) {
+        let Some(event) = meta.event(project) else {
+            return;
+        };
+        let kind = event.event_type.clone();
+        if let Err(e) = self.store.append_event(event).await {
+            tracing::warn!(project = %project.uid, meta_event = %kind, error = %e, "storing a meta event failed");
+        }
+    }
+
+    /// The endpoint's gate, made from its stored health on first use.
+    fn gate<'a>(&self, gates: &'a mut HashMap<String, Gate>, endpoint: &Endpoint) -> &'a mut Gate {
+        gates.entry(endpoint.uid.clone()).or_insert_with(|| {
+            let health = self
+                .store
+                .endpoint_health(&endpoint.project_id, &endpoint.uid)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(endpoint = %endpoint.uid, error = %e, "reading an endpoint's health failed; starting afresh");
+                    None
+                });
+            Gate::new(health.unwrap_or_default())
+        })
+    }
+
+    fn forget_endpoint(&self, endpoint_id: &str) {
+        if lock(&self.in_flight).gates.remove(endpoint_id).is_some() {
+            self.metrics.forget_endpoint(endpoint_id);
+        }
     }
 
     /// The delivery after an attempt: its state, and when the next attempt is due.
@@ -651,6 +865,18 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn unix_seconds(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+fn circuit_label(state: CircuitState) -> &'static str {
+    match state {
+        CircuitState::Closed => "closed",
+        CircuitState::Open => "open",
+        CircuitState::HalfOpen => "half-open",
+    }
+}
+
+fn duration_ms(wait: Duration) -> u64 {
+    u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn to_ms(at: SystemTime) -> u64 {

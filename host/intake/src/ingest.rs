@@ -172,6 +172,7 @@ async fn accept(
         url_path: uri.path().to_string(),
         idempotency_key,
         is_duplicate_event: false,
+        is_meta_event: false,
         data: payload.data,
         raw: payload.raw,
         raw_encoding: payload.raw_encoding,

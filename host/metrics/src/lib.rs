@@ -15,6 +15,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// The states of an endpoint's circuit, as labels.
+pub const CIRCUIT_STATES: [&str; 3] = ["closed", "open", "half-open"];
+
 /// The label of what is not in a bounded set: an unknown source, an unknown method.
 pub const OTHER: &str = "other";
 
@@ -75,6 +78,19 @@ pub struct DeliveryLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    /// The uid of an endpoint that exists.
+    pub endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CircuitLabels {
+    pub endpoint: String,
+    /// `closed`, `open` or `half-open`.
+    pub state: &'static str,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -99,6 +115,8 @@ pub struct Metrics {
     pub delivery_oldest_overdue_seconds: Gauge,
     /// When the delivery worker last went over the queue (Unix seconds).
     pub delivery_worker_last_pass: Gauge,
+    endpoint_circuit: Family<CircuitLabels, Gauge>,
+    endpoint_failure_rate: Family<EndpointLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// The reasons each source has a rejection series for, so that they can be removed.
     rejection_reasons: Mutex<HashMap<String, BTreeSet<&'static str>>>,
 }
@@ -212,7 +230,21 @@ impl Default for Metrics {
             "When the delivery worker last went over the queue",
             delivery_worker_last_pass.clone(),
         );
+        let endpoint_circuit = Family::default();
+        let endpoint_failure_rate = Family::default();
+        registry.register(
+            "endpoint_circuit_state",
+            "1 for the state each endpoint's circuit is in (closed, open, half-open), 0 for the others",
+            endpoint_circuit.clone(),
+        );
+        registry.register(
+            "endpoint_failure_rate",
+            "Failed attempts per attempt of each endpoint in its project's observability window",
+            endpoint_failure_rate.clone(),
+        );
         Self {
+            endpoint_circuit,
+            endpoint_failure_rate,
             delivery_outcomes,
             delivery_attempt_seconds,
             deliveries_in_flight,
@@ -247,6 +279,37 @@ impl Metrics {
         self.delivery_outcomes
             .get_or_create(&DeliveryLabels { outcome })
             .inc();
+    }
+
+    /// An endpoint's circuit state (one of [`CIRCUIT_STATES`]) and failure rate.
+    pub fn endpoint_health(&self, endpoint: &str, state: &'static str, failure_rate: f64) {
+        for known in CIRCUIT_STATES {
+            let labels = CircuitLabels {
+                endpoint: endpoint.to_string(),
+                state: known,
+            };
+            self.endpoint_circuit
+                .get_or_create(&labels)
+                .set(i64::from(known == state));
+        }
+        self.endpoint_failure_rate
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.to_string(),
+            })
+            .set(failure_rate);
+    }
+
+    /// Removes the series of a deleted endpoint.
+    pub fn forget_endpoint(&self, endpoint: &str) {
+        for state in CIRCUIT_STATES {
+            self.endpoint_circuit.remove(&CircuitLabels {
+                endpoint: endpoint.to_string(),
+                state,
+            });
+        }
+        self.endpoint_failure_rate.remove(&EndpointLabels {
+            endpoint: endpoint.to_string(),
+        });
     }
 
     pub fn accepted(&self, source: &str, events: u64) {

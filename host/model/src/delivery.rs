@@ -95,6 +95,43 @@ impl CircuitBreakerConfig {
     }
 }
 
+/// An endpoint's circuit, in Convoy's `cb_state` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CircuitState {
+    /// Deliveries go out.
+    #[default]
+    Closed,
+    /// Too many failures in a row: deliveries wait until `error_timeout` has passed.
+    Open,
+    /// One probe attempt is out; its success closes the circuit, its failure opens it again.
+    HalfOpen,
+}
+
+/// How an endpoint has been answering, as the delivery worker keeps it (stored with each
+/// attempt's outcome, so it survives a restart).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointHealth {
+    pub cb_state: CircuitState,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u64,
+    /// When the circuit last opened (ms since the epoch).
+    #[serde(default)]
+    pub opened_at_ms: u64,
+    /// Start of the current observability window (ms since the epoch), and its counts.
+    pub window_start_ms: u64,
+    pub success_count: u64,
+    pub failure_count: u64,
+}
+
+impl EndpointHealth {
+    /// Failures per attempt in the current window; `None` before its first attempt.
+    pub fn failure_rate(&self) -> Option<f64> {
+        let attempts = self.success_count + self.failure_count;
+        (attempts > 0).then(|| self.failure_count as f64 / attempts as f64)
+    }
+}
+
 /// Convoy's `{"policy": "720h"}`: a duration in Go's syntax (`"72h"`, `"1h30m"`, `"90s"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetentionPolicy {

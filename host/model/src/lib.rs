@@ -147,6 +147,10 @@ pub struct Event {
     pub idempotency_key: String,
     #[serde(default)]
     pub is_duplicate_event: bool,
+    /// Made by Inlet about its own deliveries (`config.meta_event`): sent only to the
+    /// endpoint it names, never routed through subscriptions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_meta_event: bool,
     /// The payload as JSON: the body itself when it is JSON, form fields as an object,
     /// `null` when the body is neither.
     pub data: Box<RawValue>,
@@ -213,6 +217,11 @@ pub fn now_rfc3339() -> String {
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .expect("an RFC 3339 timestamp is always formattable")
+}
+
+/// An RFC 3339 timestamp as written by [`rfc3339`] (or given by a client).
+pub fn parse_rfc3339(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
 }
 
 /// Longest event type or idempotency key, in bytes, whoever gives it: a source's request

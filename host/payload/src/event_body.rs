@@ -106,6 +106,7 @@ impl EventInput {
             url_path: String::new(),
             idempotency_key,
             is_duplicate_event: false,
+            is_meta_event: false,
             // `raw` is the text of `data`: kept once, as the store keeps it (`append_event`
             // and reads restore it).
             raw: String::new(),

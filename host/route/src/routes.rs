@@ -36,6 +36,8 @@ struct Target {
 /// A project's subscriptions, compiled, and its endpoints, as routing needs them.
 pub struct ProjectRoutes {
     kind: ProjectType,
+    /// The project's strategy, for meta events (they have no subscription).
+    strategy: RetryStrategy,
     subscriptions: Vec<Compiled>,
     endpoints: HashMap<String, Target>,
 }
@@ -72,6 +74,7 @@ impl ProjectRoutes {
             .collect();
         Self {
             kind: project.kind,
+            strategy: project.config.strategy,
             subscriptions: compiled,
             endpoints,
         }
@@ -82,6 +85,9 @@ impl ProjectRoutes {
     /// the endpoint it names, of every endpoint of the owner it names, or, naming neither
     /// (a broadcast), every subscription. Each must also match the event's type and filter.
     pub fn routes(&self, event: &Event) -> Vec<Route> {
+        if event.is_meta_event {
+            return self.meta_route(event).into_iter().collect();
+        }
         let candidates: Vec<&Compiled> = self
             .subscriptions
             .iter()
@@ -115,6 +121,18 @@ impl ProjectRoutes {
                 })
             })
             .collect()
+    }
+
+    /// A meta event goes to the endpoint it names, whatever the subscriptions say.
+    fn meta_route(&self, event: &Event) -> Option<Route> {
+        let endpoint_id = event.endpoint_id.as_ref()?;
+        let target = self.endpoints.get(endpoint_id)?;
+        Some(Route {
+            subscription_id: String::new(),
+            endpoint_id: endpoint_id.clone(),
+            strategy: self.strategy,
+            discarded: target.status == EndpointStatus::Inactive,
+        })
     }
 
     fn addressed(&self, subscription: &Compiled, event: &Event) -> bool {
@@ -239,5 +257,22 @@ mod tests {
             .map(|r| (r.subscription_id.as_str(), r.discarded, r.strategy.duration))
             .collect();
         assert_eq!(summary, [("s1", false, 7), ("s3", true, 3)]);
+    }
+
+    #[test]
+    fn a_meta_event_goes_only_to_the_endpoint_it_names() {
+        let endpoints = [endpoint("e1", "", "active"), endpoint("meta", "", "active")];
+        let subscriptions = [subscription("s1", "e1", "", json!({}))];
+        let routes = ProjectRoutes::new(&project("incoming"), &endpoints, &subscriptions);
+        let meta = event(json!({"is_meta_event": true, "endpoint_id": "meta",
+            "event_type": "endpoint.disabled"}));
+        let got = routes.routes(&meta);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].endpoint_id, "meta");
+        assert_eq!(got[0].subscription_id, "");
+        assert_eq!(got[0].strategy.duration, 3);
+        // Naming an endpoint that does not exist, it goes nowhere.
+        let lost = event(json!({"is_meta_event": true, "endpoint_id": "gone"}));
+        assert!(routes.routes(&lost).is_empty());
     }
 }

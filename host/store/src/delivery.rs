@@ -9,7 +9,9 @@ use std::time::SystemTime;
 
 use rocksdb::{IteratorMode, ReadOptions};
 
-use inlet_model::delivery::{Attempt, Delivery, DeliveryStatus, Endpoint, Subscription};
+use inlet_model::delivery::{
+    Attempt, Delivery, DeliveryStatus, Endpoint, EndpointHealth, EndpointStatus, Subscription,
+};
 use inlet_model::{Event, with_secrets_exposed};
 use inlet_route::{ProjectRoutes, Route};
 
@@ -49,6 +51,8 @@ pub struct EndpointScan {
     /// Where the next read starts; `None`: nothing is left to hand out (deliveries in
     /// flight aside).
     pub from_ms: Option<u64>,
+    /// An ordered endpoint's first delivery is not due before this (ms since the epoch).
+    pub head_due_ms: Option<u64>,
 }
 
 /// What an attempt changed: stored in one write, which also moves or removes the
@@ -57,8 +61,11 @@ pub struct AttemptRecord {
     pub delivery: Delivery,
     pub attempt: Attempt,
     pub queued: Queued,
-    /// When the next attempt is due; `None` when the delivery is final.
+    /// Where the delivery's queue entry moves (ms since the epoch: its due time, or for
+    /// an ordered endpoint its place, kept); `None` when the delivery is final.
     pub next_due_ms: Option<u64>,
+    /// The endpoint's health after the attempt, stored with it.
+    pub health: Option<EndpointHealth>,
 }
 
 /// Which deliveries to list.
@@ -155,7 +162,10 @@ impl Store {
     /// Deletes an endpoint and its subscriptions. Its queued deliveries are discarded by
     /// the delivery worker, which finds the endpoint gone.
     pub async fn delete_endpoint(&self, endpoint: &Endpoint) -> Result<()> {
-        let mut changes = vec![Change::delete(Cf::Endpoints, endpoint_key(endpoint))];
+        let mut changes = vec![
+            Change::delete(Cf::Endpoints, endpoint_key(endpoint)),
+            Change::delete(Cf::EndpointHealth, endpoint_key(endpoint)),
+        ];
         for subscription in self.subscriptions(&endpoint.project_id)? {
             if subscription.endpoint_id == endpoint.uid {
                 changes.push(Change::delete(
@@ -169,6 +179,38 @@ impl Store {
 
     pub fn endpoint(&self, project_id: &str, endpoint_id: &str) -> Result<Option<Endpoint>> {
         self.get_json(Cf::Endpoints, &key(project_id, endpoint_id.as_bytes()))
+    }
+
+    /// Sets an endpoint's status (the delivery worker disabling it); `None` when it is gone
+    /// or had that status already, else the endpoint as stored.
+    pub async fn set_endpoint_status(
+        &self,
+        project_id: &str,
+        endpoint_id: &str,
+        status: EndpointStatus,
+    ) -> Result<Option<Endpoint>> {
+        let Some(mut endpoint) = self.endpoint(project_id, endpoint_id)? else {
+            return Ok(None);
+        };
+        if endpoint.status == status {
+            return Ok(None);
+        }
+        endpoint.status = status;
+        endpoint.updated_at = inlet_model::now_rfc3339();
+        match self.update_endpoint(&endpoint).await {
+            Ok(()) => Ok(Some(endpoint)),
+            Err(super::StoreError::Missing(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// How the endpoint has been answering; `None` before its first attempt.
+    pub fn endpoint_health(
+        &self,
+        project_id: &str,
+        endpoint_id: &str,
+    ) -> Result<Option<EndpointHealth>> {
+        self.get_json(Cf::EndpointHealth, &key(project_id, endpoint_id.as_bytes()))
     }
 
     pub fn endpoints(&self, project_id: &str) -> Result<Vec<Endpoint>> {
@@ -381,6 +423,47 @@ impl Store {
         Ok(scan)
     }
 
+    /// Reads an ordered endpoint's queue from `from_ms` on: hands out its first delivery
+    /// when that is due at `now` and not being attempted; never one behind it. Its place in
+    /// the queue is where it was stored, its due time is the delivery's `next_send_time`.
+    pub fn scan_ordered(
+        &self,
+        endpoint_id: &str,
+        from_ms: u64,
+        now: SystemTime,
+        in_flight: impl Fn(&str) -> bool,
+    ) -> Result<EndpointScan> {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(queue_key(endpoint_id, from_ms, ""));
+        opts.set_iterate_upper_bound(queue_key(endpoint_id, u64::MAX, ""));
+        let mut scan = EndpointScan::default();
+        for item in self
+            .db
+            .iterator_cf_opt(self.cf(Cf::DeliveryQueue), opts, IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            let Some(entry) = parse_queue_entry(&k, &v) else {
+                continue;
+            };
+            scan.from_ms = Some(entry.due_ms);
+            if in_flight(&entry.delivery_id) {
+                return Ok(scan);
+            }
+            let due_ms = match self.delivery(&entry.project_id, &entry.delivery_id)? {
+                Some(delivery) => next_send_ms(&delivery).unwrap_or(entry.due_ms),
+                // Gone with its project: the worker dequeues it.
+                None => entry.due_ms,
+            };
+            if due_ms > unix_ms(now) {
+                scan.head_due_ms = Some(due_ms);
+            } else {
+                scan.due.push(entry);
+            }
+            return Ok(scan);
+        }
+        Ok(scan)
+    }
+
     /// Stores an attempt's outcome: the attempt, the delivery as it now is, and its queue
     /// entry moved to the next due time or removed. Refused ([`StoreError::Missing`]) when
     /// the delivery is gone (its project was deleted).
@@ -390,6 +473,7 @@ impl Store {
             attempt,
             queued,
             next_due_ms,
+            health,
         } = record;
         let project = &queued.project_id;
         let own = key(project, queued.delivery_id.as_bytes());
@@ -400,6 +484,14 @@ impl Store {
             Change::put(Cf::Deliveries, own, delivery_value(delivery)?),
             Change::put(Cf::Attempts, attempt_key, attempt_value(attempt)?),
         ];
+        if let Some(health) = health {
+            let at = key(project, queued.endpoint_id.as_bytes());
+            changes.push(Change::put(
+                Cf::EndpointHealth,
+                at,
+                serde_json::to_vec(&health)?,
+            ));
+        }
         changes.extend(queue_moves(&queued, next_due_ms));
         self.commit(changes).await
     }
@@ -431,6 +523,13 @@ fn queue_moves(queued: &Queued, next_due_ms: Option<u64>) -> Vec<Change> {
         ));
     }
     changes
+}
+
+/// A delivery's `next_send_time` in ms since the epoch.
+fn next_send_ms(delivery: &Delivery) -> Option<u64> {
+    let at = delivery.metadata.next_send_time.as_deref()?;
+    let at = inlet_model::parse_rfc3339(at)?;
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 fn parse_queue_entry(k: &[u8], v: &[u8]) -> Option<Queued> {
@@ -618,6 +717,7 @@ mod tests {
             attempt: attempt.clone(),
             queued: queued.clone(),
             next_due_ms,
+            health: None,
         };
         store
             .record_attempt(record(done, delivery, None))

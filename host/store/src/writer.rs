@@ -498,7 +498,6 @@ fn stage(
 ) -> Vec<Stored> {
     let mut stored = Vec::with_capacity(records.len());
     let now = inlet_model::now_rfc3339();
-    let now_ms = unix_ms(SystemTime::now());
     // Keys are built in one buffer: the batch copies them.
     let mut scratch = Vec::new();
     let mut put = |cf: Cf, prefix: &str, suffix: &[u8], value: &[u8]| {
@@ -548,6 +547,10 @@ fn stage(
                 if !event.is_duplicate_event {
                     for route in routes {
                         let delivery_uid = uids.generate().unwrap_or_else(|_| ulid::Ulid::new());
+                        // Due at the uid's own time: uids of one writer never go back, so
+                        // an endpoint's queue holds its deliveries in the order they were
+                        // stored, which ordered delivery relies on.
+                        let due_ms = delivery_uid.timestamp_ms();
                         let delivery_uid = delivery_uid.to_string();
                         let delivery = new_delivery(&event, &uid, route, &now);
                         // A delivery is a few hundred bytes of plain fields: serializing it
@@ -558,12 +561,12 @@ fn stage(
                         index.extend_from_slice(delivery_uid.as_bytes());
                         put(Cf::EventDeliveries, project, &index, b"");
                         if delivery.status == DeliveryStatus::Scheduled {
-                            let queue = queue_key(&delivery.endpoint_id, now_ms, &delivery_uid);
+                            let queue = queue_key(&delivery.endpoint_id, due_ms, &delivery_uid);
                             put(Cf::DeliveryQueue, "", &queue, project.as_bytes());
                             queued.push(QueueEntry {
                                 endpoint_id: delivery.endpoint_id,
                                 project_id: project.to_string(),
-                                due_ms: now_ms,
+                                due_ms,
                             });
                         }
                     }

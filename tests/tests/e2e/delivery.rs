@@ -37,11 +37,11 @@ async fn project(c: &Client, strategy: Value) -> (String, String) {
 }
 
 /// One second between attempts, `retries` retries.
-fn fast(retries: u64) -> Value {
+pub(crate) fn fast(retries: u64) -> Value {
     json!({"type": "linear", "duration": 1, "retry_count": retries})
 }
 
-async fn send_event(c: &Client, project: &str, key: &str, body: Value) -> Value {
+pub(crate) async fn send_event(c: &Client, project: &str, key: &str, body: Value) -> Value {
     let path = format!("/api/v1/projects/{project}/events");
     let reply = c.api(Method::POST, &path, key, Some(body)).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
@@ -49,7 +49,12 @@ async fn send_event(c: &Client, project: &str, key: &str, body: Value) -> Value 
 }
 
 /// The event's deliveries, once they all are final (or `secs` passed).
-async fn final_deliveries(c: &Client, project: &str, event: &str, secs: u64) -> Vec<Value> {
+pub(crate) async fn final_deliveries(
+    c: &Client,
+    project: &str,
+    event: &str,
+    secs: u64,
+) -> Vec<Value> {
     eventually(secs, "final deliveries", || async {
         let path = format!("/api/v1/projects/{project}/eventdeliveries?eventId={event}");
         let reply = c.api(Method::GET, &path, ADMIN_TOKEN, None).await;

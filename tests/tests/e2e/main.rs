@@ -10,6 +10,7 @@ mod ingest;
 mod kafka;
 mod limits;
 mod metrics;
+mod operations;
 mod outbound;
 mod plugins;
 mod pubsub;

@@ -275,7 +275,9 @@ async fn project_config_sets_the_retry_strategy_and_signature() {
         created["config"],
         json!({
             "strategy": {"type": "exponential", "duration": 5, "retry_count": 3},
-            "signature": {"header": "X-Acme-Signature", "versions": [{"hash": "SHA512", "encoding": "base64"}]}
+            "signature": {"header": "X-Acme-Signature", "versions": [{"hash": "SHA512", "encoding": "base64"}]},
+            "disable_endpoint": false,
+            "circuit_breaker": {"consecutive_failure_threshold": 10, "error_timeout": 30, "observability_window": 5}
         })
     );
     // Omitted, the defaults: Convoy's linear 100 s, 10 retries, and its signature.
@@ -291,7 +293,9 @@ async fn project_config_sets_the_retry_strategy_and_signature() {
         plain["config"],
         json!({
             "strategy": {"type": "linear", "duration": 100, "retry_count": 10},
-            "signature": {"header": "X-Convoy-Signature", "versions": [{"hash": "SHA256", "encoding": "hex"}]}
+            "signature": {"header": "X-Convoy-Signature", "versions": [{"hash": "SHA256", "encoding": "hex"}]},
+            "disable_endpoint": false,
+            "circuit_breaker": {"consecutive_failure_threshold": 10, "error_timeout": 30, "observability_window": 5}
         })
     );
 
@@ -348,6 +352,31 @@ async fn project_config_sets_the_retry_strategy_and_signature() {
             json!({"signature": {"header": "bad header"}}),
             "invalid_field",
             "config.signature.header:",
+        ),
+        (
+            json!({"circuit_breaker": {"consecutive_failure_threshold": 0}}),
+            "invalid_field",
+            "config.circuit_breaker.consecutive_failure_threshold:",
+        ),
+        (
+            json!({"circuit_breaker": {"error_timeout": 86401}}),
+            "invalid_field",
+            "config.circuit_breaker.error_timeout:",
+        ),
+        (
+            json!({"retention_policy": {"policy": "30 days"}}),
+            "invalid_field",
+            "config.retention_policy.policy:",
+        ),
+        (
+            json!({"meta_event": {"is_enabled": true, "endpoint_id": ""}}),
+            "invalid_field",
+            "config.meta_event.endpoint_id:",
+        ),
+        (
+            json!({"meta_event": {"is_enabled": true, "endpoint_id": "e", "event_type": ["endpoint.exploded"]}}),
+            "invalid_field",
+            "config.meta_event.event_type[0]:",
         ),
     ];
     for (config, code, message) in refused {
