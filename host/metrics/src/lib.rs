@@ -75,6 +75,12 @@ pub struct DeliveryLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RetentionLabels {
+    /// `events`, `dead_letters`, `deliveries` or `attempts`.
+    pub kind: &'static str,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -99,6 +105,7 @@ pub struct Metrics {
     pub delivery_oldest_overdue_seconds: Gauge,
     /// When the delivery worker last went over the queue (Unix seconds).
     pub delivery_worker_last_pass: Gauge,
+    retention_removed: Family<RetentionLabels, Counter>,
     /// The reasons each source has a rejection series for, so that they can be removed.
     rejection_reasons: Mutex<HashMap<String, BTreeSet<&'static str>>>,
 }
@@ -212,7 +219,14 @@ impl Default for Metrics {
             "When the delivery worker last went over the queue",
             delivery_worker_last_pass.clone(),
         );
+        let retention_removed = Family::default();
+        registry.register(
+            "retention_removed",
+            "Records removed because their project's retention policy expired them, by kind",
+            retention_removed.clone(),
+        );
         Self {
+            retention_removed,
             delivery_outcomes,
             delivery_attempt_seconds,
             deliveries_in_flight,
@@ -247,6 +261,13 @@ impl Metrics {
         self.delivery_outcomes
             .get_or_create(&DeliveryLabels { outcome })
             .inc();
+    }
+
+    /// Counts records removed by retention (`RetentionLabels::kind`).
+    pub fn retention_removed(&self, kind: &'static str, records: u64) {
+        self.retention_removed
+            .get_or_create(&RetentionLabels { kind })
+            .inc_by(records);
     }
 
     pub fn accepted(&self, source: &str, events: u64) {

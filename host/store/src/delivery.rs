@@ -433,7 +433,7 @@ fn queue_moves(queued: &Queued, next_due_ms: Option<u64>) -> Vec<Change> {
     changes
 }
 
-fn parse_queue_entry(k: &[u8], v: &[u8]) -> Option<Queued> {
+pub(super) fn parse_queue_entry(k: &[u8], v: &[u8]) -> Option<Queued> {
     if k.len() != 2 * UID_LEN + 8 || v.len() != UID_LEN {
         return None;
     }

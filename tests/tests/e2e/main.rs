@@ -14,6 +14,7 @@ mod outbound;
 mod plugins;
 mod pubsub;
 mod rest;
+mod retention;
 mod robustness;
 mod sqs;
 mod subscriptions;

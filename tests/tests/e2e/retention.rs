@@ -1,0 +1,255 @@
+//! Retention, end to end with the real binary: a project's records go once they are older
+//! than its `retention_policy`, so that under a steady load the store stops growing; and
+//! an event whose delivery still retries stays past its retention until the delivery ends.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hyper::{Method, StatusCode};
+use inlet_tests::receiver::{Answer, Receiver};
+use inlet_tests::{ADMIN_TOKEN, ALLOW_BROKERS, Client, eventually, spawn_inlet};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// An outgoing project keeping its records `retention`, retrying failed deliveries every
+/// second `retries` times; its uid and API key.
+async fn project(c: &Client, retention: &str, retries: u64) -> (String, String) {
+    let body = json!({"name": "retention", "type": "outgoing", "config": {
+        "retention_policy": {"policy": retention},
+        "strategy": {"type": "linear", "duration": 1, "retry_count": retries}
+    }});
+    let data = c
+        .expect(
+            Method::POST,
+            "/api/v1/projects",
+            Some(body),
+            StatusCode::CREATED,
+        )
+        .await;
+    assert_eq!(data["config"]["retention_policy"]["policy"], retention);
+    (
+        data["uid"].as_str().unwrap().to_string(),
+        data["api_key"].as_str().unwrap().to_string(),
+    )
+}
+
+/// An endpoint of the project on the receiver; its uid.
+async fn endpoint(c: &Client, project: &str, receiver: &Receiver) -> String {
+    let data = c
+        .create_endpoint(project, json!({"url": receiver.url("/"), "name": "e"}))
+        .await;
+    data["uid"].as_str().unwrap().to_string()
+}
+
+async fn send_event(c: &Client, project: &str, key: &str, body: Value) -> Value {
+    let path = format!("/api/v1/projects/{project}/events");
+    let reply = c.api(Method::POST, &path, key, Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    reply.json()["data"].clone()
+}
+
+/// The status of `GET` on a project's event or delivery.
+async fn status_of(c: &Client, project: &str, what: &str) -> StatusCode {
+    let path = format!("/api/v1/projects/{project}/{what}");
+    c.api(Method::GET, &path, ADMIN_TOKEN, None).await.status
+}
+
+/// An event's deliveries.
+async fn deliveries(c: &Client, project: &str, event: &str) -> Vec<Value> {
+    let path = format!("/api/v1/projects/{project}/eventdeliveries?eventId={event}");
+    let data = c
+        .expect(Method::GET, &path, None, StatusCode::OK)
+        .await;
+    data["content"].as_array().unwrap().clone()
+}
+
+/// Bytes of the files under `dir`: what the store takes on disk.
+fn size_of(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => size_of(&entry.path()),
+            Ok(meta) => meta.len(),
+            // A file RocksDB deleted meanwhile.
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Text that LZ4 cannot shrink (the store compresses its files): base64 of a hash chain.
+fn incompressible(bytes: usize) -> String {
+    let mut block = Sha256::digest(b"retention").to_vec();
+    let mut raw = Vec::with_capacity(bytes);
+    while raw.len() < bytes * 3 / 4 {
+        block = Sha256::digest(&block).to_vec();
+        raw.extend_from_slice(&block);
+    }
+    BASE64.encode(raw)
+}
+
+const MIB: u64 = 1 << 20;
+
+/// How long the load runs, and the samples compared: the early ones are taken once the
+/// first events have expired and been swept (retention 2 s, a sweep every second).
+const LOAD: Duration = Duration::from_secs(26);
+const EARLY: (Duration, Duration) = (Duration::from_secs(7), Duration::from_secs(11));
+const LATE: Duration = Duration::from_secs(21);
+
+/// What the store may grow by without holding anything longer than its retention: its
+/// write-ahead log, which RocksDB lets grow to 32 MiB before it flushes (`MAX_WAL_BYTES`),
+/// and a memtable's worth of files being compacted at the time of a sample.
+const SLACK: u64 = 48 * MIB;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_stops_growing_under_a_steady_load_once_retention_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
+    let c = inlet.client.clone();
+    let receiver = Receiver::start().await;
+    let (project, key) = project(&c, "2s", 3).await;
+    let endpoint = endpoint(&c, &project, &receiver).await;
+    let pad = incompressible(48 << 10);
+
+    let started = Instant::now();
+    let sent_bytes = Arc::new(AtomicU64::new(0));
+    let mut senders = tokio::task::JoinSet::new();
+    for sender in 0..4 {
+        let (c, project, key, endpoint, pad) = (
+            c.clone(),
+            project.clone(),
+            key.clone(),
+            endpoint.clone(),
+            pad.clone(),
+        );
+        let sent_bytes = sent_bytes.clone();
+        senders.spawn(async move {
+            let mut n = 0;
+            while started.elapsed() < LOAD {
+                let body = json!({"endpoint_id": endpoint, "event_type": "load",
+                                  "data": {"sender": sender, "n": n, "pad": pad}});
+                send_event(&c, &project, &key, body).await;
+                sent_bytes.fetch_add(pad.len() as u64, Ordering::Relaxed);
+                n += 1;
+            }
+        });
+    }
+    // (seconds since the start, store size, bytes sent)
+    let store = dir.path().join("store");
+    let mut samples = Vec::new();
+    while started.elapsed() < LOAD {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let at = started.elapsed();
+        samples.push((at, size_of(&store), sent_bytes.load(Ordering::Relaxed)));
+    }
+    while let Some(sender) = senders.join_next().await {
+        sender.unwrap();
+    }
+
+    let trace: Vec<String> = samples
+        .iter()
+        .map(|(at, size, sent)| {
+            format!(
+                "{:.1}s: {} MiB stored, {} MiB sent",
+                at.as_secs_f64(),
+                size / MIB,
+                sent / MIB
+            )
+        })
+        .collect();
+    let trace = trace.join("\n");
+    let early = samples
+        .iter()
+        .filter(|(at, ..)| *at >= EARLY.0 && *at < EARLY.1);
+    let early_max = early.clone().map(|(_, size, _)| *size).max().unwrap();
+    let sent_by_early = early.map(|(.., sent)| *sent).max().unwrap();
+    let late_max = samples
+        .iter()
+        .filter(|(at, ..)| *at >= LATE)
+        .map(|(_, size, _)| *size)
+        .max()
+        .unwrap();
+    let sent_after_early = sent_bytes.load(Ordering::Relaxed) - sent_by_early;
+    // Were nothing removed, the store would grow by about what was sent after the early
+    // samples: that must be well above what it may grow by anyway, or this shows nothing.
+    assert!(
+        sent_after_early > 2 * SLACK,
+        "the load sent only {} MiB after the early samples: too little to tell\n{trace}",
+        sent_after_early / MIB
+    );
+    assert!(
+        late_max <= early_max + SLACK,
+        "the store grew from {} MiB to {} MiB while {} MiB were sent\n{trace}",
+        early_max / MIB,
+        late_max / MIB,
+        sent_after_early / MIB
+    );
+    let removed = c
+        .metric("inlet_retention_removed_total{kind=\"events\"}")
+        .await;
+    assert!(removed > 0.0, "no event counted as removed");
+    // The load was delivered while it expired.
+    assert!(receiver.received().len() as f64 >= removed / 2.0);
+}
+
+/// Attempts the failing receiver answers 500 to, a second apart: the delivery retries for
+/// about 8 s, four times the project's retention.
+const FAILURES: usize = 8;
+
+#[tokio::test]
+async fn an_event_whose_delivery_still_retries_is_kept_past_its_retention_until_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
+    let c = &inlet.client;
+    let accepting = Receiver::start().await;
+    let failing =
+        Receiver::scripted(|n| Answer::status(if n < FAILURES { 500 } else { 200 })).await;
+    let (project, key) = project(c, "2s", 20).await;
+    let accepting_endpoint = endpoint(c, &project, &accepting).await;
+    let failing_endpoint = endpoint(c, &project, &failing).await;
+    let event = |endpoint: &str| json!({"endpoint_id": endpoint, "event_type": "t", "data": {}});
+    let older = send_event(c, &project, &key, event(&accepting_endpoint)).await;
+    let retried = send_event(c, &project, &key, event(&failing_endpoint)).await;
+    let sent = Instant::now();
+    let older = format!("events/{}", older["uid"].as_str().unwrap());
+    let retried_id = retried["uid"].as_str().unwrap();
+    let retried = format!("events/{retried_id}");
+
+    // What is older goes once expired, while the retried event, as old, stays.
+    eventually(10, "the older event to be removed", || async {
+        (status_of(c, &project, &older).await == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+    // Well past its retention and a sweep, and still retrying.
+    tokio::time::sleep(Duration::from_secs(4).saturating_sub(sent.elapsed())).await;
+    assert_eq!(status_of(c, &project, &retried).await, StatusCode::OK);
+    let pending = deliveries(c, &project, retried_id).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["status"], "Retry", "{}", pending[0]);
+    let delivery = format!("eventdeliveries/{}", pending[0]["uid"].as_str().unwrap());
+    assert!(failing.received().len() < FAILURES);
+
+    // Once delivered, it expires like any.
+    eventually(20, "the retried delivery to succeed", || async {
+        let delivered = deliveries(c, &project, retried_id).await;
+        (delivered[0]["status"] == "Success").then_some(())
+    })
+    .await;
+    assert_eq!(failing.received().len(), FAILURES + 1);
+    eventually(10, "the retried event and its delivery to be removed", || async {
+        let event = status_of(c, &project, &retried).await;
+        let delivery = status_of(c, &project, &delivery).await;
+        (event == StatusCode::NOT_FOUND && delivery == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+    let removed = c
+        .metric("inlet_retention_removed_total{kind=\"deliveries\"}")
+        .await;
+    assert_eq!(removed, 2.0);
+}
