@@ -26,7 +26,6 @@ pub use delivery::{AttemptRecord, DeliveryQuery, EndpointScan, Queued, QueuedEnd
 use inlet_metrics::Metrics;
 use inlet_model::{DeadLetter, Event, Project, RawEncoding, Source, rfc3339, with_secrets_exposed};
 pub use reserve::RESERVE_BYTES;
-pub use retention::{Removed, Swept};
 use writer::{Change, Job, Prepared, Write, WriteState};
 pub use writer::{Incoming, Receipt, Record, Stored};
 

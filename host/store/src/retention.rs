@@ -26,8 +26,11 @@
 //! sweep never waits behind the writer or holds it up. That is safe because nothing writes
 //! below a cutoff: new records get new (younger) uids, and the only records rewritten in
 //! place are pending deliveries (by the delivery worker, with their attempts), which the
-//! cutoff never passes. The deletes are not synced: one lost in a crash is made again by
-//! the next sweep.
+//! cutoff never passes. One window is left: a retry or replay that queues an expired
+//! record after the sweep read the queue and before its delete finds it gone: the worker
+//! drops it from the queue, or ends it `Discarded` ("its event was deleted"). It asked for
+//! the record as it expired; closing it would take the queue check into the writer. The
+//! deletes are not synced: one lost in a crash is made again by the next sweep.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -56,11 +59,11 @@ const EVENTS_PER_WRITE: u64 = 10_000;
 
 /// What a sweep removed, by kind: the `kind` label of `inlet_retention_removed_total`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Removed {
-    pub events: u64,
-    pub dead_letters: u64,
-    pub deliveries: u64,
-    pub attempts: u64,
+struct Removed {
+    events: u64,
+    dead_letters: u64,
+    deliveries: u64,
+    attempts: u64,
 }
 
 impl Removed {
@@ -75,7 +78,7 @@ impl Removed {
         *self == Removed::default()
     }
 
-    fn count(&self, metrics: &Metrics) {
+    fn record_in(&self, metrics: &Metrics) {
         for (kind, removed) in [
             ("events", self.events),
             ("dead_letters", self.dead_letters),
@@ -91,10 +94,10 @@ impl Removed {
 
 /// What one sweep did.
 #[derive(Debug)]
-pub struct Swept {
-    pub removed: Removed,
+struct Swept {
+    removed: Removed,
     /// The shortest retention of any project: what the next sweep's time derives from.
-    pub shortest: Option<Duration>,
+    shortest: Option<Duration>,
 }
 
 /// A project's cutoff, held back by the oldest pending delivery that needs it.
@@ -128,10 +131,11 @@ fn uid_at(at: SystemTime) -> String {
 }
 
 impl Store {
-    /// Sweeps expired records every [`period`] until `stop` completes, on a blocking
-    /// thread; logs and counts (`inlet_retention_removed_total{kind}`) what it removes. A
-    /// change to any project (seen by the routing version, checked every second) makes the
-    /// period follow a new retention at once.
+    /// Sweeps expired records every quarter of the shortest retention (1 s to 60 s) until
+    /// `stop` completes, on a blocking thread; logs and counts
+    /// (`inlet_retention_removed_total{kind}`) what it removes. A change to any project
+    /// (seen by the routing version, checked every second) makes the period follow a new
+    /// retention at once.
     pub async fn sweep_retention(
         self: Arc<Self>,
         metrics: Arc<Metrics>,
@@ -147,10 +151,10 @@ impl Store {
             let sweep_now = Instant::now() >= next;
             if sweep_now || version != seen_version {
                 seen_version = version;
-                let (store, stopping) = (self.clone(), stopping.clone());
+                let (store, flag) = (self.clone(), stopping.clone());
                 let mut work = tokio::task::spawn_blocking(move || {
                     if sweep_now {
-                        store.sweep_expired(SystemTime::now(), &stopping)
+                        store.sweep_expired(SystemTime::now(), &flag)
                     } else {
                         let shortest = store.retentions()?.into_iter().map(|(_, r)| r).min();
                         Ok(Swept {
@@ -172,7 +176,7 @@ impl Store {
                 }
                 next = match outcome {
                     Ok(Ok(swept)) => {
-                        swept.removed.count(&metrics);
+                        swept.removed.record_in(&metrics);
                         last + period(swept.shortest)
                     }
                     Ok(Err(e)) => {
@@ -202,7 +206,7 @@ impl Store {
     /// and dead letter is read once, to count it and find idempotency keys, then removed by
     /// range), and a compaction of the expired ranges when something was removed. Nothing
     /// here holds up writes: reads are RocksDB iterators, deletes go straight to RocksDB.
-    pub fn sweep_expired(&self, now: SystemTime, stopping: &AtomicBool) -> Result<Swept> {
+    fn sweep_expired(&self, now: SystemTime, stopping: &AtomicBool) -> Result<Swept> {
         let retentions = self.retentions()?;
         let shortest = retentions.iter().map(|(_, retention)| *retention).min();
         let mut swept = Swept {
@@ -458,7 +462,7 @@ mod tests {
 
     /// An outgoing project, with `retention` when given, with an endpoint and a
     /// subscription to every event, and an HTTP source; stored.
-    async fn project(store: &Store, retention: Option<&str>) -> (Project, Source) {
+    async fn stored_project(store: &Store, retention: Option<&str>) -> (Project, Source) {
         let mut config = serde_json::json!({});
         if let Some(policy) = retention {
             config["retention_policy"] = serde_json::json!({ "policy": policy });
@@ -594,8 +598,8 @@ mod tests {
     async fn expired_records_go_with_their_indexes_and_keys_and_young_ones_stay() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        let (project, source) = project(&store, Some("1h")).await;
-        let (other, other_source) = project(&store, None).await;
+        let (project, source) = stored_project(&store, Some("1h")).await;
+        let (other, other_source) = stored_project(&store, None).await;
         let old_keyed = event(&store, &source, "k-old").await;
         let old_plain = event(&store, &source, "").await;
         dead_letter(&store, &source).await;
@@ -656,7 +660,7 @@ mod tests {
     async fn a_pending_delivery_keeps_its_event_until_it_ends() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        let (project, source) = project(&store, Some("1h")).await;
+        let (project, source) = stored_project(&store, Some("1h")).await;
         let older = event(&store, &source, "").await;
         succeed_all_but(&store, &[]).await;
         moment().await;
@@ -696,7 +700,7 @@ mod tests {
     async fn an_old_event_with_a_pending_replayed_delivery_stays() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        let (project, source) = project(&store, Some("1h")).await;
+        let (project, source) = stored_project(&store, Some("1h")).await;
         let old = event(&store, &source, "").await;
         succeed_all_but(&store, &[]).await;
         moment().await;
