@@ -221,7 +221,10 @@ impl Store {
             if stopping.load(Ordering::Relaxed) {
                 break;
             }
-            let target = uid_at(now.checked_sub(*retention).unwrap_or(SystemTime::UNIX_EPOCH));
+            let target = uid_at(
+                now.checked_sub(*retention)
+                    .unwrap_or(SystemTime::UNIX_EPOCH),
+            );
             let floor = floors.remove(project_id).filter(|floor| floor.uid < target);
             let cutoff = floor.as_ref().map_or(&target, |floor| &floor.uid);
             // Dead letters have no deliveries: nothing holds them back.
@@ -318,13 +321,17 @@ impl Store {
         let mut removed = Removed::default();
         let mut from = String::new();
         loop {
-            let (until, done) = self.expire_some(project_id, &sources, &from, cutoff, &mut removed)?;
+            let (until, done) =
+                self.expire_some(project_id, &sources, &from, cutoff, &mut removed)?;
             if done || stopping.load(Ordering::Relaxed) {
                 break;
             }
             from = until;
         }
-        let (start, end) = (key(project_id, b""), key(project_id, letters_cutoff.as_bytes()));
+        let (start, end) = (
+            key(project_id, b""),
+            key(project_id, letters_cutoff.as_bytes()),
+        );
         let letters = self.count(Cf::DeadLetters, start.clone(), end.clone())?;
         if letters > 0 {
             self.db
@@ -334,7 +341,12 @@ impl Store {
         }
         if removed.events + removed.deliveries + removed.attempts > 0 {
             let (start, end) = (key(project_id, b""), key(project_id, cutoff.as_bytes()));
-            for cf in [Cf::Events, Cf::Deliveries, Cf::EventDeliveries, Cf::Attempts] {
+            for cf in [
+                Cf::Events,
+                Cf::Deliveries,
+                Cf::EventDeliveries,
+                Cf::Attempts,
+            ] {
                 self.compact(cf, &start, &end);
             }
             for source in &sources {
@@ -364,7 +376,10 @@ impl Store {
         let mut until = None;
         for item in self.db.iterator_cf_opt(
             cf,
-            bounded(key(project_id, from.as_bytes()), key(project_id, cutoff.as_bytes())),
+            bounded(
+                key(project_id, from.as_bytes()),
+                key(project_id, cutoff.as_bytes()),
+            ),
             IteratorMode::Start,
         ) {
             let (k, v) = item?;
@@ -388,11 +403,19 @@ impl Store {
         }
         let done = until.is_none();
         let until = until.unwrap_or_else(|| cutoff.to_string());
-        let (start, end) = (key(project_id, from.as_bytes()), key(project_id, until.as_bytes()));
+        let (start, end) = (
+            key(project_id, from.as_bytes()),
+            key(project_id, until.as_bytes()),
+        );
         let deliveries = self.count(Cf::Deliveries, start.clone(), end.clone())?;
         let attempts = self.count(Cf::Attempts, start.clone(), end.clone())?;
         if events + deliveries + attempts > 0 {
-            for cf in [Cf::Events, Cf::Deliveries, Cf::EventDeliveries, Cf::Attempts] {
+            for cf in [
+                Cf::Events,
+                Cf::Deliveries,
+                Cf::EventDeliveries,
+                Cf::Attempts,
+            ] {
                 batch.delete_range_cf(self.cf(cf), &start, &end);
             }
             for source in sources {
@@ -736,7 +759,10 @@ mod tests {
         assert!(sweep(&store, later).removed.is_empty());
         assert!(store.event(&project.uid, &old.uid).unwrap().is_some());
         assert_eq!(
-            store.event_deliveries(&project.uid, &old.uid).unwrap().len(),
+            store
+                .event_deliveries(&project.uid, &old.uid)
+                .unwrap()
+                .len(),
             2
         );
         succeed_all_but(&store, &[]).await;

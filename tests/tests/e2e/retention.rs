@@ -61,9 +61,7 @@ async fn status_of(c: &Client, project: &str, what: &str) -> StatusCode {
 /// An event's deliveries.
 async fn deliveries(c: &Client, project: &str, event: &str) -> Vec<Value> {
     let path = format!("/api/v1/projects/{project}/eventdeliveries?eventId={event}");
-    let data = c
-        .expect(Method::GET, &path, None, StatusCode::OK)
-        .await;
+    let data = c.expect(Method::GET, &path, None, StatusCode::OK).await;
     data["content"].as_array().unwrap().clone()
 }
 
@@ -266,22 +264,35 @@ async fn an_event_whose_delivery_still_retries_is_kept_past_its_retention_until_
     assert_eq!(status_of(c, &project, &retried).await, StatusCode::OK);
     let pending = deliveries(c, &project, retried_id).await;
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0]["status"], "Retry", "{}", pending[0]);
+    let status = pending[0]["status"].as_str().unwrap();
+    assert!(["Scheduled", "Retry"].contains(&status), "{}", pending[0]);
     let delivery = format!("eventdeliveries/{}", pending[0]["uid"].as_str().unwrap());
     assert!(failing.received().len() < FAILURES);
 
-    // Once delivered, it expires like any.
+    // Once delivered, it expires like any (the next sweep may remove it before it is seen
+    // as a success: then the receiver has had the answer that ended it).
     eventually(20, "the retried delivery to succeed", || async {
-        let delivered = deliveries(c, &project, retried_id).await;
-        (delivered[0]["status"] == "Success").then_some(())
+        match deliveries(c, &project, retried_id).await.first() {
+            Some(delivery) => (delivery["status"] == "Success").then_some(()),
+            None => {
+                assert!(
+                    failing.received().len() > FAILURES,
+                    "removed while retrying"
+                );
+                Some(())
+            }
+        }
     })
     .await;
-    assert_eq!(failing.received().len(), FAILURES + 1);
-    eventually(10, "the retried event and its delivery to be removed", || async {
-        let event = status_of(c, &project, &retried).await;
-        let delivery = status_of(c, &project, &delivery).await;
-        (event == StatusCode::NOT_FOUND && delivery == StatusCode::NOT_FOUND).then_some(())
-    })
+    eventually(
+        10,
+        "the retried event and its delivery to be removed",
+        || async {
+            let event = status_of(c, &project, &retried).await;
+            let delivery = status_of(c, &project, &delivery).await;
+            (event == StatusCode::NOT_FOUND && delivery == StatusCode::NOT_FOUND).then_some(())
+        },
+    )
     .await;
     // Counted once the sweep that removed them is done: both deliveries.
     eventually(10, "two deliveries counted as removed", || async {
