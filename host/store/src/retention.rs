@@ -32,7 +32,7 @@
 //! the record as it expired; closing it would take the queue check into the writer. The
 //! deletes are not synced: one lost in a crash is made again by the next sweep.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -180,11 +180,17 @@ impl Store {
                         last + period(swept.shortest)
                     }
                     Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "the retention sweep failed; it runs again later");
+                        tracing::warn!(
+                            error = %e,
+                            "the retention sweep failed; it runs again later"
+                        );
                         last + MAX_PERIOD
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "the retention sweep panicked; it runs again later");
+                        tracing::error!(
+                            error = %e,
+                            "the retention sweep panicked; it runs again later"
+                        );
                         last + MAX_PERIOD
                     }
                 };
@@ -269,6 +275,7 @@ impl Store {
     /// For each project of `retentions` with queued deliveries: the lowest uid one of them
     /// refers to, its own or its event's.
     fn pending_floors(&self, retentions: &[(String, Duration)]) -> Result<HashMap<String, Floor>> {
+        let with_retention: HashSet<&str> = retentions.iter().map(|(uid, _)| uid.as_str()).collect();
         let mut floors: HashMap<String, Floor> = HashMap::new();
         for item in self
             .db
@@ -278,7 +285,7 @@ impl Store {
             let Some(queued) = parse_queue_entry(&k, &v) else {
                 continue;
             };
-            if !retentions.iter().any(|(uid, _)| *uid == queued.project_id) {
+            if !with_retention.contains(queued.project_id.as_str()) {
                 continue;
             }
             // A queue entry whose delivery is gone is dequeued by the worker: it needs
