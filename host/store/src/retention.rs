@@ -275,7 +275,8 @@ impl Store {
     /// For each project of `retentions` with queued deliveries: the lowest uid one of them
     /// refers to, its own or its event's.
     fn pending_floors(&self, retentions: &[(String, Duration)]) -> Result<HashMap<String, Floor>> {
-        let with_retention: HashSet<&str> = retentions.iter().map(|(uid, _)| uid.as_str()).collect();
+        let with_retention: HashSet<&str> =
+            retentions.iter().map(|(uid, _)| uid.as_str()).collect();
         let mut floors: HashMap<String, Floor> = HashMap::new();
         for item in self
             .db
