@@ -36,6 +36,9 @@ pub struct RunningServer {
     /// Stops the delivery worker, which then finishes its attempts in flight.
     stop_delivery: CancellationToken,
     delivering: JoinHandle<()>,
+    /// Stops the retention sweeper (`Store::sweep_retention`).
+    stop_retention: CancellationToken,
+    sweeping: JoinHandle<()>,
 }
 
 /// Where, in the data directory, a generated admin token is written.
@@ -105,6 +108,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     );
     let stop_delivery = CancellationToken::new();
     let delivering = tokio::spawn(dispatcher.clone().run(stop_delivery.clone()));
+    let stop_retention = CancellationToken::new();
+    let sweeping = tokio::spawn(
+        store
+            .clone()
+            .sweep_retention(metrics.clone(), stop_retention.clone().cancelled_owned()),
+    );
     let intake = Intake::new(
         store.clone(),
         auth.clone(),
@@ -163,6 +172,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         brokers,
         stop_delivery,
         delivering,
+        stop_retention,
+        sweeping,
     })
 }
 
@@ -176,7 +187,8 @@ impl RunningServer {
     /// completes and is answered), for at most [`HTTP_DRAIN_GRACE`]; then stops the broker
     /// consumers (each stores what it holds, commits, and leaves) within their own time;
     /// then the delivery worker (which waits a little for its attempts in flight: one not
-    /// stored is attempted again after the restart); then closes the store. A request still unanswered was never acknowledged, so its
+    /// stored is attempted again after the restart) and the retention sweeper (it stops
+    /// between two writes); then closes the store. A request still unanswered was never acknowledged, so its
     /// sender retries: abandoning it loses nothing.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         for stop in self.stops {
@@ -194,6 +206,8 @@ impl RunningServer {
         self.brokers.shutdown().await;
         self.stop_delivery.cancel();
         let _ = self.delivering.await;
+        self.stop_retention.cancel();
+        let _ = self.sweeping.await;
         Ok(())
     }
 }

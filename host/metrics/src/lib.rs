@@ -91,6 +91,12 @@ pub struct CircuitLabels {
     pub state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RetentionLabels {
+    /// `events`, `dead_letters`, `deliveries` or `attempts`.
+    pub kind: &'static str,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -117,6 +123,7 @@ pub struct Metrics {
     pub delivery_worker_last_pass: Gauge,
     endpoint_circuit: Family<CircuitLabels, Gauge>,
     endpoint_failure_rate: Family<EndpointLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    retention_removed: Family<RetentionLabels, Counter>,
     /// The reasons each source has a rejection series for, so that they can be removed.
     rejection_reasons: Mutex<HashMap<String, BTreeSet<&'static str>>>,
 }
@@ -242,9 +249,16 @@ impl Default for Metrics {
             "Failed attempts per attempt of each endpoint in its project's observability window",
             endpoint_failure_rate.clone(),
         );
+        let retention_removed = Family::default();
+        registry.register(
+            "retention_removed",
+            "Records removed because their project's retention policy expired them, by kind",
+            retention_removed.clone(),
+        );
         Self {
             endpoint_circuit,
             endpoint_failure_rate,
+            retention_removed,
             delivery_outcomes,
             delivery_attempt_seconds,
             deliveries_in_flight,
@@ -310,6 +324,13 @@ impl Metrics {
         self.endpoint_failure_rate.remove(&EndpointLabels {
             endpoint: endpoint.to_string(),
         });
+    }
+
+    /// Counts records removed by retention (`RetentionLabels::kind`).
+    pub fn retention_removed(&self, kind: &'static str, records: u64) {
+        self.retention_removed
+            .get_or_create(&RetentionLabels { kind })
+            .inc_by(records);
     }
 
     pub fn accepted(&self, source: &str, events: u64) {

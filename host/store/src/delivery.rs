@@ -532,7 +532,7 @@ fn next_send_ms(delivery: &Delivery) -> Option<u64> {
     u64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
-fn parse_queue_entry(k: &[u8], v: &[u8]) -> Option<Queued> {
+pub(super) fn parse_queue_entry(k: &[u8], v: &[u8]) -> Option<Queued> {
     if k.len() != 2 * UID_LEN + 8 || v.len() != UID_LEN {
         return None;
     }

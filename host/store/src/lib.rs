@@ -7,6 +7,7 @@
 
 mod delivery;
 mod reserve;
+mod retention;
 mod writer;
 
 use std::path::Path;
@@ -136,6 +137,11 @@ impl Cf {
             let mut table = BlockBasedOptions::default();
             table.set_bloom_filter(10.0, false);
             opts.set_block_based_table_factory(&table);
+        }
+        if self == Cf::Idempotency {
+            // Retention deletes keys one by one (`retention.rs`): a file that gathers many
+            // of those tombstones is compacted by RocksDB, which gives their space back.
+            opts.add_compact_on_deletion_collector_factory(1024, 512, 0.5);
         }
         if self == Cf::BrokerReceipts {
             opts.set_compaction_filter("expired_receipts", |_level, _key, value: &[u8]| {

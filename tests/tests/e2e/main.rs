@@ -15,6 +15,7 @@ mod outbound;
 mod plugins;
 mod pubsub;
 mod rest;
+mod retention;
 mod robustness;
 mod sqs;
 mod subscriptions;
