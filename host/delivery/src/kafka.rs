@@ -160,7 +160,9 @@ impl fmt::Display for Unallowed {
 /// as allowed wherever it resolves, any other name by every address it resolves to.
 async fn check_broker(broker: &str, policy: &Policy) -> Result<(), Unallowed> {
     let Some(Destination { host, port }) = Destination::of_host_port(broker) else {
-        return Err(Unallowed::Unresolved(format!("{broker:?} is not host:port")));
+        return Err(Unallowed::Unresolved(format!(
+            "{broker:?} is not host:port"
+        )));
     };
     let refused = |what: String| {
         Unallowed::Refused(format!(
@@ -565,14 +567,15 @@ impl Cache {
 
 /// The request headers as Kafka headers, every value of each.
 fn kafka_headers(headers: &HeaderMap) -> OwnedHeaders {
-    headers
-        .iter()
-        .fold(OwnedHeaders::new_with_capacity(headers.len()), |kafka, (name, value)| {
+    headers.iter().fold(
+        OwnedHeaders::new_with_capacity(headers.len()),
+        |kafka, (name, value)| {
             kafka.insert(Header {
                 key: name.as_str(),
                 value: Some(value.as_bytes()),
             })
-        })
+        },
+    )
 }
 
 /// The brokers of a metadata answer, as `host:port` (an IPv6 host in brackets).
@@ -612,7 +615,10 @@ mod tests {
             "data": {"id": "order-7", "n": 1},
             "raw": "{\"id\":\"order-7\",\"n\":1}",
         });
-        event.as_object_mut().unwrap().extend(json.as_object().unwrap().clone());
+        event
+            .as_object_mut()
+            .unwrap()
+            .extend(json.as_object().unwrap().clone());
         serde_json::from_value(event).unwrap()
     }
 
@@ -686,7 +692,11 @@ mod tests {
         let brokers = cluster.bootstrap_servers();
         let sender = Sender::new(loopback()).unwrap();
         let outcome = sender
-            .send(outgoing("ep_1", destination(&brokers, EVENT_ID_KEY), "key-1"))
+            .send(outgoing(
+                "ep_1",
+                destination(&brokers, EVENT_ID_KEY),
+                "key-1",
+            ))
             .await;
         assert_eq!(outcome.error, None);
         assert!(outcome.is_success());
@@ -749,7 +759,14 @@ mod tests {
         assert!(!outcome.is_success());
         assert_eq!(producers.cached_count(), 0);
         let outcome = producers
-            .produce_outgoing(outgoing("ep_1", destination(&format!("localhost:{}", brokers.rsplit(':').next().unwrap()), EVENT_ID_KEY), "k"))
+            .produce_outgoing(outgoing(
+                "ep_1",
+                destination(
+                    &format!("localhost:{}", brokers.rsplit(':').next().unwrap()),
+                    EVENT_ID_KEY,
+                ),
+                "k",
+            ))
             .await;
         let error = outcome.error.unwrap();
         assert!(
@@ -780,8 +797,14 @@ mod tests {
         assert_eq!(producers.cached_count(), 2, "ep_b still uses the first");
         send("ep_b", two.bootstrap_servers()).await;
         assert_eq!(producers.cached_count(), 1, "nobody uses the first");
-        assert_eq!(messages(&one.bootstrap_servers(), 3, Duration::from_secs(2)).len(), 2);
-        assert_eq!(messages(&two.bootstrap_servers(), 3, Duration::from_secs(2)).len(), 2);
+        assert_eq!(
+            messages(&one.bootstrap_servers(), 3, Duration::from_secs(2)).len(),
+            2
+        );
+        assert_eq!(
+            messages(&two.bootstrap_servers(), 3, Duration::from_secs(2)).len(),
+            2
+        );
     }
 
     #[tokio::test]
@@ -791,7 +814,11 @@ mod tests {
             listener.local_addr().unwrap().port()
         };
         let producers = Producers::new(loopback());
-        let mut request = outgoing("ep_1", destination(&format!("127.0.0.1:{port}"), EVENT_ID_KEY), "k");
+        let mut request = outgoing(
+            "ep_1",
+            destination(&format!("127.0.0.1:{port}"), EVENT_ID_KEY),
+            "k",
+        );
         request.timeout = Duration::from_secs(1);
         let outcome = producers.produce_outgoing(request).await;
         let error = outcome.error.clone().unwrap();
@@ -801,7 +828,11 @@ mod tests {
             "{error}"
         );
         assert!(!outcome.is_success());
-        assert!(outcome.latency < Duration::from_secs(3), "{:?}", outcome.latency);
+        assert!(
+            outcome.latency < Duration::from_secs(3),
+            "{:?}",
+            outcome.latency
+        );
     }
 
     #[test]
@@ -856,7 +887,10 @@ mod tests {
         }
         kafka.auth = None;
         let plain = settings(&kafka, Duration::from_secs(7));
-        assert_eq!(get(&plain, "security.protocol").as_deref(), Some("plaintext"));
+        assert_eq!(
+            get(&plain, "security.protocol").as_deref(),
+            Some("plaintext")
+        );
         assert_eq!(get(&plain, "sasl.mechanism"), None);
         kafka.tls = true;
         let tls = settings(&kafka, Duration::from_secs(7));

@@ -385,8 +385,7 @@ impl KafkaDestination {
             if !auth.tls {
                 return field(
                     "kafka.auth.tls",
-                    "must be true: SASL without TLS would send the credentials in the clear"
-                        .into(),
+                    "must be true: SASL without TLS would send the credentials in the clear".into(),
                 );
             }
         }
