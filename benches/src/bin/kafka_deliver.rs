@@ -9,10 +9,11 @@
 //! counts once the broker acknowledged it.
 //!
 //! - plain, unbounded: every message handed to the producer at once, then every
-//!   acknowledgement awaited: the most the producer and broker do;
+//!   acknowledgement awaited, with librdkafka's default 5 ms linger: the most the producer
+//!   and broker do;
 //! - plain, 32 in flight: 32 tasks each sending one message and awaiting its
 //!   acknowledgement before the next, the shape of Inlet's attempts (at most 32 in flight
-//!   per endpoint, each waiting for its own acknowledgement);
+//!   per endpoint, each waiting for its own acknowledgement), with Inlet's linger of 0;
 //! - Inlet: the events are first stored through the REST API (64 clients) with the
 //!   endpoint paused, then the endpoint is activated and timed until every delivery is a
 //!   success: each delivery is signed, produced, acknowledged, and its attempt's outcome
@@ -101,13 +102,17 @@ async fn main() {
     bench.server.shutdown().await.unwrap();
 }
 
-fn producer(brokers: &str) -> FutureProducer {
-    ClientConfig::new()
+/// An idempotent `acks=all` producer; `linger_ms` as Inlet's (0) or librdkafka's default.
+fn producer(brokers: &str, linger_ms: Option<&str>) -> FutureProducer {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", brokers)
         .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .create()
-        .unwrap()
+        .set("acks", "all");
+    if let Some(linger) = linger_ms {
+        config.set("linger.ms", linger);
+    }
+    config.create().unwrap()
 }
 
 /// Messages per second, every one handed over at once, timed to the last acknowledgement.
@@ -117,7 +122,7 @@ async fn plain_unbounded(
     events: usize,
     body: &impl Fn(usize) -> String,
 ) -> f64 {
-    let producer = producer(brokers);
+    let producer = producer(brokers, None);
     let bodies: Vec<String> = (0..events).map(body).collect();
     let started = Instant::now();
     let mut reports = Vec::with_capacity(events);
@@ -149,7 +154,7 @@ async fn plain_in_flight(
     events: usize,
     body: &impl Fn(usize) -> String,
 ) -> f64 {
-    let producer = producer(brokers);
+    let producer = producer(brokers, Some("0"));
     let bodies: Arc<Vec<String>> = Arc::new((0..events).map(body).collect());
     let started = Instant::now();
     let mut tasks = JoinSet::new();

@@ -37,6 +37,8 @@ use inlet_model::pub_sub::KafkaAuthType;
 use inlet_model::{Event, FieldError, Invalid};
 use inlet_payload::{LazyJson, Location};
 use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 
@@ -221,6 +223,11 @@ fn settings(destination: &KafkaDestination, timeout: Duration) -> Settings {
         // librdkafka reports the message failed by then, so an attempt that failed does
         // not deliver later behind its retry's back.
         ("message.timeout.ms", timeout.as_millis().to_string()),
+        // Each attempt waits for its own acknowledgement, so a linger would be added to
+        // every one; under load, messages queued behind the requests in flight are still
+        // batched. Measured (kafka_deliver): 32 attempts in flight made 4.4 k msg/s with
+        // librdkafka's default of 5 ms.
+        ("linger.ms", "0".to_string()),
     ];
     match &destination.auth {
         None => {
@@ -263,15 +270,28 @@ struct Cached {
     last_used: Instant,
 }
 
+/// librdkafka's client errors go to the debug log: every attempt they fail records its
+/// own reason, and a broker that is down would have each producer repeat it every few
+/// seconds at error level (librdkafka's default).
+struct Reports;
+
+impl ClientContext for Reports {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(target: "librdkafka", %error, reason, "Kafka producer error");
+    }
+}
+
+type Client = FutureProducer<Reports>;
+
 /// One librdkafka producer, with when its cluster's brokers were last found allowed.
 struct Producer {
     /// Taken by `drop`, which destroys it off the async workers.
-    client: Option<FutureProducer>,
+    client: Option<Client>,
     brokers_checked: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl Producer {
-    fn client(&self) -> &FutureProducer {
+    fn client(&self) -> &Client {
         self.client.as_ref().expect("taken only when dropped")
     }
 }
@@ -425,7 +445,7 @@ impl Producers {
                     config.set(*name, value);
                 }
                 let client = config
-                    .create::<FutureProducer>()
+                    .create_with_context::<_, Client>(Reports)
                     .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
                 let created = Producer {
                     client: Some(client),

@@ -6,6 +6,10 @@
 //! answers like any other (a 3xx is not a success), so an endpoint cannot send Inlet to an
 //! address that was not checked as its URL was. Its outcome is recorded whatever happens
 //! ([`Outcome`]): a failure is a short reason, never a panic nor an error to propagate.
+//!
+//! [`Sender::send`] is also the one entry point of `kafka` endpoints: an [`Outgoing`]'s
+//! [`Target`] is a URL or a topic, and a Kafka attempt ([`crate::kafka`]) returns the same
+//! [`Outcome`], without a status or an address.
 
 use std::error::Error as StdError;
 use std::io;
@@ -75,7 +79,7 @@ impl Target {
                 .url
                 .parse()
                 .map(Target::Http)
-                .map_err(|e| FieldError::new("url", format!("{e}"))),
+                .map_err(|e| FieldError::new("url", e.to_string())),
             EndpointType::Kafka => {
                 let destination = endpoint
                     .kafka
