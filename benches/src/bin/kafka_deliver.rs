@@ -88,7 +88,7 @@ async fn main() {
     );
     let ratio = delivered / plain;
     println!(
-        "Inlet delivered/s ÷ plain unbounded: {ratio:.2} (target ≥ {TARGET_RATIO}: {})",
+        "Inlet delivered/s ÷ plain unbounded: {ratio:.3} (target ≥ {TARGET_RATIO}: {})",
         if ratio >= TARGET_RATIO {
             "met"
         } else {
@@ -96,7 +96,7 @@ async fn main() {
         }
     );
     println!(
-        "Inlet delivered/s ÷ plain {PER_ENDPOINT} in flight: {:.2}",
+        "Inlet delivered/s ÷ plain {PER_ENDPOINT} in flight: {:.3}",
         delivered / shaped
     );
     bench.server.shutdown().await.unwrap();
