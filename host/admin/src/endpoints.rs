@@ -1,7 +1,8 @@
 //! `/api/v1/projects/{project_id}/endpoints`: where a project's events are delivered, in
-//! Convoy's JSON. Managed by the admin or the project's API key. An endpoint's URL is
-//! checked against the operator's outbound policy when it is written (and again by the
-//! delivery worker on every connection); its secrets are generated when none is given,
+//! Convoy's JSON. Managed by the admin or the project's API key. An endpoint's URL (or a
+//! `kafka` endpoint's brokers) is checked against the operator's outbound policy when it is
+//! written (and again by the delivery worker: on every connection, or for Kafka before it
+//! produces); its secrets are generated when none is given,
 //! rotated only through `expire_secret`, and always masked on the way out.
 
 use std::sync::Arc;
@@ -11,12 +12,13 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use inlet_delivery::connect::validate_endpoint_url;
+use inlet_delivery::kafka::{check_brokers, validate_key};
 use inlet_delivery::signature::{
     ConvoyScheme, MAX_LIVE_SECRETS, SignatureForm, generate_secret, validate_secret,
 };
 use inlet_model::delivery::{
     CircuitState, Endpoint, EndpointAuthentication, EndpointHealth, EndpointSecret, EndpointStatus,
-    FilterConfig, SignatureFormat, Subscription,
+    EndpointType, FilterConfig, KafkaDestination, SignatureFormat, Subscription,
 };
 use inlet_model::{ProjectType, REDACTED, Secret, new_uid, now_rfc3339, rfc3339};
 use inlet_store::Store;
@@ -64,6 +66,12 @@ struct EndpointInput {
     #[serde(default, deserialize_with = "nullable")]
     authentication: Option<Option<EndpointAuthentication>>,
     is_disabled: Option<bool>,
+    /// `http` (the default) or `kafka`.
+    #[serde(rename = "type")]
+    kind: Option<EndpointType>,
+    /// A `kafka` endpoint's topic, replaced whole; a password echoed back redacted keeps the
+    /// stored one.
+    kafka: Option<KafkaDestination>,
 }
 
 pub async fn create(
@@ -92,10 +100,12 @@ pub async fn create(
         ordered: false,
         content_type: DEFAULT_CONTENT_TYPE.into(),
         authentication: None,
+        kind: EndpointType::Http,
+        kafka: None,
         created_at: now.clone(),
         updated_at: now.clone(),
     };
-    if input.url.is_none() {
+    if input.kind.unwrap_or_default() == EndpointType::Http && input.url.is_none() {
         return Err(field("url", "required: where the events are sent"));
     }
     if input.name.is_none() {
@@ -103,6 +113,7 @@ pub async fn create(
     }
     let secret = input.secret.take();
     apply(&mut endpoint, input, &state)?;
+    check_kafka_brokers(&endpoint, &state).await?;
     let value = new_secret(&endpoint, secret)?;
     endpoint.secrets.push(EndpointSecret {
         uid: new_uid(),
@@ -206,6 +217,7 @@ pub async fn update(
         ));
     }
     apply(&mut endpoint, input, &state)?;
+    check_kafka_brokers(&endpoint, &state).await?;
     // A new signature format must still read the secrets that sign.
     let form = secret_form(&endpoint);
     let now = OffsetDateTime::now_utc();
@@ -423,11 +435,23 @@ fn check_rate_limit(endpoint: &Endpoint) -> Result<(), ApiError> {
 }
 
 fn apply(endpoint: &mut Endpoint, input: EndpointInput, state: &Admin) -> Result<(), ApiError> {
+    let kind = input.kind.unwrap_or(endpoint.kind);
     if let Some(url) = input.url {
         let url = url.trim();
-        validate_endpoint_url(url, &state.policy).map_err(invalid)?;
-        endpoint.url = url.to_string();
+        if kind == EndpointType::Kafka {
+            // An endpoint read back and sent again has `"url": ""`.
+            if !url.is_empty() {
+                return Err(field(
+                    "url",
+                    "a kafka endpoint has no URL: its messages go to kafka.topic_name",
+                ));
+            }
+        } else {
+            validate_endpoint_url(url, &state.policy).map_err(invalid)?;
+            endpoint.url = url.to_string();
+        }
     }
+    apply_destination(endpoint, kind, input.kafka)?;
     if let Some(name) = input.name {
         let name = name.trim();
         if name.is_empty() {
@@ -495,6 +519,63 @@ fn apply(endpoint: &mut Endpoint, input: EndpointInput, state: &Admin) -> Result
         _ => {}
     }
     Ok(())
+}
+
+/// Sets the endpoint's type, and checks that it has what that type sends to: a URL, or a
+/// Kafka topic (whose brokers are judged by the outbound policy afterwards, in
+/// [`check_kafka_brokers`]).
+fn apply_destination(
+    endpoint: &mut Endpoint,
+    kind: EndpointType,
+    kafka: Option<KafkaDestination>,
+) -> Result<(), ApiError> {
+    endpoint.kind = kind;
+    match kind {
+        EndpointType::Http => {
+            if kafka.is_some() {
+                return Err(field("kafka", "only for an endpoint of type kafka"));
+            }
+            endpoint.kafka = None;
+            if endpoint.url.is_empty() {
+                return Err(field("url", "required: where the events are sent"));
+            }
+        }
+        EndpointType::Kafka => {
+            if let Some(mut given) = kafka {
+                if let Some(auth) = &mut given.auth {
+                    let stored = endpoint.kafka.as_ref().and_then(|k| k.auth.as_ref());
+                    auth.password
+                        .restore_from(stored.map(|a| &a.password), "kafka.auth.password")
+                        .map_err(invalid)?;
+                }
+                for broker in &mut given.brokers {
+                    *broker = broker.trim().to_string();
+                }
+                given.validate().map_err(invalid)?;
+                validate_key(&given.key).map_err(invalid)?;
+                endpoint.kafka = Some(given);
+            }
+            if endpoint.kafka.is_none() {
+                return Err(field(
+                    "kafka",
+                    "required for an endpoint of type kafka: {\"brokers\": [\"host:port\"], \
+                     \"topic_name\": \"…\"}",
+                ));
+            }
+            endpoint.url.clear();
+        }
+    }
+    Ok(())
+}
+
+/// A `kafka` endpoint's brokers, resolved and judged by the outbound policy as an HTTP
+/// endpoint's URL is (librdkafka's later connections are checked when it produces: see
+/// `inlet_delivery::kafka`).
+async fn check_kafka_brokers(endpoint: &Endpoint, state: &Admin) -> Result<(), ApiError> {
+    match &endpoint.kafka {
+        Some(kafka) => check_brokers(kafka, &state.policy).await.map_err(invalid),
+        None => Ok(()),
+    }
 }
 
 /// Convoy's `api_key` authentication: a header sent with every request. A value echoed

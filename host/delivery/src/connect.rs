@@ -56,7 +56,7 @@ impl Policy {
 
     /// Whether a connection to `address` may be opened: Ok when the address is public or
     /// allowed, else the name of the range that refuses it.
-    fn check(&self, address: SocketAddr) -> Result<(), &'static str> {
+    pub(crate) fn check(&self, address: SocketAddr) -> Result<(), &'static str> {
         let ip = address.ip();
         let Some(range) = refused_range(ip) else {
             return Ok(());
@@ -73,7 +73,7 @@ impl Policy {
 
     /// Whether the allow-list names this host (a name, not an address) and port: then it
     /// is trusted wherever it resolves.
-    fn allows_name(&self, name: &str, port: u16) -> bool {
+    pub(crate) fn allows_name(&self, name: &str, port: u16) -> bool {
         Destination::of_host_port(&format!("{name}:{port}"))
             .is_some_and(|destination| self.allowed.allows(&destination))
     }

@@ -296,7 +296,9 @@ mod tests {
     use super::*;
 
     use hmac::{Hmac, Mac};
-    use inlet_model::delivery::{ApiKeyAuthentication, EndpointAuthentication, EndpointStatus};
+    use inlet_model::delivery::{
+        ApiKeyAuthentication, EndpointAuthentication, EndpointStatus, EndpointType,
+    };
     use serde_json::value::RawValue;
     use sha2::{Sha256, Sha512};
 
@@ -348,6 +350,8 @@ mod tests {
             ordered: false,
             content_type: String::new(),
             authentication: None,
+            kind: EndpointType::Http,
+            kafka: None,
             created_at: "2023-01-01T00:00:00Z".into(),
             updated_at: "2023-01-01T00:00:00Z".into(),
         }

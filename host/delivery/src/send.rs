@@ -6,6 +6,10 @@
 //! answers like any other (a 3xx is not a success), so an endpoint cannot send Inlet to an
 //! address that was not checked as its URL was. Its outcome is recorded whatever happens
 //! ([`Outcome`]): a failure is a short reason, never a panic nor an error to propagate.
+//!
+//! [`Sender::send`] is also the one entry point of `kafka` endpoints: an [`Outgoing`]'s
+//! [`Target`] is a URL or a topic, and a Kafka attempt ([`crate::kafka`]) returns the same
+//! [`Outcome`], without a status or an address.
 
 use std::error::Error as StdError;
 use std::io;
@@ -21,9 +25,11 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, HttpInfo};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use inlet_model::delivery::MAX_RESPONSE_BYTES;
+use inlet_model::delivery::{Endpoint, EndpointType, MAX_RESPONSE_BYTES};
+use inlet_model::{Event, FieldError};
 
 use crate::connect::{CODE_NOT_ALLOWED, Policy, PolicyConnector, Refused};
+use crate::kafka::{KafkaMessage, Producers, message_key};
 
 /// The longest a connection may take to open (resolving included), whatever an endpoint's
 /// timeout: an endpoint that cannot be reached in this long is not reachable.
@@ -36,20 +42,57 @@ pub const MAX_ERROR_BYTES: usize = 512;
 /// Most causes of an error looked at: a chain is walked to find its reason.
 const MAX_CAUSES: usize = 16;
 
-/// Sends delivery requests. Cheap to clone: clones share the connection pool.
+/// Sends delivery requests. Cheap to clone: clones share the connection pool and the Kafka
+/// producers.
 #[derive(Debug, Clone)]
 pub struct Sender {
     client: Client<HttpsConnector<PolicyConnector>, Full<Bytes>>,
+    kafka: Arc<Producers>,
 }
 
-/// One attempt's request: always a `POST` of `body` to `uri`.
+/// One attempt's request: `body` with `headers`, to its target.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    pub uri: Uri,
+    pub target: Target,
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// Bounds the whole attempt: connecting, sending and reading the response.
+    /// Bounds the whole attempt: connecting, sending and reading the response (for Kafka:
+    /// checking the brokers, then the wait for the broker's acknowledgement).
     pub timeout: Duration,
+}
+
+/// Where an attempt goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A `POST` to the endpoint's URL.
+    Http(Uri),
+    /// A message on the endpoint's topic ([`crate::kafka`]).
+    Kafka(KafkaMessage),
+}
+
+impl Target {
+    /// Where an endpoint's attempt for `event` goes: its URL, or its topic with the
+    /// message's key. Errors name the endpoint's field at fault.
+    pub fn of(endpoint: &Endpoint, event: &Event) -> Result<Self, FieldError> {
+        match endpoint.kind {
+            EndpointType::Http => endpoint
+                .url
+                .parse()
+                .map(Target::Http)
+                .map_err(|e| FieldError::new("url", e.to_string())),
+            EndpointType::Kafka => {
+                let destination = endpoint
+                    .kafka
+                    .as_ref()
+                    .ok_or_else(|| FieldError::new("kafka", "required for a kafka endpoint"))?;
+                Ok(Target::Kafka(KafkaMessage {
+                    endpoint_id: endpoint.uid.clone(),
+                    key: message_key(destination, event)?,
+                    destination: destination.clone(),
+                }))
+            }
+        }
+    }
 }
 
 /// What came of an attempt. A response that started to arrive is kept even when the
@@ -78,8 +121,11 @@ pub struct Outcome {
 impl Outcome {
     /// The endpoint answered 2xx and its response was read: a 2xx whose body then broke
     /// off is not a success (as in Convoy), and its retry carries the same idempotency key.
+    /// A Kafka attempt has no status: it succeeded when the broker acknowledged the
+    /// message, which is when it has no error (an HTTP attempt without a status always has
+    /// one).
     pub fn is_success(&self) -> bool {
-        self.error.is_none() && self.status.is_some_and(|status| status.is_success())
+        self.error.is_none() && self.status.is_none_or(|status| status.is_success())
     }
 }
 
@@ -104,24 +150,40 @@ impl Sender {
             .context("loading the system's root certificates for HTTPS endpoints")?
             .https_or_http()
             .enable_http1()
-            .wrap_connector(PolicyConnector::new(policy, CONNECT_TIMEOUT));
+            .wrap_connector(PolicyConnector::new(policy.clone(), CONNECT_TIMEOUT));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_timer(TokioTimer::new())
             .build(connector);
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            kafka: Producers::new(policy),
+        })
     }
 
-    /// Makes one attempt; never fails, its failures are in the [`Outcome`].
+    /// Makes one attempt, to its target; never fails, its failures are in the [`Outcome`].
     pub async fn send(&self, request: Outgoing) -> Outcome {
+        let Outgoing {
+            target,
+            headers,
+            body,
+            timeout,
+        } = request;
+        match target {
+            Target::Http(uri) => self.post(uri, headers, body, timeout).await,
+            Target::Kafka(message) => self.kafka.send(message, headers, body, timeout).await,
+        }
+    }
+
+    async fn post(&self, uri: Uri, headers: HeaderMap, body: Bytes, timeout: Duration) -> Outcome {
         let requested_at = SystemTime::now();
         let started = Instant::now();
-        let timeout = request.timeout;
         let mut received = Received::default();
-        let error = if !is_absolute_http(&request.uri) {
+        let error = if !is_absolute_http(&uri) {
             Some("invalid URL: expected an absolute http:// or https:// URL".to_string())
         } else {
-            match tokio::time::timeout(timeout, self.exchange(request, &mut received)).await {
+            let exchange = self.exchange(uri, headers, body, &mut received);
+            match tokio::time::timeout(timeout, exchange).await {
                 Ok(Ok(())) => None,
                 Ok(Err(error)) => Some(error),
                 Err(_) => Some(timed_out(timeout, received.status.is_some())),
@@ -141,11 +203,17 @@ impl Sender {
 
     /// Sends the request and reads the response into `received`, which keeps what arrived
     /// if the attempt is cut short by its timeout.
-    async fn exchange(&self, request: Outgoing, received: &mut Received) -> Result<(), String> {
-        let mut outgoing = Request::new(Full::new(request.body));
+    async fn exchange(
+        &self,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+        received: &mut Received,
+    ) -> Result<(), String> {
+        let mut outgoing = Request::new(Full::new(body));
         *outgoing.method_mut() = Method::POST;
-        *outgoing.uri_mut() = request.uri;
-        *outgoing.headers_mut() = request.headers;
+        *outgoing.uri_mut() = uri;
+        *outgoing.headers_mut() = headers;
         let response = self.client.request(outgoing).await.map_err(|error| {
             received.remote_addr = error.connect_info().and_then(remote_addr);
             describe(&error)
@@ -266,7 +334,7 @@ fn causes<'e>(error: &'e (dyn StdError + 'static)) -> Vec<&'e (dyn StdError + 's
     chain
 }
 
-fn bounded(mut text: String) -> String {
+pub(crate) fn bounded(mut text: String) -> String {
     if text.len() > MAX_ERROR_BYTES {
         let end = text.floor_char_boundary(MAX_ERROR_BYTES - '…'.len_utf8());
         text.truncate(end);
@@ -404,7 +472,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-custom", "1".parse().unwrap());
         Outgoing {
-            uri,
+            target: Target::Http(uri),
             headers,
             body: Bytes::from_static(br#"{"id":1}"#),
             timeout,

@@ -477,12 +477,8 @@ impl Dispatcher {
                 now_unix,
                 &body,
             )?;
-            let uri = endpoint
-                .url
-                .parse::<http::Uri>()
-                .map_err(|e| inlet_model::FieldError::new("url", e.to_string()))?;
             Ok(Outgoing {
-                uri,
+                target: inlet_delivery::send::Target::of(endpoint, &event)?,
                 headers,
                 body,
                 timeout: Duration::from_secs(endpoint.http_timeout.max(1)),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::pub_sub::{KafkaAuth, KafkaAuthType};
 use crate::{FieldError, Secret};
 
 /// A project's delivery settings: Convoy's project `config` (the parts Inlet honours).
@@ -318,8 +319,115 @@ pub struct Endpoint {
     pub content_type: String,
     #[serde(default)]
     pub authentication: Option<EndpointAuthentication>,
+    /// Where its deliveries go: `url` (`http`), or a Kafka topic (`kafka`).
+    #[serde(rename = "type", default)]
+    pub kind: EndpointType,
+    /// A `kafka` endpoint's topic; none for `http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaDestination>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// How an endpoint receives its deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointType {
+    /// A signed `POST` to its `url` (Convoy's endpoints).
+    #[default]
+    Http,
+    /// A message on a Kafka topic: the request's headers, its body as the value.
+    Kafka,
+}
+
+/// A `kafka` endpoint's topic, and how Inlet connects to its cluster (as a Kafka source
+/// does: `tls`, and `auth` for SASL over TLS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaDestination {
+    /// Bootstrap brokers, `host:port`.
+    #[serde(default)]
+    pub brokers: Vec<String>,
+    #[serde(default)]
+    pub topic_name: String,
+    /// Connect with TLS (SSL) without SASL.
+    #[serde(default)]
+    pub tls: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<KafkaAuth>,
+    /// Where each message's key comes from: [`EVENT_ID_KEY`], or a request location
+    /// (`request.body.id`, `request.header.X-Id`, `request.query.id`).
+    #[serde(default = "event_id_key")]
+    pub key: String,
+}
+
+/// The message key that is the event's id: each event keeps its partition across retries.
+pub const EVENT_ID_KEY: &str = "event.id";
+
+fn event_id_key() -> String {
+    EVENT_ID_KEY.into()
+}
+
+/// Most bootstrap brokers a `kafka` endpoint names: each is resolved when it is written.
+pub const MAX_KAFKA_BROKERS: usize = 16;
+
+impl KafkaDestination {
+    /// Checks the brokers' form, the topic name (Kafka's rules) and `auth` (SASL only over
+    /// TLS); errors name `kafka.<field>`. The key's location is `inlet-payload`'s to read,
+    /// and the brokers' addresses the outbound policy's to judge.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let field = |name, message: String| Err(FieldError::new(name, message));
+        if self.brokers.is_empty() || self.brokers.len() > MAX_KAFKA_BROKERS {
+            return field(
+                "kafka.brokers",
+                format!("1 to {MAX_KAFKA_BROKERS} brokers, each host:port"),
+            );
+        }
+        for broker in &self.brokers {
+            if crate::outbound::Destination::of_host_port(broker).is_none_or(|d| d.port == 0) {
+                return field(
+                    "kafka.brokers",
+                    format!(
+                        "{broker:?} is not host:port (for example kafka-1:9092; one broker per \
+                         entry, an IPv6 address in brackets)"
+                    ),
+                );
+            }
+        }
+        // Kafka's own rules (`Topic.validate`): at most 249 of these characters, not `.` or
+        // `..`.
+        let topic = self.topic_name.as_str();
+        let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if topic.is_empty() || topic.len() > 249 || !topic.chars().all(legal) {
+            return field(
+                "kafka.topic_name",
+                "required: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'".into(),
+            );
+        }
+        if topic == "." || topic == ".." {
+            return field("kafka.topic_name", format!("{topic:?} is not a topic name"));
+        }
+        if let Some(auth) = &self.auth {
+            if auth.username.is_empty() || auth.password.is_empty() {
+                return field(
+                    "kafka.auth",
+                    "username and password are required with auth".into(),
+                );
+            }
+            if auth.kind == KafkaAuthType::Scram
+                && !matches!(auth.hash.as_str(), "SHA256" | "SHA512")
+            {
+                return field("kafka.auth.hash", "SCRAM needs SHA256 or SHA512".into());
+            }
+            if !auth.tls {
+                return field(
+                    "kafka.auth.tls",
+                    "must be true: SASL without TLS would send the credentials in the clear".into(),
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Which events an endpoint receives.

@@ -8,6 +8,7 @@ mod events;
 mod full_disk;
 mod ingest;
 mod kafka;
+mod kafka_destination;
 mod limits;
 mod metrics;
 mod operations;
