@@ -10,6 +10,8 @@
 //! write; until it is stored the queue entry stays, so a crash makes what was in flight due
 //! again at once (at least once).
 
+pub mod jobs;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};

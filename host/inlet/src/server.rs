@@ -33,9 +33,11 @@ pub struct RunningServer {
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
     brokers: Arc<Brokers>,
-    /// Stops the delivery worker, which then finishes its attempts in flight.
+    /// Stops the delivery worker, which then finishes its attempts in flight, and the job
+    /// runner, which finishes its page in progress.
     stop_delivery: CancellationToken,
     delivering: JoinHandle<()>,
+    running_jobs: JoinHandle<()>,
 }
 
 /// Where, in the data directory, a generated admin token is written.
@@ -105,6 +107,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     );
     let stop_delivery = CancellationToken::new();
     let delivering = tokio::spawn(dispatcher.clone().run(stop_delivery.clone()));
+    let running_jobs = tokio::spawn(inlet_dispatch::jobs::run(
+        store.clone(),
+        stop_delivery.clone(),
+    ));
     let intake = Intake::new(
         store.clone(),
         auth.clone(),
@@ -163,6 +169,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         brokers,
         stop_delivery,
         delivering,
+        running_jobs,
     })
 }
 
@@ -194,6 +201,7 @@ impl RunningServer {
         self.brokers.shutdown().await;
         self.stop_delivery.cancel();
         let _ = self.delivering.await;
+        let _ = self.running_jobs.await;
         Ok(())
     }
 }

@@ -13,6 +13,7 @@ mod metrics;
 mod outbound;
 mod plugins;
 mod pubsub;
+mod replay;
 mod rest;
 mod robustness;
 mod sqs;
