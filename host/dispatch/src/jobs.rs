@@ -58,7 +58,7 @@ async fn run_job(store: &Arc<Store>, job: BulkJob, stop: &CancellationToken) -> 
         }
         let (p, u) = (project.clone(), uid.clone());
         match blocking(store, move |store| store.advance_job(&p, &u)).await {
-            Ok(Some(job)) if job.status == JobStatus::Running => {}
+            Ok(Some(job)) if job.status == JobStatus::Running => continue,
             Ok(Some(job)) => {
                 ended(&job, started);
                 return true;
@@ -86,12 +86,13 @@ async fn run_job(store: &Arc<Store>, job: BulkJob, stop: &CancellationToken) -> 
             // Writes refused (a full disk), or a delivery gone since it was listed: the page
             // is read and tried again.
             Err(e) => {
-                tracing::warn!(job = %uid, error = %e, "a job's page failed; trying it again");
-                tokio::select! {
-                    _ = stop.cancelled() => return false,
-                    _ = tokio::time::sleep(RETRY_AFTER) => {}
-                }
+                tracing::warn!(job = %uid, error = %e, "a job's page failed; trying it again")
             }
+        }
+        // Only after a failure.
+        tokio::select! {
+            _ = stop.cancelled() => return false,
+            _ = tokio::time::sleep(RETRY_AFTER) => {}
         }
     }
 }
