@@ -177,12 +177,12 @@ async fn resend_requeues_a_failed_delivery_and_forceresend_a_delivered_one() {
     );
 
     let force = format!("/api/v1/projects/{project}/eventdeliveries/forceresend");
-    let ids = json!({"ids": [failed, waiting, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"]});
+    let ids = json!({"ids": [&failed, &waiting, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"]});
     let reply = c.api(Method::POST, &force, &key, Some(ids)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let body = reply.json();
     assert_eq!(body["message"], "1 successful, 2 failed");
-    assert_eq!(body["data"]["successful"], json!([failed]));
+    assert_eq!(body["data"]["successful"], json!([&failed]));
     let codes: Vec<_> = body["data"]["failed"]
         .as_array()
         .unwrap()
