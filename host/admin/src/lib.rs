@@ -1,7 +1,8 @@
 //! The admin API: projects and their API keys (admin token); sources, endpoints and
 //! subscriptions (admin token or the project's API key); reading events, dead letters,
-//! deliveries and their attempts; and the loaded plugins. Event intake is `inlet-intake`'s
-//! and sending `inlet-dispatch`'s; this crate only configures and reads.
+//! deliveries and their attempts; sending deliveries again (resend, replay, batch jobs: run
+//! by `inlet_dispatch::jobs`); and the loaded plugins. Event intake is `inlet-intake`'s
+//! and sending `inlet-dispatch`'s; this crate configures, reads, and queues again.
 
 mod deliveries;
 mod endpoints;
