@@ -1,19 +1,25 @@
 //! Reading deliveries (`GET /api/v1/projects/{project_id}/eventdeliveries[/{delivery_id}]`)
-//! and their attempts, in Convoy's JSON. Deliveries are made by the store with each event
-//! and changed by the delivery worker; this side only reads them.
+//! and their attempts, in Convoy's JSON; and sending them again (`resend`, `forceresend`,
+//! `batchretry`), which requeues final deliveries without making new ones. Deliveries are
+//! made by the store with each event and changed by the delivery worker.
 
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use inlet_model::delivery::{Delivery, DeliveryStatus, Endpoint};
-use inlet_store::DeliveryQuery;
+use inlet_store::{DeliveryQuery, JobWork};
 use inlet_web::{ApiError, ApiPath, ListPage, ok};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::Admin;
 use crate::events::parse_listing;
+use crate::jobs::refusal;
+use crate::{Admin, field};
+
+/// Most ids one `forceresend` takes.
+const MAX_FORCE_RESEND: usize = 1000;
 
 /// Newest first, paged as events are; filters `endpointId` and `status` (each repeatable:
 /// any of them), `eventId`, `subscriptionId`, `eventType`, and the time range.
@@ -102,6 +108,140 @@ pub async fn attempt(
         "Event delivery attempt fetched successfully",
         attempt,
     ))
+}
+
+/// `PUT …/eventdeliveries/{id}/resend`: a final delivery (`Failure`, `Discarded`) queued
+/// for one more attempt now. A `Success` is refused (409 `already_delivered`: force it with
+/// `forceresend`), and so is one still queued (409 `already_queued`).
+pub async fn resend(
+    State(state): State<Arc<Admin>>,
+    ApiPath((project_id, delivery_id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    super::projects::authorized(&state, &headers, &project_id)?;
+    let ids = vec![delivery_id.clone()];
+    let project = project_id.clone();
+    let mut outcomes = state
+        .scan(move |store| store.requeue(&project, &ids, false))
+        .await?;
+    match outcomes.pop() {
+        Some((_, Ok(delivery))) => Ok(ok(
+            StatusCode::OK,
+            "App event processed for retry successfully",
+            delivery,
+        )),
+        Some((_, Err(why))) => Err(refusal(&project_id, &delivery_id, why)),
+        None => Err(ApiError::not_found("event delivery")),
+    }
+}
+
+#[derive(Deserialize)]
+struct ForceResend {
+    ids: Vec<String>,
+}
+
+/// `POST …/eventdeliveries/forceresend {"ids": […]}`: each final delivery requeued, a
+/// `Success` too (asked explicitly), in one write. As Convoy, the message counts them:
+/// "N successful, M failed"; `data` says which, and why each failed one was not.
+pub async fn force_resend(
+    State(state): State<Arc<Admin>>,
+    ApiPath(project_id): ApiPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    super::projects::authorized(&state, &headers, &project_id)?;
+    let ForceResend { ids } = state.body(&headers, body).await?;
+    if ids.is_empty() {
+        return Err(field("ids", "at least one delivery id"));
+    }
+    if ids.len() > MAX_FORCE_RESEND {
+        return Err(field(
+            "ids",
+            format!("at most {MAX_FORCE_RESEND} ids at once; use batchretry for more"),
+        ));
+    }
+    let project = project_id.clone();
+    let outcomes = state
+        .scan(move |store| store.requeue(&project, &ids, true))
+        .await?;
+    let mut report = ForceResendReport::default();
+    for (uid, outcome) in outcomes {
+        match outcome {
+            Ok(_) => report.successful.push(uid),
+            Err(why) => {
+                let refused = refusal(&project_id, &uid, why);
+                report.failed.push(Failed {
+                    uid,
+                    code: refused.code,
+                    message: refused.message,
+                });
+            }
+        }
+    }
+    let message = format!(
+        "{} successful, {} failed",
+        report.successful.len(),
+        report.failed.len()
+    );
+    Ok(ok(StatusCode::OK, &message, report))
+}
+
+#[derive(Default, Serialize)]
+struct ForceResendReport {
+    successful: Vec<String>,
+    failed: Vec<Failed>,
+}
+
+#[derive(Serialize)]
+struct Failed {
+    uid: String,
+    code: &'static str,
+    message: String,
+}
+
+/// `POST …/eventdeliveries/batchretry` with the listing's filters: 202 with a job that
+/// requeues every final delivery they match, page by page (`GET …/jobs/{job_id}`).
+/// `Success` deliveries are requeued only when the filter names `status=Success`.
+pub async fn batch_retry(
+    State(state): State<Arc<Admin>>,
+    ApiPath(project_id): ApiPath<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let project = super::projects::authorized(&state, &headers, &project_id)?;
+    let filter = parse_query(query.as_deref().unwrap_or(""))?;
+    let force = filter.statuses.contains(&DeliveryStatus::Success);
+    let work = JobWork::BatchRetry {
+        filter,
+        force,
+        requeued: 0,
+    };
+    crate::jobs::start(&state, &project.uid, work, "Batch retry processing").await
+}
+
+/// `GET …/eventdeliveries/countbatchretryevents`: `{"num": n}`, the deliveries the filters
+/// match (what a `batchretry` with them goes over).
+pub async fn count_batch_retry(
+    State(state): State<Arc<Admin>>,
+    ApiPath(project_id): ApiPath<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let project = super::projects::authorized(&state, &headers, &project_id)?;
+    let filter = parse_query(query.as_deref().unwrap_or(""))?;
+    let num = state
+        .scan(move |store| store.count_deliveries(&project.uid, &filter))
+        .await?;
+    Ok(ok(
+        StatusCode::OK,
+        "event deliveries count successful",
+        Count { num },
+    ))
+}
+
+#[derive(Serialize)]
+pub(crate) struct Count {
+    pub(crate) num: u64,
 }
 
 /// The delivery, for the admin or the holder of its project's API key.

@@ -1,6 +1,7 @@
 //! Reading events (`GET /api/v1/projects/{project_id}/events[/{event_id}]`) and dead
 //! letters, newest first, with Convoy's cursor pagination (shared by every paged listing:
-//! [`parse_listing`]). An event read alone says how its deliveries stand.
+//! [`parse_listing`]). An event read alone says how its deliveries stand. Replaying events
+//! (`…/replay`, `…/batchreplay`) makes new deliveries of them through their current routes.
 
 use std::sync::Arc;
 
@@ -14,10 +15,11 @@ use serde::ser::SerializeMap;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use inlet_store::ListQuery;
+use inlet_store::{JobWork, ListQuery};
 use inlet_web::{ApiError, ApiPath, ListPage, ok};
 
 use crate::Admin;
+use crate::deliveries::Count;
 
 const DEFAULT_PER_PAGE: usize = 20;
 const MAX_PER_PAGE: usize = 1000;
@@ -96,6 +98,65 @@ pub async fn get(
             deliveries: DeliverySummary(deliveries),
         },
     ))
+}
+
+/// `PUT …/events/{event_id}/replay`: new deliveries of the event through the routes its
+/// project's subscriptions give it now (new uids, queued now), in one write; answers them.
+/// The only way to a second delivery of one event through one subscription. 409
+/// `not_routed` when no subscription matches it now.
+pub async fn replay(
+    State(state): State<Arc<Admin>>,
+    ApiPath((project_id, event_id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    super::projects::authorized(&state, &headers, &project_id)?;
+    let deliveries = state
+        .scan(move |store| store.replay(&project_id, &event_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    if deliveries.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_routed",
+            "no subscription of the project matches the event now: nothing to replay it to",
+        ));
+    }
+    Ok(ok(
+        StatusCode::OK,
+        "Event replayed successfully",
+        deliveries,
+    ))
+}
+
+/// `POST …/events/batchreplay` with the listing's filters: 202 with a job that replays every
+/// event they match, page by page (`GET …/jobs/{job_id}`).
+pub async fn batch_replay(
+    State(state): State<Arc<Admin>>,
+    ApiPath(project_id): ApiPath<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (project, filter) = listing(&state, &project_id, query, &headers)?;
+    let work = JobWork::BatchReplay {
+        filter,
+        replayed: 0,
+        deliveries: 0,
+    };
+    crate::jobs::start(&state, &project, work, "Batch replay processing").await
+}
+
+/// `GET …/events/countbatchreplayevents`: `{"num": n}`, the events the filters match.
+pub async fn count_batch_replay(
+    State(state): State<Arc<Admin>>,
+    ApiPath(project_id): ApiPath<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (project, filter) = listing(&state, &project_id, query, &headers)?;
+    let num = state
+        .scan(move |store| store.count_events(&project, &filter))
+        .await?;
+    Ok(ok(StatusCode::OK, "events count successful", Count { num }))
 }
 
 /// An event with how its deliveries stand (Inlet's addition to Convoy's event).

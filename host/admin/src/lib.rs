@@ -1,11 +1,13 @@
 //! The admin API: projects and their API keys (admin token); sources, endpoints and
 //! subscriptions (admin token or the project's API key); reading events, dead letters,
-//! deliveries and their attempts; and the loaded plugins. Event intake is `inlet-intake`'s
-//! and sending `inlet-dispatch`'s; this crate only configures and reads.
+//! deliveries and their attempts; sending deliveries again (resend, replay, batch jobs: run
+//! by `inlet_dispatch::jobs`); and the loaded plugins. Event intake is `inlet-intake`'s
+//! and sending `inlet-dispatch`'s; this crate configures, reads, and queues again.
 
 mod deliveries;
 mod endpoints;
 mod events;
+mod jobs;
 mod projects;
 mod sources;
 mod subscriptions;
@@ -133,6 +135,18 @@ pub fn router(admin: Arc<Admin>) -> Router {
             get(events::get),
         )
         .route(
+            "/api/v1/projects/{project_id}/events/{event_id}/replay",
+            put(events::replay),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/events/batchreplay",
+            post(events::batch_replay),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/events/countbatchreplayevents",
+            get(events::count_batch_replay),
+        )
+        .route(
             "/api/v1/projects/{project_id}/dead-letters",
             get(events::dead_letters),
         )
@@ -179,6 +193,27 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .route(
             "/api/v1/projects/{project_id}/eventdeliveries/{delivery_id}",
             get(deliveries::get),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/eventdeliveries/{delivery_id}/resend",
+            put(deliveries::resend),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/eventdeliveries/forceresend",
+            post(deliveries::force_resend),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/eventdeliveries/batchretry",
+            post(deliveries::batch_retry),
+        )
+        .route(
+            "/api/v1/projects/{project_id}/eventdeliveries/countbatchretryevents",
+            get(deliveries::count_batch_retry),
+        )
+        .route("/api/v1/projects/{project_id}/jobs", get(jobs::list))
+        .route(
+            "/api/v1/projects/{project_id}/jobs/{job_id}",
+            get(jobs::get),
         )
         .route(
             "/api/v1/projects/{project_id}/eventdeliveries/{delivery_id}/deliveryattempts",

@@ -19,6 +19,8 @@
 mod gate;
 mod meta;
 
+pub mod jobs;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};

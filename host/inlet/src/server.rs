@@ -33,12 +33,14 @@ pub struct RunningServer {
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
     brokers: Arc<Brokers>,
-    /// Stops the delivery worker, which then finishes its attempts in flight.
+    /// Stops the delivery worker, which then finishes its attempts in flight, and the job
+    /// runner, which finishes its page in progress.
     stop_delivery: CancellationToken,
     delivering: JoinHandle<()>,
     /// Stops the retention sweeper (`Store::sweep_retention`).
     stop_retention: CancellationToken,
     sweeping: JoinHandle<()>,
+    running_jobs: JoinHandle<()>,
 }
 
 /// Where, in the data directory, a generated admin token is written.
@@ -114,6 +116,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
             .clone()
             .sweep_retention(metrics.clone(), stop_retention.clone().cancelled_owned()),
     );
+    let running_jobs = tokio::spawn(inlet_dispatch::jobs::run(
+        store.clone(),
+        stop_delivery.clone(),
+    ));
     let intake = Intake::new(
         store.clone(),
         auth.clone(),
@@ -174,6 +180,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         delivering,
         stop_retention,
         sweeping,
+        running_jobs,
     })
 }
 
@@ -208,6 +215,7 @@ impl RunningServer {
         let _ = self.delivering.await;
         self.stop_retention.cancel();
         let _ = self.sweeping.await;
+        let _ = self.running_jobs.await;
         Ok(())
     }
 }

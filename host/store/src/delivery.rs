@@ -68,8 +68,9 @@ pub struct AttemptRecord {
     pub health: Option<EndpointHealth>,
 }
 
-/// Which deliveries to list.
-#[derive(Debug, Default)]
+/// Which deliveries to list (and which a bulk retry requeues: kept with its job).
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct DeliveryQuery {
     /// Any of these endpoints (none: all).
     pub endpoint_ids: Vec<String>,
@@ -560,7 +561,7 @@ fn read_delivery(uid: &str, bytes: &[u8]) -> Result<Delivery> {
 }
 
 /// A delivery's stored form: without its uid and creation time, which its key holds.
-fn delivery_value(mut delivery: Delivery) -> Result<Vec<u8>> {
+pub(super) fn delivery_value(mut delivery: Delivery) -> Result<Vec<u8>> {
     delivery.uid.clear();
     delivery.created_at.clear();
     Ok(serde_json::to_vec(&delivery)?)
@@ -595,7 +596,7 @@ fn put_subscription(subscription: &Subscription) -> Result<Change> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::time::Duration;
 
     use inlet_metrics::Metrics;
@@ -603,7 +604,7 @@ mod tests {
 
     use super::*;
 
-    fn project() -> Project {
+    pub(crate) fn project() -> Project {
         serde_json::from_value(serde_json::json!({
             "uid": new_uid(), "name": "p", "type": "outgoing",
             "created_at": "", "updated_at": ""
@@ -611,7 +612,7 @@ mod tests {
         .unwrap()
     }
 
-    fn endpoint(project: &Project) -> Endpoint {
+    pub(crate) fn endpoint(project: &Project) -> Endpoint {
         serde_json::from_value(serde_json::json!({
             "uid": new_uid(), "project_id": project.uid, "url": "http://127.0.0.1:1/",
             "name": "e", "secrets": [], "advanced_signatures": true, "status": "active",
@@ -621,7 +622,7 @@ mod tests {
         .unwrap()
     }
 
-    fn subscription(endpoint: &Endpoint, filter: serde_json::Value) -> Subscription {
+    pub(crate) fn subscription(endpoint: &Endpoint, filter: serde_json::Value) -> Subscription {
         serde_json::from_value(serde_json::json!({
             "uid": new_uid(), "name": "s", "type": "api", "project_id": endpoint.project_id,
             "endpoint_id": endpoint.uid, "filter_config": filter,
@@ -630,7 +631,7 @@ mod tests {
         .unwrap()
     }
 
-    fn event(project: &Project, event_type: &str) -> Event {
+    pub(crate) fn event(project: &Project, event_type: &str) -> Event {
         serde_json::from_value(serde_json::json!({
             "event_type": event_type, "project_id": project.uid, "data": {"n": 1},
             "raw": "", "raw_encoding": "data"
@@ -638,7 +639,7 @@ mod tests {
         .unwrap()
     }
 
-    fn open(dir: &std::path::Path) -> Store {
+    pub(crate) fn open(dir: &std::path::Path) -> Store {
         Store::open(dir, Arc::new(Metrics::default())).unwrap()
     }
 

@@ -6,6 +6,7 @@
 //! it is private to this crate: callers store and read records, never keys.
 
 mod delivery;
+mod jobs;
 mod reserve;
 mod retention;
 mod writer;
@@ -25,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use delivery::{AttemptRecord, DeliveryQuery, EndpointScan, Queued, QueuedEndpoint};
 use inlet_metrics::Metrics;
 use inlet_model::{DeadLetter, Event, Project, RawEncoding, Source, rfc3339, with_secrets_exposed};
+pub use jobs::{BulkJob, JOB_PAGE, JobStatus, JobWork, NotRequeued, Requeued};
 pub use reserve::RESERVE_BYTES;
 use writer::{Change, Job, Prepared, Write, WriteState};
 pub use writer::{Incoming, Receipt, Record, Stored};
@@ -283,6 +285,8 @@ pub struct Store {
     writes: Arc<WriteState>,
     /// Each project's routes, compiled (see `delivery.rs`).
     routing: delivery::RoutingCache,
+    /// Held by every requeue from its read of the deliveries to its commit (`jobs.rs`).
+    requeues: std::sync::Mutex<()>,
 }
 
 /// Raised or notified by the writer after a commit, before any of its callers hears of it.
@@ -297,6 +301,8 @@ struct Signals {
     /// The queue entries committed since the delivery worker last asked, as the earliest
     /// due time per endpoint ([`Store::newly_queued`]).
     queued: std::sync::Mutex<std::collections::HashMap<String, QueuedEndpoint>>,
+    /// Notified after a bulk job is created ([`Store::jobs_created`]).
+    jobs_created: tokio::sync::Notify,
 }
 
 impl Signals {
@@ -356,8 +362,10 @@ impl<T> Loaded<T> {
     }
 }
 
-/// What to list. Bounds are uids (ULIDs), so a time range is a key range.
-#[derive(Debug, Default)]
+/// What to list. Bounds are uids (ULIDs), so a time range is a key range. Kept with a bulk
+/// job as the filter it runs over (without `per_page`: a job pages by its own size).
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ListQuery {
     pub source_id: Option<String>,
     /// Events only.
@@ -368,6 +376,7 @@ pub struct ListQuery {
     pub from_uid: Option<String>,
     /// Exclusive upper bound (an end time or the cursor, whichever is lower).
     pub before_uid: Option<String>,
+    #[serde(skip)]
     pub per_page: usize,
 }
 
@@ -427,6 +436,7 @@ impl Store {
             signals,
             writes,
             routing: Default::default(),
+            requeues: Default::default(),
         })
     }
 

@@ -586,7 +586,7 @@ fn stage(
 
 /// The delivery of an event (stored as `event_uid`) through one route, due at once (or
 /// `Discarded` when its endpoint is inactive).
-fn new_delivery(event: &Event, event_uid: &str, route: Route, now: &str) -> Delivery {
+pub(super) fn new_delivery(event: &Event, event_uid: &str, route: Route, now: &str) -> Delivery {
     let mut metadata = DeliveryMetadata::new(&route.strategy, now);
     let (status, description) = if route.discarded {
         metadata.next_send_time = None;

@@ -15,6 +15,7 @@ mod operations;
 mod outbound;
 mod plugins;
 mod pubsub;
+mod replay;
 mod rest;
 mod retention;
 mod robustness;
