@@ -547,6 +547,24 @@ pub fn test_plugin(name: &str) -> PathBuf {
 }
 
 impl Client {
+    /// Creates an outgoing project with this delivery `config` as admin; its uid and API
+    /// key.
+    pub async fn create_outgoing_project(&self, config: Value) -> (String, String) {
+        let body = json!({"name": "deliveries", "type": "outgoing", "config": config});
+        let data = self
+            .expect(
+                Method::POST,
+                "/api/v1/projects",
+                Some(body),
+                StatusCode::CREATED,
+            )
+            .await;
+        (
+            data["uid"].as_str().unwrap().to_string(),
+            data["api_key"].as_str().unwrap().to_string(),
+        )
+    }
+
     /// Creates an endpoint as admin and returns its `data`.
     pub async fn create_endpoint(&self, project: &str, endpoint: Value) -> Value {
         let path = format!("/api/v1/projects/{project}/endpoints");

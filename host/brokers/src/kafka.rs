@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures_util::{FutureExt, StreamExt};
 use inlet_model::BrokerMetadata;
 use inlet_model::outbound::{AllowList, Destination};
-use inlet_model::pub_sub::{KafkaAuthType, KafkaConfig};
+use inlet_model::pub_sub::{KafkaConfig, kafka_security};
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{
@@ -54,24 +54,8 @@ fn client_config(kafka: &KafkaConfig) -> ClientConfig {
         // Measured: the same drain rate as the default.
         .set("queued.max.messages.kbytes", "8192")
         .set("fetch.queue.backoff.ms", "10");
-    match &kafka.auth {
-        None => {
-            let protocol = if kafka.tls { "ssl" } else { "plaintext" };
-            config.set("security.protocol", protocol);
-        }
-        // Validation refuses SASL without TLS.
-        Some(auth) => {
-            let mechanism = match (auth.kind, auth.hash.as_str()) {
-                (KafkaAuthType::Plain, _) => "PLAIN",
-                (KafkaAuthType::Scram, "SHA512") => "SCRAM-SHA-512",
-                (KafkaAuthType::Scram, _) => "SCRAM-SHA-256",
-            };
-            config
-                .set("security.protocol", "sasl_ssl")
-                .set("sasl.mechanism", mechanism)
-                .set("sasl.username", &auth.username)
-                .set("sasl.password", auth.password.expose());
-        }
+    for (key, value) in kafka_security(kafka.tls, kafka.auth.as_ref()) {
+        config.set(key, value);
     }
     config
 }

@@ -33,7 +33,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use inlet_model::delivery::{EVENT_ID_KEY, KafkaDestination};
 use inlet_model::outbound::{ALLOW_OUTBOUND_ENV, ALLOW_OUTBOUND_FLAG, Destination};
-use inlet_model::pub_sub::KafkaAuthType;
+use inlet_model::pub_sub::kafka_security;
 use inlet_model::{Event, FieldError, Invalid};
 use inlet_payload::{LazyJson, Location};
 use rdkafka::ClientConfig;
@@ -229,26 +229,7 @@ fn settings(destination: &KafkaDestination, timeout: Duration) -> Settings {
         // librdkafka's default of 5 ms.
         ("linger.ms", "0".to_string()),
     ];
-    match &destination.auth {
-        None => {
-            let protocol = if destination.tls { "ssl" } else { "plaintext" };
-            settings.push(("security.protocol", protocol.to_string()));
-        }
-        // Validation refuses SASL without TLS.
-        Some(auth) => {
-            let mechanism = match (auth.kind, auth.hash.as_str()) {
-                (KafkaAuthType::Plain, _) => "PLAIN",
-                (KafkaAuthType::Scram, "SHA512") => "SCRAM-SHA-512",
-                (KafkaAuthType::Scram, _) => "SCRAM-SHA-256",
-            };
-            settings.extend([
-                ("security.protocol", "sasl_ssl".to_string()),
-                ("sasl.mechanism", mechanism.to_string()),
-                ("sasl.username", auth.username.clone()),
-                ("sasl.password", auth.password.expose().to_string()),
-            ]);
-        }
-    }
+    settings.extend(kafka_security(destination.tls, destination.auth.as_ref()));
     settings
 }
 

@@ -203,6 +203,31 @@ pub enum KafkaAuthType {
     Scram,
 }
 
+/// librdkafka's security settings for a connection with `tls` and `auth`, for the Kafka
+/// source's consumers and the Kafka endpoints' producers alike. Validation refuses SASL
+/// without TLS, so SASL is always `sasl_ssl`.
+pub fn kafka_security(tls: bool, auth: Option<&KafkaAuth>) -> Vec<(&'static str, String)> {
+    match auth {
+        None => {
+            let protocol = if tls { "ssl" } else { "plaintext" };
+            vec![("security.protocol", protocol.to_string())]
+        }
+        Some(auth) => {
+            let mechanism = match (auth.kind, auth.hash.as_str()) {
+                (KafkaAuthType::Plain, _) => "PLAIN",
+                (KafkaAuthType::Scram, "SHA512") => "SCRAM-SHA-512",
+                (KafkaAuthType::Scram, _) => "SCRAM-SHA-256",
+            };
+            vec![
+                ("security.protocol", "sasl_ssl".to_string()),
+                ("sasl.mechanism", mechanism.to_string()),
+                ("sasl.username", auth.username.clone()),
+                ("sasl.password", auth.password.expose().to_string()),
+            ]
+        }
+    }
+}
+
 impl KafkaConfig {
     pub fn validate(&self) -> Result<(), FieldError> {
         let field = |name, message: &str| Err(FieldError::new(name, message));

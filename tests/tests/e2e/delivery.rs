@@ -18,22 +18,8 @@ use sha2::Sha256;
 
 /// An outgoing project with this retry strategy; its uid and API key.
 async fn project(c: &Client, strategy: Value) -> (String, String) {
-    let reply = c
-        .api(
-            Method::POST,
-            "/api/v1/projects",
-            ADMIN_TOKEN,
-            Some(
-                json!({"name": "deliveries", "type": "outgoing", "config": {"strategy": strategy}}),
-            ),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-    let data = &reply.json()["data"];
-    (
-        data["uid"].as_str().unwrap().to_string(),
-        data["api_key"].as_str().unwrap().to_string(),
-    )
+    c.create_outgoing_project(json!({"strategy": strategy}))
+        .await
 }
 
 /// One second between attempts, `retries` retries.

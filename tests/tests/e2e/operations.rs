@@ -12,23 +12,6 @@ use serde_json::{Value, json};
 
 use crate::delivery::{fast, final_deliveries, send_event};
 
-/// An outgoing project with this `config`; its uid and API key.
-async fn project(c: &Client, config: Value) -> (String, String) {
-    let body = json!({"name": "operations", "type": "outgoing", "config": config});
-    let data = c
-        .expect(
-            Method::POST,
-            "/api/v1/projects",
-            Some(body),
-            StatusCode::CREATED,
-        )
-        .await;
-    (
-        data["uid"].as_str().unwrap().to_string(),
-        data["api_key"].as_str().unwrap().to_string(),
-    )
-}
-
 /// Sends meta events of the project to `endpoint`.
 async fn send_meta_events_to(c: &Client, project: &str, endpoint: &Value) {
     let body =
@@ -74,7 +57,9 @@ async fn a_rate_limited_endpoint_gets_its_deliveries_paced_without_failures() {
     let t = TestServer::start().await;
     let c = &t.client;
     let receiver = Receiver::start().await;
-    let (project, key) = project(c, json!({"strategy": fast(0)})).await;
+    let (project, key) = c
+        .create_outgoing_project(json!({"strategy": fast(0)}))
+        .await;
     let path = format!("/api/v1/projects/{project}/endpoints");
     c.assert_bad_request(
         &path,
@@ -139,7 +124,7 @@ async fn failures_in_a_row_open_the_circuit_and_a_successful_probe_closes_it() {
         "strategy": fast(30),
         "circuit_breaker": {"consecutive_failure_threshold": 3, "error_timeout": 3, "observability_window": 5}
     });
-    let (project, key) = project(c, config).await;
+    let (project, key) = c.create_outgoing_project(config).await;
     let ep = c
         .create_endpoint(&project, json!({"url": receiver.url("/"), "name": "flaky"}))
         .await;
@@ -203,7 +188,9 @@ async fn an_endpoint_whose_delivery_fails_for_good_is_disabled_and_reported() {
     // The first request fails; after the endpoint is activated again, it answers.
     let receiver = Receiver::scripted(|n| Answer::status(if n == 0 { 500 } else { 200 })).await;
     let meta = Receiver::start().await;
-    let (project, key) = project(c, json!({"strategy": fast(0), "disable_endpoint": true})).await;
+    let (project, key) = c
+        .create_outgoing_project(json!({"strategy": fast(0), "disable_endpoint": true}))
+        .await;
     let ep = c
         .create_endpoint(
             &project,
@@ -273,7 +260,9 @@ async fn an_ordered_endpoint_receives_in_order_through_retries() {
     // The 4th and 5th requests fail: both are attempts of event 3, if the order holds.
     let receiver =
         Receiver::scripted(|n| Answer::status(if n == 3 || n == 4 { 500 } else { 200 })).await;
-    let (project, key) = project(c, json!({"strategy": fast(5)})).await;
+    let (project, key) = c
+        .create_outgoing_project(json!({"strategy": fast(5)}))
+        .await;
     let ep = c
         .create_endpoint(
             &project,
@@ -298,7 +287,10 @@ async fn ordered_delivery_keeps_its_order_across_a_sigkill() {
         Receiver::scripted(|_| Answer::status(200).after(Duration::from_millis(100))).await;
     let dir = tempfile::tempdir().unwrap();
     let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
-    let (project, key) = project(&inlet.client, json!({"strategy": fast(5)})).await;
+    let (project, key) = inlet
+        .client
+        .create_outgoing_project(json!({"strategy": fast(5)}))
+        .await;
     let ep = inlet
         .client
         .create_endpoint(

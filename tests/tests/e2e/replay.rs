@@ -13,29 +13,12 @@ use inlet_tests::receiver::{Answer, Received, Receiver};
 use inlet_tests::{ADMIN_TOKEN, ALLOW_BROKERS, Client, TestServer, eventually, spawn_inlet};
 use serde_json::{Value, json};
 
+use crate::delivery::fast;
+
 /// A receiver answering what `status` holds at the time.
 async fn switchable(status: &Arc<AtomicU16>) -> Receiver {
     let status = status.clone();
     Receiver::scripted(move |_| Answer::status(status.load(Ordering::SeqCst))).await
-}
-
-/// An outgoing project whose deliveries fail for good at their first failed attempt; its
-/// uid and API key.
-async fn new_project(c: &Client) -> (String, String) {
-    let body = json!({"name": "replays", "type": "outgoing",
-                      "config": {"strategy": {"type": "linear", "duration": 1, "retry_count": 0}}});
-    let data = c
-        .expect(
-            Method::POST,
-            "/api/v1/projects",
-            Some(body),
-            StatusCode::CREATED,
-        )
-        .await;
-    (
-        data["uid"].as_str().unwrap().to_string(),
-        data["api_key"].as_str().unwrap().to_string(),
-    )
 }
 
 async fn endpoint(c: &Client, project: &str, receiver: &Receiver) -> String {
@@ -120,8 +103,12 @@ async fn resend_requeues_a_failed_delivery_and_forceresend_a_delivered_one() {
     let c = &t.client;
     let status = Arc::new(AtomicU16::new(500));
     let receiver = switchable(&status).await;
-    let (project, key) = new_project(c).await;
-    let (_, other_key) = new_project(c).await;
+    let (project, key) = c
+        .create_outgoing_project(json!({"strategy": fast(0)}))
+        .await;
+    let (_, other_key) = c
+        .create_outgoing_project(json!({"strategy": fast(0)}))
+        .await;
     let failing = endpoint(c, &project, &receiver).await;
     let paused = endpoint(c, &project, &receiver).await;
     let pause = format!("/api/v1/projects/{project}/endpoints/{paused}/pause");
@@ -219,7 +206,9 @@ async fn a_replay_makes_a_second_delivery_and_the_event_arrives_twice() {
     let t = TestServer::start().await;
     let c = &t.client;
     let receiver = Receiver::start().await;
-    let (project, key) = new_project(c).await;
+    let (project, key) = c
+        .create_outgoing_project(json!({"strategy": fast(0)}))
+        .await;
     let ep = endpoint(c, &project, &receiver).await;
     let event = send_event(c, &project, &key, &ep, 1).await;
     let first = deliveries_when(c, &project, &event, "Success", 10).await;
@@ -293,7 +282,9 @@ async fn a_batch_retry_sends_every_failed_delivery_once_more() {
     let c = &t.client;
     let status = Arc::new(AtomicU16::new(500));
     let receiver = switchable(&status).await;
-    let (project, key) = new_project(c).await;
+    let (project, key) = c
+        .create_outgoing_project(json!({"strategy": fast(0)}))
+        .await;
     let ep = endpoint(c, &project, &receiver).await;
     let mut events = Vec::new();
     for n in 0..EVENTS {
@@ -389,7 +380,9 @@ async fn a_batch_retry_survives_a_sigkill_and_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
     let c = inlet.client.clone();
-    let (project, key) = new_project(&c).await;
+    let (project, key) = c
+        .create_outgoing_project(json!({"strategy": fast(0)}))
+        .await;
     let ep = endpoint(&c, &project, &receiver).await;
     let mut sends = tokio::task::JoinSet::new();
     for chunk in (0..EVENTS).collect::<Vec<_>>().chunks(EVENTS / 30) {

@@ -15,26 +15,13 @@ use inlet_tests::{ADMIN_TOKEN, ALLOW_BROKERS, Client, eventually, spawn_inlet};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::delivery::{fast, send_event};
+
 /// An outgoing project keeping its records `retention`, retrying failed deliveries every
 /// second `retries` times; its uid and API key.
 async fn project(c: &Client, retention: &str, retries: u64) -> (String, String) {
-    let body = json!({"name": "retention", "type": "outgoing", "config": {
-        "retention_policy": {"policy": retention},
-        "strategy": {"type": "linear", "duration": 1, "retry_count": retries}
-    }});
-    let data = c
-        .expect(
-            Method::POST,
-            "/api/v1/projects",
-            Some(body),
-            StatusCode::CREATED,
-        )
-        .await;
-    assert_eq!(data["config"]["retention_policy"]["policy"], retention);
-    (
-        data["uid"].as_str().unwrap().to_string(),
-        data["api_key"].as_str().unwrap().to_string(),
-    )
+    let config = json!({"retention_policy": {"policy": retention}, "strategy": fast(retries)});
+    c.create_outgoing_project(config).await
 }
 
 /// An endpoint of the project on the receiver; its uid.
@@ -43,13 +30,6 @@ async fn endpoint(c: &Client, project: &str, receiver: &Receiver) -> String {
         .create_endpoint(project, json!({"url": receiver.url("/"), "name": "e"}))
         .await;
     data["uid"].as_str().unwrap().to_string()
-}
-
-async fn send_event(c: &Client, project: &str, key: &str, body: Value) -> Value {
-    let path = format!("/api/v1/projects/{project}/events");
-    let reply = c.api(Method::POST, &path, key, Some(body)).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-    reply.json()["data"].clone()
 }
 
 /// The status of `GET` on a project's event or delivery.
