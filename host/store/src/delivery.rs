@@ -399,18 +399,9 @@ impl Store {
         in_flight: impl Fn(&str) -> bool,
     ) -> Result<EndpointScan> {
         let now_ms = unix_ms(now);
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_lower_bound(queue_key(endpoint_id, from_ms, ""));
-        opts.set_iterate_upper_bound(queue_key(endpoint_id, u64::MAX, ""));
         let mut scan = EndpointScan::default();
-        for item in self
-            .db
-            .iterator_cf_opt(self.cf(Cf::DeliveryQueue), opts, IteratorMode::Start)
-        {
-            let (k, v) = item?;
-            let Some(entry) = parse_queue_entry(&k, &v) else {
-                continue;
-            };
+        for entry in self.endpoint_queue(endpoint_id, from_ms) {
+            let entry = entry?;
             if in_flight(&entry.delivery_id) {
                 continue;
             }
@@ -434,18 +425,9 @@ impl Store {
         now: SystemTime,
         in_flight: impl Fn(&str) -> bool,
     ) -> Result<EndpointScan> {
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_lower_bound(queue_key(endpoint_id, from_ms, ""));
-        opts.set_iterate_upper_bound(queue_key(endpoint_id, u64::MAX, ""));
         let mut scan = EndpointScan::default();
-        for item in self
-            .db
-            .iterator_cf_opt(self.cf(Cf::DeliveryQueue), opts, IteratorMode::Start)
-        {
-            let (k, v) = item?;
-            let Some(entry) = parse_queue_entry(&k, &v) else {
-                continue;
-            };
+        if let Some(entry) = self.endpoint_queue(endpoint_id, from_ms).next() {
+            let entry = entry?;
             scan.from_ms = Some(entry.due_ms);
             if in_flight(&entry.delivery_id) {
                 return Ok(scan);
@@ -460,9 +442,25 @@ impl Store {
             } else {
                 scan.due.push(entry);
             }
-            return Ok(scan);
         }
         Ok(scan)
+    }
+
+    /// An endpoint's queue entries from `from_ms` on, in queue order.
+    fn endpoint_queue(
+        &self,
+        endpoint_id: &str,
+        from_ms: u64,
+    ) -> impl Iterator<Item = Result<Queued>> + '_ {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(queue_key(endpoint_id, from_ms, ""));
+        opts.set_iterate_upper_bound(queue_key(endpoint_id, u64::MAX, ""));
+        self.db
+            .iterator_cf_opt(self.cf(Cf::DeliveryQueue), opts, IteratorMode::Start)
+            .filter_map(|item| match item {
+                Ok((k, v)) => parse_queue_entry(&k, &v).map(Ok),
+                Err(e) => Some(Err(e.into())),
+            })
     }
 
     /// Stores an attempt's outcome: the attempt, the delivery as it now is, and its queue

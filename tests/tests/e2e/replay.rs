@@ -15,6 +15,12 @@ use serde_json::{Value, json};
 
 use crate::delivery::fast;
 
+/// Deliveries that fail for good at their first failed attempt, with a circuit that never
+/// opens (these tests fail whole batches on purpose).
+fn failing_fast() -> Value {
+    json!({"strategy": fast(0), "circuit_breaker": {"consecutive_failure_threshold": 10000}})
+}
+
 /// A receiver answering what `status` holds at the time.
 async fn switchable(status: &Arc<AtomicU16>) -> Receiver {
     let status = status.clone();
@@ -103,12 +109,8 @@ async fn resend_requeues_a_failed_delivery_and_forceresend_a_delivered_one() {
     let c = &t.client;
     let status = Arc::new(AtomicU16::new(500));
     let receiver = switchable(&status).await;
-    let (project, key) = c
-        .create_outgoing_project(json!({"strategy": fast(0)}))
-        .await;
-    let (_, other_key) = c
-        .create_outgoing_project(json!({"strategy": fast(0)}))
-        .await;
+    let (project, key) = c.create_outgoing_project(failing_fast()).await;
+    let (_, other_key) = c.create_outgoing_project(failing_fast()).await;
     let failing = endpoint(c, &project, &receiver).await;
     let paused = endpoint(c, &project, &receiver).await;
     let pause = format!("/api/v1/projects/{project}/endpoints/{paused}/pause");
@@ -206,9 +208,7 @@ async fn a_replay_makes_a_second_delivery_and_the_event_arrives_twice() {
     let t = TestServer::start().await;
     let c = &t.client;
     let receiver = Receiver::start().await;
-    let (project, key) = c
-        .create_outgoing_project(json!({"strategy": fast(0)}))
-        .await;
+    let (project, key) = c.create_outgoing_project(failing_fast()).await;
     let ep = endpoint(c, &project, &receiver).await;
     let event = send_event(c, &project, &key, &ep, 1).await;
     let first = deliveries_when(c, &project, &event, "Success", 10).await;
@@ -282,9 +282,7 @@ async fn a_batch_retry_sends_every_failed_delivery_once_more() {
     let c = &t.client;
     let status = Arc::new(AtomicU16::new(500));
     let receiver = switchable(&status).await;
-    let (project, key) = c
-        .create_outgoing_project(json!({"strategy": fast(0)}))
-        .await;
+    let (project, key) = c.create_outgoing_project(failing_fast()).await;
     let ep = endpoint(c, &project, &receiver).await;
     let mut events = Vec::new();
     for n in 0..EVENTS {
@@ -380,9 +378,7 @@ async fn a_batch_retry_survives_a_sigkill_and_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let inlet = spawn_inlet(dir.path(), Some(ADMIN_TOKEN), &ALLOW_BROKERS).await;
     let c = inlet.client.clone();
-    let (project, key) = c
-        .create_outgoing_project(json!({"strategy": fast(0)}))
-        .await;
+    let (project, key) = c.create_outgoing_project(failing_fast()).await;
     let ep = endpoint(&c, &project, &receiver).await;
     let mut sends = tokio::task::JoinSet::new();
     for chunk in (0..EVENTS).collect::<Vec<_>>().chunks(EVENTS / 30) {
