@@ -837,7 +837,7 @@ fn unsent_attempt(
 ) -> Attempt {
     Attempt {
         uid: new_uid(),
-        url: endpoint.url.clone(),
+        url: target_of(endpoint),
         method: "POST".into(),
         endpoint_id: queued.endpoint_id.clone(),
         project_id: queued.project_id.clone(),
@@ -853,6 +853,14 @@ fn unsent_attempt(
         responded_at: None,
         latency_seconds: 0.0,
         created_at: String::new(),
+    }
+}
+
+/// Where an attempt goes, as its `url`: a `kafka` endpoint's brokers and topic.
+fn target_of(endpoint: &Endpoint) -> String {
+    match &endpoint.kafka {
+        Some(kafka) => format!("kafka://{}/{}", kafka.brokers.join(","), kafka.topic_name),
+        None => endpoint.url.clone(),
     }
 }
 

@@ -208,6 +208,11 @@ async fn kafka_endpoint_messages_carry_their_key_signed_headers_and_body() {
     let written: Value = serde_json::from_str(attempt["response_data"].as_str().unwrap()).unwrap();
     assert_eq!(written["topic"], TOPIC);
     assert!(written["offset"].as_i64().is_some(), "{written}");
+    let url = attempt["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("kafka://") && url.ends_with(&format!("/{TOPIC}")),
+        "{url}"
+    );
     assert!(!attempt.to_string().contains(SECRET));
 }
 
