@@ -247,6 +247,7 @@ pub async fn delete(
     // Its subscriptions go with it; its queued deliveries are discarded when their turn
     // comes.
     state.store.delete_endpoint(&endpoint).await?;
+    state.metrics.forget_endpoint(&endpoint.uid);
     tracing::info!(project = %endpoint.project_id, endpoint = %endpoint.uid, "endpoint deleted");
     Ok(ok(StatusCode::OK, "Endpoint deleted successfully", ()))
 }

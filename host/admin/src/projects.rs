@@ -280,7 +280,9 @@ pub async fn delete(
     state.auth.require_admin(&state.store, &headers)?;
     let project = find(&state, &project_id)?;
     let uid = project.uid.clone();
-    let sources = state.scan(move |store| store.sources(&uid)).await?;
+    let (sources, endpoints) = state
+        .scan(move |store| Ok((store.sources(&uid)?, store.endpoints(&uid)?)))
+        .await?;
     state.store.delete_project(&project.uid).await?;
     // Once the deletion is stored (consumers then store nothing more), all at once.
     state.brokers.stop_project(&project.uid).await;
@@ -290,6 +292,9 @@ pub async fn delete(
     state
         .metrics
         .forget_source(&inlet_metrics::rest_api_source(&project.uid));
+    for endpoint in &endpoints {
+        state.metrics.forget_endpoint(&endpoint.uid);
+    }
     tracing::info!(project = %project.uid, "project deleted");
     Ok(ok(StatusCode::OK, "Project deleted successfully", ()))
 }

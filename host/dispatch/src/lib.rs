@@ -518,8 +518,7 @@ impl Dispatcher {
         let observed = outcome
             .as_ref()
             .map(|outcome| self.observe(endpoint, project, outcome.is_success()));
-        let failed_for_good = delivery.status == DeliveryStatus::Failure;
-        let failed = failed_for_good.then(|| delivery.clone());
+        let failed = (delivery.status == DeliveryStatus::Failure).then(|| delivery.clone());
         self.store
             .record_attempt(AttemptRecord {
                 delivery,

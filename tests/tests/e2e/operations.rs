@@ -176,6 +176,10 @@ async fn failures_in_a_row_open_the_circuit_and_a_successful_probe_closes_it() {
     let body: Value = serde_json::from_slice(&got[0].body).unwrap();
     assert_eq!(body["data"]["endpoint_id"], uid);
     assert!(body["data"]["consecutive_failures"].as_u64().unwrap() >= 3);
+    // A deleted endpoint's series go with it.
+    let path = format!("/api/v1/projects/{project}/endpoints/{uid}");
+    c.expect(Method::DELETE, &path, None, StatusCode::OK).await;
+    assert!(!c.get("/metrics").await.text().contains(uid));
 }
 
 /// With the project's `disable_endpoint`, a delivery that fails for good makes its
