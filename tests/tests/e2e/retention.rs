@@ -93,6 +93,8 @@ const SENDERS: usize = 8;
 /// How long the load runs, and the samples compared: the early ones are taken once the
 /// first events have expired and been swept (retention 2 s, a sweep every second).
 const LOAD: Duration = Duration::from_secs(26);
+/// Each sender's pace: 8 senders of 128 KiB every 150 ms, about 6.8 MiB/s.
+const SEND_EVERY: Duration = Duration::from_millis(150);
 const EARLY: (Duration, Duration) = (Duration::from_secs(7), Duration::from_secs(11));
 const LATE: Duration = Duration::from_secs(21);
 
@@ -138,7 +140,12 @@ async fn the_store_stops_growing_under_a_steady_load_once_retention_applies() {
         let sent_bytes = sent_bytes.clone();
         senders.spawn(async move {
             let mut n = 0;
+            // A steady rate, the same on any machine: how far compactions run behind
+            // (the directory's peak) depends on it.
+            let mut pace = tokio::time::interval(SEND_EVERY);
+            pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             while started.elapsed() < LOAD {
+                pace.tick().await;
                 let body = json!({"endpoint_id": endpoint, "event_type": "load",
                                   "data": {"sender": sender, "n": n, "pad": pad}});
                 send_event(&c, &project, &key, body).await;
