@@ -14,9 +14,13 @@ pub enum HashAlgorithm {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use native::{constant_time_eq, digest, ed25519_verify, hmac};
+pub use native::{
+    constant_time_eq, digest, ecdsa_p256_sha256_verify, ed25519_verify, hmac, rsa_pkcs1v15_verify,
+};
 #[cfg(target_arch = "wasm32")]
-pub use wasm::{constant_time_eq, digest, ed25519_verify, hmac};
+pub use wasm::{
+    constant_time_eq, digest, ecdsa_p256_sha256_verify, ed25519_verify, hmac, rsa_pkcs1v15_verify,
+};
 
 /// HMAC-SHA256, the signature most providers use.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -52,12 +56,26 @@ mod wasm {
     pub fn ed25519_verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
         host::ed25519_verify(public_key, message, signature)
     }
+
+    pub fn ecdsa_p256_sha256_verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        host::ecdsa_p256_sha256_verify(public_key, message, signature)
+    }
+
+    pub fn rsa_pkcs1v15_verify(
+        algorithm: HashAlgorithm,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        host::rsa_pkcs1v15_verify(to_host(algorithm), public_key, message, signature)
+    }
 }
 
 /// The native implementation (not in a wasm build). The host implements the WIT `crypto`
 /// import with exactly these functions.
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native {
+    use aws_lc_rs::signature::{self, VerificationAlgorithm};
     use hmac::digest::KeyInit;
     use hmac::{Hmac, Mac};
     use sha1::Sha1;
@@ -110,6 +128,46 @@ pub mod native {
             return false;
         };
         key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature))
+            .is_ok()
+    }
+
+    /// Verifies an ECDSA P-256 signature over SHA-256 of `message` (aws-lc-rs, the
+    /// library rustls runs on here). The key is a DER `SubjectPublicKeyInfo` or an
+    /// uncompressed SEC1 point; the signature DER or raw `r || s` (64 bytes).
+    pub fn ecdsa_p256_sha256_verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        let algorithm: &dyn VerificationAlgorithm = if signature.len() == 64 {
+            &signature::ECDSA_P256_SHA256_FIXED
+        } else {
+            &signature::ECDSA_P256_SHA256_ASN1
+        };
+        verify(algorithm, public_key, message, signature)
+    }
+
+    /// Verifies an RSASSA-PKCS1-v1_5 signature of `message` with SHA-256 or SHA-1 (a
+    /// 2048-to-8192-bit key, DER `SubjectPublicKeyInfo` or PKCS#1 `RSAPublicKey`). False
+    /// for SHA-512, which no provider uses with this scheme.
+    pub fn rsa_pkcs1v15_verify(
+        algorithm: HashAlgorithm,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        let algorithm: &dyn VerificationAlgorithm = match algorithm {
+            HashAlgorithm::Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            HashAlgorithm::Sha1 => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            HashAlgorithm::Sha512 => return false,
+        };
+        verify(algorithm, public_key, message, signature)
+    }
+
+    fn verify(
+        algorithm: &'static dyn VerificationAlgorithm,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        signature::UnparsedPublicKey::new(algorithm, public_key)
+            .verify(message, signature)
             .is_ok()
     }
 }
@@ -182,5 +240,50 @@ mod tests {
         assert!(!ed25519_verify(&[], b"", &[]));
         assert!(!ed25519_verify(&[0xff; 32], b"", &sig));
         assert!(!ed25519_verify(&key, b"", &[0xff; 64]));
+    }
+
+    /// Keys and signatures of "hello" made with OpenSSL 3 (`openssl dgst -sign`), so these
+    /// check the host against an independent implementation.
+    const EC_SPKI: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEUqNaUx3PlnkjkO5JkdGj6G6l8PKnnI0rcNb6ppprXGTbKuQWk6TveYZ9YHVPk8GF+avbc5GkV16Q3MMvOeZm3Q==";
+    const EC_SIG_DER: &str = "MEYCIQD9UiAnk1LLvkNJFmGsGLYlKPb2kyeLZKA1wzlcyIZ7xwIhAO6dAWKdocjeKFUC1i4EU6d3PZLE1m2zu/OJtVY6lpqH";
+    const EC_SIG_RAW: &str = "/VIgJ5NSy75DSRZhrBi2JSj29pMni2SgNcM5XMiGe8funQFinaHI3ihVAtYuBFOndz2SxNZts7vzibVWOpaahw==";
+    const RSA_SPKI: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxeuhTwLA33jaVzqsbB/3dsv2LpKArr7yurYZueirL2s+zWFVapTzZjamNntRZfqOT3QpTNWPRtUiWJLY3bLW4psd8BGAAxICgCZJvg32GeSUWOdA6KgdqsxjhZicTclMwL7NKf4pIuq9WNo5id6pmKBO6FlEXTYmpm3sDQ9UO5ffQt98zqzEZYomTdFZU5gdNFNW3pzokC47sDY7SZnJEwKhcD6p5IAvae+HRfb4P3ot8aIlplPvh2YBEbVLsaOwE/7PLWCi65eYWGXUp2aNorco/pqw0mfAeBnKa4VDsP6lLKJFXfYCmgZTZlS37oGmbWmA3vgF2x5NtORgmefWjwIDAQAB";
+    const RSA_PKCS1: &str = "MIIBCgKCAQEAxeuhTwLA33jaVzqsbB/3dsv2LpKArr7yurYZueirL2s+zWFVapTzZjamNntRZfqOT3QpTNWPRtUiWJLY3bLW4psd8BGAAxICgCZJvg32GeSUWOdA6KgdqsxjhZicTclMwL7NKf4pIuq9WNo5id6pmKBO6FlEXTYmpm3sDQ9UO5ffQt98zqzEZYomTdFZU5gdNFNW3pzokC47sDY7SZnJEwKhcD6p5IAvae+HRfb4P3ot8aIlplPvh2YBEbVLsaOwE/7PLWCi65eYWGXUp2aNorco/pqw0mfAeBnKa4VDsP6lLKJFXfYCmgZTZlS37oGmbWmA3vgF2x5NtORgmefWjwIDAQAB";
+    const RSA_SHA256_SIG: &str = "w0gh4of/nNxKYzv76b3euncBy6USyREAMYwYvkNmhWLov9HmEMt6VUeYcvknEef9wmLfjWemgexFt9eioGESD/P8GcOmWooU4j1kfhaXg7n+LW5f6J+VBng+63OXSg0FsXWFPzmFCD1twgK+/QJSgcRijspsAM3QkbvdRCWjSEAJ6x3GcOZRHMJsCXcJ3/aw72VHylXYyHJYcpGp+tiPwyBnuBxGEsiU+83iaPngrhuCBh35j6/5aTGM0xBOeJFa010U7Fzp2rVB7XgTLy0Hby4gL8MLRV8t0eghIHokCBTeKAB/LTTH07tCNQP5MYyRZ78MPAuR/DSPAWiTpWOl8A==";
+    const RSA_SHA1_SIG: &str = "p7UB6Ut3F+s5VwcfmbIC4Tlp/JPpVJR9cwZFphmEMMgOnJ+9JZ07dX6XczsYdfn+F9oPtSbQ3zx7R91OaKi2oFqh8G2b8VMuimgusJ7eUR33jSR5ql2oBET1IE/MWZRJg7aGnbl427ojo9ziO4qj2piN4jwsAlEP3hQcc+p7sLhcgMqVwnclgGjMzzHEcvgjkMX2RlHRIx7OmEPSHFNNc8S751kkmSEk80ncczu89oE4MJN8y9+Erabk6MbO0NY28Z/HQmwHfrve2bJ5iffaW2YHanKmBBY3T0CaiP7LiOhusCCKSuEvr1Oy0KK3cUqFPqyKdsfziWNvYHMicFaOtg==";
+
+    fn b64(text: &str) -> Vec<u8> {
+        crate::base64_decode(text).unwrap()
+    }
+
+    #[test]
+    fn ecdsa_p256_verifies_der_and_raw_signatures_made_by_openssl() {
+        let key = b64(EC_SPKI);
+        let point = &key[key.len() - 65..];
+        for signature in [b64(EC_SIG_DER), b64(EC_SIG_RAW)] {
+            assert!(ecdsa_p256_sha256_verify(&key, b"hello", &signature));
+            assert!(ecdsa_p256_sha256_verify(point, b"hello", &signature));
+            assert!(!ecdsa_p256_sha256_verify(&key, b"hellO", &signature));
+            let mut flipped = signature.clone();
+            flipped[10] ^= 1;
+            assert!(!ecdsa_p256_sha256_verify(&key, b"hello", &flipped));
+        }
+        assert!(!ecdsa_p256_sha256_verify(&key[..40], b"hello", &b64(EC_SIG_DER)));
+        assert!(!ecdsa_p256_sha256_verify(&[], b"hello", &[]));
+        assert!(!ecdsa_p256_sha256_verify(&b64(RSA_SPKI), b"hello", &b64(EC_SIG_DER)));
+    }
+
+    #[test]
+    fn rsa_pkcs1v15_verifies_sha256_and_sha1_signatures_made_by_openssl() {
+        for key in [b64(RSA_SPKI), b64(RSA_PKCS1)] {
+            let (sha256, sha1) = (b64(RSA_SHA256_SIG), b64(RSA_SHA1_SIG));
+            assert!(rsa_pkcs1v15_verify(HashAlgorithm::Sha256, &key, b"hello", &sha256));
+            assert!(rsa_pkcs1v15_verify(HashAlgorithm::Sha1, &key, b"hello", &sha1));
+            assert!(!rsa_pkcs1v15_verify(HashAlgorithm::Sha256, &key, b"hello", &sha1));
+            assert!(!rsa_pkcs1v15_verify(HashAlgorithm::Sha1, &key, b"hellO", &sha1));
+            assert!(!rsa_pkcs1v15_verify(HashAlgorithm::Sha512, &key, b"hello", &sha256));
+        }
+        assert!(!rsa_pkcs1v15_verify(HashAlgorithm::Sha256, &b64(EC_SPKI), b"hello", &[0; 256]));
+        assert!(!rsa_pkcs1v15_verify(HashAlgorithm::Sha256, &[1, 2, 3], b"", &[]));
     }
 }

@@ -1,7 +1,7 @@
 //! The Inlet plugin SDK: write a provider plugin as a plain Rust type implementing
 //! [`Plugin`], export it with [`export_plugin!`], and unit-test it natively with
 //! `cargo test`. Built for `wasm32-wasip2`, the same crate is a WebAssembly component
-//! exporting `inlet:plugin/handler@0.1.0` (see `wit/v0.1.0/plugin.wit`). `sdk/README.md` is
+//! exporting `inlet:plugin/handler@0.2.0` (see `wit/v0.2.0/plugin.wit`). `sdk/README.md` is
 //! the contributor guide.
 //!
 //! ```
@@ -45,11 +45,17 @@
 //! assert!(!Acme::verify(&request, &Config::with_secret("other")).is_accept());
 //! ```
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod conformance;
 pub mod crypto;
+pub mod encoding;
 pub mod log;
 mod types;
 
-pub use types::{Config, ConfigField, PluginInfo, Request, Verdict};
+pub use encoding::Alphabet;
+pub use types::{
+    Config, ConfigField, DEFAULT_TOLERANCE_SECONDS, PluginInfo, Request, TEST_URL, Verdict,
+};
 
 /// A provider plugin. Both functions are pure: everything a plugin knows arrives in its
 /// arguments (there is no clock, filesystem, network or environment).
@@ -62,24 +68,32 @@ pub trait Plugin {
 
 /// Lower-case hex.
 pub fn hex_encode(bytes: &[u8]) -> String {
-    hex::encode(bytes)
+    encoding::encode(Alphabet::Hex, bytes)
 }
 
 /// Hex in either case; `None` if malformed.
 pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    hex::decode(text).ok()
+    encoding::decode(Alphabet::Hex, text)
 }
 
 /// Standard base64 (`+/`) with padding.
 pub fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    encoding::encode(Alphabet::Base64, bytes)
 }
 
-/// Standard base64 (`+/`) with padding; `None` if malformed.
+/// Standard base64 (`+/`), padded or not; `None` if malformed.
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(text).ok()
+    encoding::decode(Alphabet::Base64, text)
+}
+
+/// URL-safe base64 (`-_`) without padding.
+pub fn base64url_encode(bytes: &[u8]) -> String {
+    encoding::encode(Alphabet::Base64Url, bytes)
+}
+
+/// URL-safe base64 (`-_`), padded or not; `None` if malformed.
+pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    encoding::decode(Alphabet::Base64Url, text)
 }
 
 /// The generated WIT bindings (only in a wasm build), used by [`export_plugin!`].
@@ -87,7 +101,7 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit/v0.1.0",
+        path: "../wit/v0.2.0",
         world: "provider",
         pub_export_macro: true,
         default_bindings_module: "inlet_sdk::bindings",
@@ -98,7 +112,7 @@ pub mod bindings {
 #[doc(hidden)]
 pub mod wasm;
 
-/// Exports a [`Plugin`] as the component's `inlet:plugin/handler@0.1.0`: use it once, in the
+/// Exports a [`Plugin`] as the component's `inlet:plugin/handler@0.2.0`: use it once, in the
 /// plugin crate's `lib.rs`, with the plugin type's name. Natively it expands to nothing, so
 /// the plugin's unit tests run with plain `cargo test`.
 #[macro_export]
@@ -113,7 +127,7 @@ macro_rules! export_plugin {
                 }
                 fn verify(
                     request: handler::Request,
-                    config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                    config: handler::SourceConfig,
                 ) -> handler::Verdict {
                     $crate::wasm::verify::<$plugin>(request, config)
                 }
@@ -127,20 +141,3 @@ macro_rules! export_plugin {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_and_base64_round_trip() {
-        assert_eq!(hex_encode(&[0x00, 0xab, 0xff]), "00abff");
-        assert_eq!(hex_decode("00ABff"), Some(vec![0x00, 0xab, 0xff]));
-        assert_eq!(hex_decode("abc"), None);
-        assert_eq!(hex_decode("zz"), None);
-        assert_eq!(base64_encode(&[0xfb, 0xff]), "+/8=");
-        assert_eq!(base64_decode("+/8="), Some(vec![0xfb, 0xff]));
-        assert_eq!(base64_decode("-_8"), None);
-        assert_eq!(base64_decode("not base64!"), None);
-    }
-}

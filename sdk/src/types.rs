@@ -4,6 +4,9 @@
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
     pub method: String,
+    /// The public URL the provider called: `--public-url`'s scheme and host, this request's
+    /// path and, if any, `?` and its query.
+    pub url: String,
     pub path: String,
     /// The raw query string, without `?`.
     pub query: String,
@@ -14,29 +17,59 @@ pub struct Request {
     pub received_at: i64,
 }
 
+/// The URL tests' requests are made at, unless they set one with [`Request::at`].
+pub const TEST_URL: &str = "https://inlet.example/ingest/test";
+
 impl Request {
-    /// A `POST` with a body, for tests.
+    /// A `POST` to [`TEST_URL`] with a body, for tests.
     pub fn post(body: impl Into<Vec<u8>>) -> Self {
         Self {
             method: "POST".into(),
             body: body.into(),
             ..Self::default()
         }
+        .at(TEST_URL)
     }
 
-    /// A `GET` with a raw query string (without `?`), for tests.
+    /// A `GET` to [`TEST_URL`] with a raw query string (without `?`), for tests.
     pub fn get(query: &str) -> Self {
+        let url = match query {
+            "" => TEST_URL.to_string(),
+            query => format!("{TEST_URL}?{query}"),
+        };
         Self {
             method: "GET".into(),
-            query: query.into(),
             ..Self::default()
         }
+        .at(&url)
+    }
+
+    /// Sets the URL, and the path and query from it, for tests.
+    pub fn at(mut self, url: &str) -> Self {
+        let after_scheme = url.find("://").map_or(0, |i| i + 3);
+        let path_start = url[after_scheme..]
+            .find('/')
+            .map_or(url.len(), |i| after_scheme + i);
+        let (path, query) = match url[path_start..].split_once('?') {
+            Some((path, query)) => (path, query),
+            None => (&url[path_start..], ""),
+        };
+        self.url = url.to_string();
+        self.path = if path.is_empty() { "/" } else { path }.to_string();
+        self.query = query.to_string();
+        self
     }
 
     /// Adds a header, for tests.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers
             .push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    /// Sets when the request was received, for tests.
+    pub fn received(mut self, unix_seconds: i64) -> Self {
+        self.received_at = unix_seconds;
         self
     }
 
@@ -55,41 +88,98 @@ impl Request {
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.into_owned())
     }
+
+    /// The body's form fields (`application/x-www-form-urlencoded`), decoded, in order.
+    pub fn form(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(&self.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// Whether a provider's timestamp (Unix seconds) is within the source's replay window
+    /// of the receive time, in either direction: `tolerance_seconds` from the config,
+    /// [`DEFAULT_TOLERANCE_SECONDS`] when unset. Declare the field with
+    /// [`PluginInfo::tolerance`].
+    pub fn is_fresh(&self, timestamp: i64, config: &Config) -> bool {
+        self.received_at.abs_diff(timestamp) <= config.tolerance_seconds()
+    }
 }
 
-/// The source's plugin configuration: `secret` (Convoy's `verifier.hmac.secret`) and the
-/// source's `provider_config` entries.
+/// The replay window of a timestamped signature, unless a source sets `tolerance_seconds`.
+pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
+
+/// What the plugin knows of the source: its active secrets, its `provider_config` fields
+/// and the state the plugin kept for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Config(pub Vec<(String, String)>);
+pub struct Config {
+    /// Every active secret, the current one first.
+    pub secrets: Vec<String>,
+    /// The source's `provider_config` entries.
+    pub fields: Vec<(String, String)>,
+    /// What this plugin kept for the source while answering a handshake.
+    pub state: Vec<(String, String)>,
+}
 
 impl Config {
-    /// The value of a configuration entry; an empty value counts as absent.
+    /// The value of a `provider_config` field; an empty value counts as absent.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+        lookup(&self.fields, name)
     }
 
-    /// The `secret` entry: the source's `verifier.hmac.secret`.
+    /// The current secret (the source's `verifier.hmac.secret`).
     pub fn secret(&self) -> Option<&str> {
-        self.get("secret")
+        self.secrets().next()
     }
 
-    /// Every active secret (rotation): `verifier.hmac.secret`, then each of
-    /// `verifier.hmac.secrets`. A signature made with any of them is genuine.
+    /// Every active secret (rotation), the current one first. A signature made with any
+    /// of them is genuine.
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
-        self.0
+        self.secrets
             .iter()
-            .filter(|(n, v)| n == "secret" && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// A value this plugin kept for the source; an empty value counts as absent.
+    pub fn state(&self, name: &str) -> Option<&str> {
+        lookup(&self.state, name)
+    }
+
+    /// The replay window in seconds: `tolerance_seconds`, or the default when it is unset
+    /// or not a number.
+    pub fn tolerance_seconds(&self) -> u64 {
+        self.get("tolerance_seconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_TOLERANCE_SECONDS)
     }
 
     /// A configuration holding just a secret, for tests.
     pub fn with_secret(secret: &str) -> Self {
-        Self(vec![("secret".into(), secret.into())])
+        Self {
+            secrets: vec![secret.into()],
+            ..Self::default()
+        }
     }
+
+    /// Adds a `provider_config` field, for tests.
+    pub fn with_field(mut self, name: &str, value: &str) -> Self {
+        self.fields.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a state entry, for tests.
+    pub fn with_state(mut self, name: &str, value: &str) -> Self {
+        self.state.push((name.into(), value.into()));
+        self
+    }
+}
+
+fn lookup<'a>(entries: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    entries
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
 }
 
 /// What the plugin decided.
@@ -102,11 +192,13 @@ pub enum Verdict {
     },
     /// Refuse it (401). The reason goes to logs and metrics: never put a secret in it.
     Reject(String),
-    /// Answer it directly and store nothing (handshakes).
+    /// Answer it directly and store nothing (handshakes); `state`, when present, replaces
+    /// what the plugin keeps for the source.
     Respond {
         status: u16,
         headers: Vec<(String, String)>,
         body: Vec<u8>,
+        state: Option<Vec<(String, String)>>,
     },
 }
 
@@ -154,11 +246,38 @@ impl Verdict {
     /// Answers the request directly with a JSON body (`content-type: application/json`)
     /// and stores nothing.
     pub fn respond_json(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Self::respond(status, "application/json", body)
+    }
+
+    /// Answers the request directly with a body of this content type and stores nothing.
+    pub fn respond(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         Verdict::Respond {
             status,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: vec![("content-type".into(), content_type.into())],
             body: body.into(),
+            state: None,
         }
+    }
+
+    /// Adds a header to a `Respond` (ignored otherwise).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        if let Verdict::Respond { headers, .. } = &mut self {
+            headers.push((name.to_ascii_lowercase(), value.into()));
+        }
+        self
+    }
+
+    /// Makes a `Respond` replace the source's state with these entries (ignored otherwise).
+    pub fn keeping(mut self, entries: &[(&str, &str)]) -> Self {
+        if let Verdict::Respond { state, .. } = &mut self {
+            *state = Some(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
+        }
+        self
     }
 
     /// Whether this is an `Accept`.
@@ -172,7 +291,7 @@ pub struct ConfigField {
     pub name: String,
     pub description: String,
     pub required: bool,
-    /// Masked in API responses.
+    /// Stored as a secret: masked in API answers and logs.
     pub secret: bool,
 }
 
@@ -183,21 +302,24 @@ pub struct PluginInfo {
     pub version: String,
     pub description: String,
     pub config: Vec<ConfigField>,
+    /// Request headers carrying a credential, masked in stored events.
+    pub credential_headers: Vec<String>,
 }
 
 impl PluginInfo {
-    /// A plugin with no configuration; add it with [`secret`](Self::secret) and
-    /// [`field`](Self::field).
+    /// A plugin with no configuration; add it with [`secret`](Self::secret),
+    /// [`field`](Self::field) and [`tolerance`](Self::tolerance).
     pub fn new(name: &str, version: &str, description: &str) -> Self {
         Self {
             name: name.into(),
             version: version.into(),
             description: description.into(),
-            config: Vec::new(),
+            ..Self::default()
         }
     }
 
-    /// Declares the required `secret` (the source's `verifier.hmac.secret`).
+    /// Declares the required secret: the source's `verifier.hmac.secret` (and, for
+    /// rotation, `verifier.hmac.secrets`).
     pub fn secret(self) -> Self {
         self.field(ConfigField {
             name: "secret".into(),
@@ -207,9 +329,29 @@ impl PluginInfo {
         })
     }
 
+    /// Declares the optional `tolerance_seconds` field: the replay window of the
+    /// provider's signed timestamp (see [`Request::is_fresh`]).
+    pub fn tolerance(self) -> Self {
+        self.field(ConfigField {
+            name: "tolerance_seconds".into(),
+            description: format!(
+                "how far, in seconds, the signed timestamp may be from the receive time \
+                 (default {DEFAULT_TOLERANCE_SECONDS})"
+            ),
+            required: false,
+            secret: false,
+        })
+    }
+
     /// Declares a further `provider_config` field.
     pub fn field(mut self, field: ConfigField) -> Self {
         self.config.push(field);
+        self
+    }
+
+    /// Declares a request header that carries a credential (masked in stored events).
+    pub fn credential_header(mut self, name: &str) -> Self {
+        self.credential_headers.push(name.to_ascii_lowercase());
         self
     }
 }
@@ -231,52 +373,52 @@ mod tests {
     }
 
     #[test]
-    fn query_parameters_are_decoded() {
-        let r =
-            Request::get("a=1&crc_token=x%2By+z&b&pct=%&bad=%zz&sign=%+1&end=%4&utf=%E2%9C%93&a=2");
-        assert_eq!(r.query_param("crc_token").as_deref(), Some("x+y z"));
-        assert_eq!(r.query_param("a").as_deref(), Some("1"));
-        assert_eq!(r.query_param("b").as_deref(), Some(""));
-        assert_eq!(r.query_param("pct").as_deref(), Some("%"));
-        assert_eq!(r.query_param("bad").as_deref(), Some("%zz"));
-        assert_eq!(r.query_param("sign").as_deref(), Some("% 1"));
-        assert_eq!(r.query_param("end").as_deref(), Some("%4"));
-        assert_eq!(r.query_param("utf").as_deref(), Some("\u{2713}"));
-        assert_eq!(r.query_param("c"), None);
-        assert_eq!(Request::get("").query_param("a"), None);
-        assert_eq!(Request::get("%61=x").query_param("a").as_deref(), Some("x"));
+    fn urls_split_into_path_and_query() {
+        let r = Request::get("a=1&b=x%20y");
+        assert_eq!(r.url, "https://inlet.example/ingest/test?a=1&b=x%20y");
+        assert_eq!((r.path.as_str(), r.query.as_str()), ("/ingest/test", "a=1&b=x%20y"));
+        assert_eq!(r.query_param("b").as_deref(), Some("x y"));
+        let r = Request::post("").at("http://h:8080");
+        assert_eq!((r.path.as_str(), r.query.as_str()), ("/", ""));
+        let r = Request::post("a=1&b=%2B").at("http://h/x?");
+        assert_eq!((r.path.as_str(), r.query.as_str()), ("/x", ""));
+        assert_eq!(r.form(), [("a".into(), "1".into()), ("b".into(), "+".into())]);
     }
 
     #[test]
-    fn config_lookups() {
-        let c = Config(vec![
-            ("secret".into(), "s".into()),
-            ("empty".into(), String::new()),
-        ]);
-        assert_eq!(c.secret(), Some("s"));
-        assert_eq!(c.get("empty"), None);
-        assert_eq!(c.get("nope"), None);
-        assert_eq!(Config::default().secret(), None);
-        let rotating = Config(vec![
-            ("secret".into(), "old".into()),
-            ("other".into(), "x".into()),
-            ("secret".into(), "new".into()),
-        ]);
-        assert_eq!(rotating.secrets().collect::<Vec<_>>(), ["old", "new"]);
-        assert_eq!(Config::with_secret("k").secret(), Some("k"));
+    fn config_lookups_and_tolerance() {
+        let c = Config {
+            secrets: vec!["".into(), "new".into(), "old".into()],
+            fields: vec![("a".into(), "".into()), ("b".into(), "2".into())],
+            state: vec![("k".into(), "v".into())],
+        };
+        assert_eq!(c.secret(), Some("new"));
+        assert_eq!(c.secrets().collect::<Vec<_>>(), ["new", "old"]);
+        assert_eq!((c.get("a"), c.get("b"), c.get("c")), (None, Some("2"), None));
+        assert_eq!((c.state("k"), c.state("x")), (Some("v"), None));
+        assert_eq!(c.tolerance_seconds(), DEFAULT_TOLERANCE_SECONDS);
+        let c = Config::with_secret("s").with_field("tolerance_seconds", "10");
+        assert_eq!(c.tolerance_seconds(), 10);
+        let r = Request::post("").received(1000);
+        assert!(r.is_fresh(990, &c) && r.is_fresh(1010, &c));
+        assert!(!r.is_fresh(989, &c) && !r.is_fresh(1011, &c));
+        assert!(!r.is_fresh(i64::MIN, &c) && !r.is_fresh(i64::MAX, &c));
     }
 
     #[test]
     fn verdict_builders() {
-        let v = Verdict::accept()
-            .with_event_type("push")
-            .with_idempotency_key(None);
         assert_eq!(
-            v,
+            Verdict::accept()
+                .with_event_type("push")
+                .with_idempotency_key(Some("d1")),
             Verdict::Accept {
                 event_type: Some("push".into()),
-                idempotency_key: None
+                idempotency_key: Some("d1".into())
             }
+        );
+        assert_eq!(
+            Verdict::accept().with_event_type(None),
+            Verdict::accept()
         );
         assert_eq!(
             Verdict::reject("no").with_event_type("x"),
@@ -287,29 +429,32 @@ mod tests {
             Verdict::misconfigured("secret"),
             Verdict::reject("plugin misconfigured: secret is required")
         );
-        let Verdict::Respond {
-            status,
-            headers,
-            body,
-        } = Verdict::respond_json(200, "{}")
-        else {
-            panic!("expected a response");
-        };
-        assert_eq!((status, body.as_slice()), (200, b"{}".as_slice()));
         assert_eq!(
-            headers,
-            [("content-type".to_string(), "application/json".to_string())]
+            Verdict::respond_json(200, "{}")
+                .with_header("X-Hook-Secret", "s")
+                .keeping(&[("secret", "s")]),
+            Verdict::Respond {
+                status: 200,
+                headers: vec![
+                    ("content-type".into(), "application/json".into()),
+                    ("x-hook-secret".into(), "s".into())
+                ],
+                body: b"{}".to_vec(),
+                state: Some(vec![("secret".into(), "s".into())]),
+            }
         );
     }
 
     #[test]
     fn plugin_info_builders() {
-        let info = PluginInfo::new("x", "1", "d").secret().field(ConfigField {
-            name: "tolerance".into(),
-            ..ConfigField::default()
-        });
+        let info = PluginInfo::new("x", "1", "d")
+            .secret()
+            .tolerance()
+            .credential_header("X-Token");
         assert_eq!(info.config.len(), 2);
         assert!(info.config[0].required && info.config[0].secret);
-        assert_eq!(info.config[1].name, "tolerance");
+        assert_eq!(info.config[1].name, "tolerance_seconds");
+        assert!(!info.config[1].required);
+        assert_eq!(info.credential_headers, ["x-token"]);
     }
 }

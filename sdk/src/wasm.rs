@@ -21,22 +21,26 @@ pub fn describe<P: Plugin>() -> handler::PluginInfo {
                 secret: f.secret,
             })
             .collect(),
+        credential_headers: info.credential_headers,
     }
 }
 
-pub fn verify<P: Plugin>(
-    request: handler::Request,
-    config: Vec<(String, String)>,
-) -> handler::Verdict {
+pub fn verify<P: Plugin>(request: handler::Request, config: handler::SourceConfig) -> handler::Verdict {
     let request = Request {
         method: request.method,
+        url: request.url,
         path: request.path,
         query: request.query,
         headers: request.headers,
         body: request.body,
         received_at: request.received_at,
     };
-    match P::verify(&request, &Config(config)) {
+    let config = Config {
+        secrets: config.secrets,
+        fields: config.fields,
+        state: config.state,
+    };
+    match P::verify(&request, &config) {
         Verdict::Accept {
             event_type,
             idempotency_key,
@@ -49,10 +53,12 @@ pub fn verify<P: Plugin>(
             status,
             headers,
             body,
+            state,
         } => handler::Verdict::Respond(types::Response {
             status,
             headers,
             body,
+            state,
         }),
     }
 }

@@ -136,6 +136,7 @@ mod tests {
             status,
             headers,
             body,
+            state: None,
         } = Twitter::verify(&request, &Config::with_secret("consumer-secret"))
         else {
             panic!("expected a response");
@@ -253,10 +254,7 @@ mod tests {
 
     #[test]
     fn posts_signed_with_any_active_secret_are_accepted() {
-        let config = Config(vec![
-            ("secret".into(), "current".into()),
-            ("secret".into(), "previous".into()),
-        ]);
+        let config = Config { secrets: vec!["current".into(), "previous".into()], ..Config::default() };
         let body = r#"{"tweet_create_events":[]}"#;
         for secret in ["current", "previous"] {
             assert!(
