@@ -16,10 +16,11 @@
 //! ```
 //!
 //! A case with `sign` is signed by the plugin's [`Signer`] just before it is sent: natively
-//! at the case's `received_at`, over HTTP at the real time and for the real URL. `sign` may
-//! sign an older moment (`age`, seconds: a stale timestamp), another body (`body`: the
-//! request is then tampered with) or with another configuration (`config`: a wrong secret,
-//! or the private key of an asymmetric scheme). A case without `sign` is sent as written;
+//! at the case's `received_at`, over HTTP at the real time and for the real URL. The signer
+//! adds what the provider adds (headers, or a signature inside the body). `sign` may sign an
+//! older moment (`age`, seconds: a stale timestamp), another body (`body`: the case's body
+//! is then sent instead, tampered with) or with another configuration (`config`: a wrong
+//! secret, or the private key of an asymmetric scheme). A case without `sign` is sent as written;
 //! one that depends on its fixed `url` or `received_at` (a provider's published example)
 //! says `"over_http": false`.
 
@@ -31,8 +32,9 @@ use crate::{Config, Plugin, Request, TEST_URL, Verdict};
 
 /// The provider's side of a plugin, for tests: signs a request as the provider does.
 pub trait Signer: Plugin {
-    /// Signs `request` (adds the provider's headers, or whatever it sends) as the provider
-    /// would at `request.received_at` for `request.url`, with `config` (its first secret,
+    /// Signs `request` (adds the provider's headers, or writes the signature into the body
+    /// where the provider puts it there) as the provider would at `request.received_at` for
+    /// `request.url`, with `config` (its first secret,
     /// or a private key among its fields). Written from the provider's documentation,
     /// not by calling the plugin's own verification code.
     fn sign(request: &mut Request, config: &Config);
@@ -220,9 +222,12 @@ impl Case {
             signed.received_at = request.received_at - signing.age;
             let with = signing.config.as_ref().map(CaseConfig::to_config);
             sign(&mut signed, with.as_ref().unwrap_or(&config));
-            // What the provider sends: the signed request, with the body and receive time
-            // of the case.
-            signed.body = request.body;
+            // What the provider sends: the signed request (whose body the signer may have
+            // written, for schemes that sign inside it) at the case's receive time, or, to
+            // tamper, the case's body instead of the one signed.
+            if signing.body.is_some() {
+                signed.body = request.body;
+            }
             signed.received_at = request.received_at;
             request = signed;
         }

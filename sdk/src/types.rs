@@ -4,8 +4,8 @@
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
     pub method: String,
-    /// The public URL the provider called: `--public-url`'s scheme and host, this request's
-    /// path and, if any, `?` and its query.
+    /// The public URL the provider called: Inlet's `--public-url`, this request's path and,
+    /// if any, `?` and its query.
     pub url: String,
     pub path: String,
     /// The raw query string, without `?`.

@@ -125,6 +125,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         auth.clone(),
         plugins.clone(),
         metrics.clone(),
+        &public_url,
         settings.max_body_bytes,
         settings.body_timeout,
         settings.max_inflight_body_bytes,

@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use inlet_metrics::OTHER;
 use inlet_model::{Event, Invalid, REDACTED, Source, check_event_field};
 use inlet_payload::{LazyJson, Payload, idempotency_key};
-use inlet_plugin_host::{PluginFailure, Request as PluginRequest, Verdict};
+use inlet_plugin_host::{Call, PluginFailure, Request as PluginRequest, Verdict};
 use inlet_verify::VerifyError;
 use inlet_web::{ApiError, ApiPath, done};
 
@@ -101,10 +101,16 @@ async fn accept(
             (None, None)
         }
         Check::Plugin { config } => {
+            let query = uri.query().unwrap_or("");
+            let url = match query {
+                "" => format!("{}{}", state.public_url, uri.path()),
+                query => format!("{}{}?{query}", state.public_url, uri.path()),
+            };
             let request = PluginRequest {
                 method: method.to_string(),
+                url,
                 path: uri.path().to_string(),
-                query: uri.query().unwrap_or("").to_string(),
+                query: query.to_string(),
                 headers: headers
                     .iter()
                     .map(|(n, v)| {
@@ -117,9 +123,11 @@ async fn accept(
                 body: body.to_vec(),
                 received_at: now,
             };
+            let mut config = config.clone();
+            config.state = state.store.plugin_state(&source.uid)?;
             let verdict = state
                 .plugins
-                .verify(&source.provider, request, config.clone())
+                .verify(&source.provider, Call { request, config })
                 .await
                 .map_err(plugin_failed)?;
             match verdict {
@@ -127,7 +135,11 @@ async fn accept(
                     event_type,
                     idempotency_key,
                 } => (event_type, idempotency_key),
-                Verdict::Respond(response) => {
+                Verdict::Respond { response, state: kept } => {
+                    // Kept before the answer: the provider may sign the next request with it.
+                    if let Some(kept) = kept {
+                        state.store.set_plugin_state(source, &kept).await?;
+                    }
                     return Ok(Outcome::Answered(response.map(Body::from)));
                 }
                 Verdict::Reject(reason) => {
@@ -167,7 +179,7 @@ async fn accept(
         source_id: source.uid.clone(),
         endpoint_id: None,
         owner_id: None,
-        headers: stored_headers(headers, source.verifier.credential_header()),
+        headers: stored_headers(headers, &credential_headers(state, source)),
         url_query_params: query.to_string(),
         url_path: uri.path().to_string(),
         idempotency_key,
@@ -211,13 +223,27 @@ const CREDENTIAL_HEADERS: [HeaderName; 3] = [
     header::COOKIE,
 ];
 
-/// Request headers by lower-case name, with credential headers (the verifier's and
+/// The source's own credential headers: its verifier's (API key, Basic Auth) or those its
+/// provider plugin declares.
+fn credential_headers<'a>(state: &'a Intake, source: &'a Source) -> Vec<&'a str> {
+    let declared = state.plugins.get(&source.provider).into_iter();
+    source
+        .verifier
+        .credential_header()
+        .into_iter()
+        .chain(declared.flat_map(|p| p.credential_headers.iter().map(String::as_str)))
+        .collect()
+}
+
+/// Request headers by lower-case name, with credential headers (the source's and
 /// [`CREDENTIAL_HEADERS`]) redacted.
-fn stored_headers(headers: &HeaderMap, credential: Option<&str>) -> BTreeMap<String, Vec<String>> {
+fn stored_headers(headers: &HeaderMap, credential: &[&str]) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in headers {
         let shown = if CREDENTIAL_HEADERS.contains(name)
-            || credential.is_some_and(|c| name.as_str().eq_ignore_ascii_case(c))
+            || credential
+                .iter()
+                .any(|c| name.as_str().eq_ignore_ascii_case(c))
         {
             REDACTED.to_string()
         } else {

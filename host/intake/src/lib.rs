@@ -26,6 +26,8 @@ pub struct Intake {
     auth: Arc<Auth>,
     plugins: Arc<PluginHost>,
     metrics: Arc<Metrics>,
+    /// `--public-url` without a trailing `/`: what a provider calls, for plugins that sign it.
+    public_url: String,
     /// Largest request body accepted (a source may lower it).
     max_body_bytes: u64,
     /// Time a client may take to send a body.
@@ -41,6 +43,7 @@ impl Intake {
         auth: Arc<Auth>,
         plugins: Arc<PluginHost>,
         metrics: Arc<Metrics>,
+        public_url: &str,
         max_body_bytes: u64,
         body_timeout: Duration,
         max_inflight_body_bytes: u64,
@@ -50,6 +53,7 @@ impl Intake {
             auth,
             plugins,
             metrics,
+            public_url: public_url.trim_end_matches('/').to_string(),
             max_body_bytes,
             body_timeout,
             body_budget: BodyBudget::new(max_inflight_body_bytes),

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use inlet_model::Source;
 use inlet_payload::Location;
+use inlet_plugin_host::SourceConfig;
 use inlet_store::{Store, StoreError};
 use inlet_verify::Verifier;
 
@@ -25,7 +26,8 @@ pub(crate) enum Check {
     /// The source's provider plugin, with its configuration: a `secret` entry per active
     /// secret (Convoy's `verifier.hmac.secret`, then `hmac.secrets`) and the
     /// `provider_config` entries.
-    Plugin { config: Vec<(String, String)> },
+    /// Everything of the plugin's configuration but its state, which is read per request.
+    Plugin { config: SourceConfig },
 }
 
 impl LiveSource {
@@ -33,17 +35,20 @@ impl LiveSource {
         let check = if source.provider.is_empty() {
             Check::Native(Verifier::compile(&source.verifier).ok())
         } else {
-            // Every active secret, each as a `secret` entry: the first is `hmac.secret`.
-            let secrets = source.verifier.hmac_secrets();
-            let config = secrets
-                .map(|s| ("secret".to_string(), s.expose().to_string()))
-                .chain(
-                    source
-                        .provider_config
-                        .iter()
-                        .map(|(name, value)| (name.clone(), value.expose().to_string())),
-                )
-                .collect();
+            // Every active secret, `hmac.secret` first.
+            let config = SourceConfig {
+                secrets: source
+                    .verifier
+                    .hmac_secrets()
+                    .map(|s| s.expose().to_string())
+                    .collect(),
+                fields: source
+                    .provider_config
+                    .iter()
+                    .map(|(name, value)| (name.clone(), value.expose().to_string()))
+                    .collect(),
+                state: Vec::new(),
+            };
             Check::Plugin { config }
         };
         // The API validated them; a location stored by an older version that no longer

@@ -8,14 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap,
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
 };
 
-use super::inlet::plugin::{crypto, log};
-use super::{PluginFailure, PluginLimits, Provider, ProviderPre};
+use super::{PluginFailure, PluginLimits};
 
 /// How often the epoch advances; deadlines are whole ticks.
 const TICK: Duration = Duration::from_millis(5);
@@ -79,7 +77,7 @@ impl Drop for Inner {
 }
 
 /// The state of one call: its memory budget and its share of the log.
-pub(super) struct CallState {
+pub(crate) struct CallState {
     memory_limit: usize,
     memory_exceeded: bool,
     /// Bytes this call has logged.
@@ -110,43 +108,9 @@ impl ResourceLimiter for CallState {
     }
 }
 
-impl super::inlet::plugin::types::Host for CallState {}
-
-impl crypto::Host for CallState {
-    fn hmac(&mut self, algorithm: crypto::HashAlgorithm, key: Vec<u8>, data: Vec<u8>) -> Vec<u8> {
-        inlet_sdk::crypto::hmac(algorithm.into(), &key, &data)
-    }
-
-    fn digest(&mut self, algorithm: crypto::HashAlgorithm, data: Vec<u8>) -> Vec<u8> {
-        inlet_sdk::crypto::digest(algorithm.into(), &data)
-    }
-
-    fn constant_time_eq(&mut self, a: Vec<u8>, b: Vec<u8>) -> bool {
-        inlet_sdk::crypto::constant_time_eq(&a, &b)
-    }
-
-    fn ed25519_verify(
-        &mut self,
-        public_key: Vec<u8>,
-        message: Vec<u8>,
-        signature: Vec<u8>,
-    ) -> bool {
-        inlet_sdk::crypto::ed25519_verify(&public_key, &message, &signature)
-    }
-}
-
-impl From<crypto::HashAlgorithm> for inlet_sdk::crypto::HashAlgorithm {
-    fn from(a: crypto::HashAlgorithm) -> Self {
-        match a {
-            crypto::HashAlgorithm::Sha1 => Self::Sha1,
-            crypto::HashAlgorithm::Sha256 => Self::Sha256,
-            crypto::HashAlgorithm::Sha512 => Self::Sha512,
-        }
-    }
-}
-
-impl log::Host for CallState {
-    fn log(&mut self, level: log::Level, mut message: String) {
+impl CallState {
+    /// A line in Inlet's log from the plugin, within the call's share.
+    pub(crate) fn log(&mut self, level: tracing::Level, mut message: String) {
         let room = LOG_BYTES_PER_CALL.saturating_sub(self.logged);
         if room == 0 {
             return;
@@ -156,10 +120,10 @@ impl log::Host for CallState {
         // Debug-formatted, so a plugin's newlines and control characters are escaped
         // and cannot forge log lines.
         match level {
-            log::Level::Debug => tracing::debug!(target: "inlet::plugin", "{message:?}"),
-            log::Level::Info => tracing::info!(target: "inlet::plugin", "{message:?}"),
-            log::Level::Warn => tracing::warn!(target: "inlet::plugin", "{message:?}"),
-            log::Level::Error => tracing::error!(target: "inlet::plugin", "{message:?}"),
+            tracing::Level::ERROR => tracing::error!(target: "inlet::plugin", "{message:?}"),
+            tracing::Level::WARN => tracing::warn!(target: "inlet::plugin", "{message:?}"),
+            tracing::Level::INFO => tracing::info!(target: "inlet::plugin", "{message:?}"),
+            _ => tracing::debug!(target: "inlet::plugin", "{message:?}"),
         }
     }
 }
@@ -184,11 +148,8 @@ impl Runtime {
             // faults for the next instance (Rust plugins touch about a megabyte).
             .linear_memory_keep_resident(2 << 20)
             .table_keep_resident(64 << 10);
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let mut config = inlet_plugin_build::engine_config();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         // Each memory slot reserves (never commits) 4 GiB of address space plus guard pages,
         // which lets wasmtime drop bounds checks: tens of GiB of virtual memory in all.
         let engine = Engine::new(&config).map_err(|e| {
@@ -201,7 +162,8 @@ impl Runtime {
         })?;
 
         let mut linker = Linker::new(&engine);
-        Provider::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+        super::v0_1::add_to_linker(&mut linker)
+            .and_then(|()| super::v0_2::add_to_linker(&mut linker))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
@@ -279,6 +241,14 @@ impl Runtime {
         unsafe { Component::deserialize(engine, &code) }.map_err(|e| anyhow::anyhow!("{e}"))
     }
 
+    /// A built-in plugin, compiled to machine code by the build script.
+    pub(super) fn load_built_in(&self, code: &[u8]) -> anyhow::Result<Component> {
+        // SAFETY: the code is part of this binary, written by `inlet_plugin_build::precompile`
+        // under the same engine configuration; a mismatch is refused by `deserialize`.
+        unsafe { Component::deserialize(&self.inner.engine, code) }
+            .map_err(|e| anyhow::anyhow!("its precompiled code does not load: {e}"))
+    }
+
     /// The machine code of a cached file whose tag verifies.
     fn verified_code<'a>(&self, name: &str, file: &'a [u8]) -> Option<&'a [u8]> {
         let (tag, code) = file.split_at_checked(CACHE_TAG_LEN)?;
@@ -310,13 +280,13 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("it cannot be linked: {e}"))
     }
 
-    /// Instantiates the plugin in a fresh store and runs `f` within the memory limit and
-    /// the call deadline (`Deadline::Call`), or the longer one of a call made while loading.
+    /// Runs `f` (which instantiates the plugin and calls it) in a fresh store, within the
+    /// memory limit and the call deadline (`Deadline::Call`), or the longer one of a call
+    /// made while loading.
     pub(super) fn call<R>(
         &self,
-        pre: &ProviderPre<CallState>,
         deadline: Deadline,
-        f: impl FnOnce(&mut Store<CallState>, &Provider) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginFailure> {
         let mut store = Store::new(
             &self.inner.engine,
@@ -332,9 +302,7 @@ impl Runtime {
             Deadline::Load => self.inner.deadline_ticks.max(LOAD_DEADLINE_TICKS),
         });
         store.epoch_deadline_trap();
-        let result = pre
-            .instantiate(&mut store)
-            .and_then(|plugin| f(&mut store, &plugin));
+        let result = f(&mut store);
         result.map_err(|e| {
             let failure = if store.data().memory_exceeded {
                 PluginFailure::MemoryLimit

@@ -82,6 +82,9 @@ enum Cf {
     /// project uid ++ endpoint uid → the endpoint's circuit and its recent success and
     /// failure counts (JSON), written with each attempt's outcome.
     EndpointHealth,
+    /// source uid → the state its provider plugin keeps (JSON pairs), written only when
+    /// the plugin answers a handshake; removed with the source.
+    PluginState,
 }
 
 /// How long a broker receipt keeps a redelivery from being stored again: longer than any
@@ -108,7 +111,7 @@ pub const WRITE_BUFFER_BYTES: usize = 16 << 20;
 const MAX_WAL_BYTES: u64 = 32 << 20;
 
 impl Cf {
-    const ALL: [Cf; 19] = [
+    const ALL: [Cf; 20] = [
         Cf::Meta,
         Cf::Projects,
         Cf::Sources,
@@ -128,6 +131,7 @@ impl Cf {
         Cf::Attempts,
         Cf::Jobs,
         Cf::EndpointHealth,
+        Cf::PluginState,
     ];
 
     /// Receipts and idempotency keys are looked up mostly to find them absent: a bloom
@@ -181,6 +185,7 @@ impl Cf {
             Cf::Attempts => "attempts",
             Cf::Jobs => "jobs",
             Cf::EndpointHealth => "endpoint_health",
+            Cf::PluginState => "plugin_state",
         }
     }
 }
@@ -630,6 +635,24 @@ impl Store {
         self.commit(changes).await
     }
 
+    /// The state a source's provider plugin keeps: empty until the plugin first keeps some.
+    pub fn plugin_state(&self, source_uid: &str) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .get_json(Cf::PluginState, source_uid.as_bytes())?
+            .unwrap_or_default())
+    }
+
+    /// Replaces the state a source's provider plugin keeps, in the same write that checks
+    /// the source exists (a source deleted meanwhile leaves no state behind).
+    pub async fn set_plugin_state(&self, source: &Source, state: &[(String, String)]) -> Result<()> {
+        let value = serde_json::to_vec(state)?;
+        self.commit(vec![
+            Change::Require(Cf::Sources, source_key(source)),
+            Change::put(Cf::PluginState, source.uid.clone().into_bytes(), value),
+        ])
+        .await
+    }
+
     /// Rises after every committed change to a source: a cache of sources filled at
     /// version `v` is current while this still says `v`.
     pub fn sources_version(&self) -> u64 {
@@ -967,10 +990,11 @@ fn source_key(source: &Source) -> Vec<u8> {
 }
 
 /// The index entries that point at a source.
-fn source_index_removals(source: &Source) -> [Write; 4] {
+fn source_index_removals(source: &Source) -> [Write; 5] {
     let uid = || source.uid.clone().into_bytes();
     [
         Write::Delete(Cf::SourceMasks, source.mask_id.clone().into_bytes()),
+        Write::Delete(Cf::PluginState, uid()),
         Write::DeletePrefix(Cf::SourceEvents, uid()),
         Write::DeletePrefix(Cf::BrokerReceipts, uid()),
         Write::DeletePrefix(Cf::BrokerOffsets, uid()),
@@ -1317,6 +1341,36 @@ mod tests {
             }
         }
         assert!(before > 0 && after > 0, "{before} created, {after} refused");
+    }
+
+    #[tokio::test]
+    async fn plugin_state_is_kept_per_source_and_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        let project = project();
+        store.create_project(&project, None).await.unwrap();
+        let (a, b) = (http_source(&project), http_source(&project));
+        store.create_source(&a).await.unwrap();
+        store.create_source(&b).await.unwrap();
+        assert!(store.plugin_state(&a.uid).unwrap().is_empty());
+        let kept = vec![("hook_secret".to_string(), "s1".to_string())];
+        store.set_plugin_state(&a, &kept).await.unwrap();
+        assert_eq!(store.plugin_state(&a.uid).unwrap(), kept);
+        assert!(store.plugin_state(&b.uid).unwrap().is_empty());
+        drop(store);
+        let store = Store::open(dir.path(), Arc::new(Metrics::default())).unwrap();
+        assert_eq!(store.plugin_state(&a.uid).unwrap(), kept, "durable");
+
+        store.delete_source(&a).await.unwrap();
+        assert!(store.plugin_state(&a.uid).unwrap().is_empty());
+        assert!(matches!(
+            store.set_plugin_state(&a, &kept).await,
+            Err(StoreError::Missing("source"))
+        ));
+        assert!(store.plugin_state(&a.uid).unwrap().is_empty());
+        store.set_plugin_state(&b, &kept).await.unwrap();
+        store.delete_project(&project.uid).await.unwrap();
+        assert!(store.plugin_state(&b.uid).unwrap().is_empty());
     }
 
     #[tokio::test]

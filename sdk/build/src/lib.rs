@@ -1,5 +1,6 @@
 //! Builds plugin crates of this workspace into WebAssembly components (`wasm32-wasip2`),
-//! for build scripts that embed or test them.
+//! for build scripts that embed or test them, and compiles components to machine code ahead
+//! of time with the one wasmtime configuration the host runs them under ([`engine_config`]).
 //!
 //! It runs a nested `cargo build` with its own target directory (so it never waits on the
 //! outer build's lock) and without the outer build's wrappers and flags (clippy, coverage),
@@ -16,7 +17,7 @@ pub const TARGET: &str = "wasm32-wasip2";
 /// build scripts.
 pub fn build_components(
     workspace_root: &Path,
-    packages: &[&str],
+    packages: &[impl AsRef<str>],
     strip_prefix: &str,
     out_dir: &Path,
 ) -> Vec<PathBuf> {
@@ -39,7 +40,7 @@ pub fn build_components(
         .env_remove("CARGO_MAKEFLAGS")
         .env_remove("MAKEFLAGS");
     for package in packages {
-        command.args(["-p", package]);
+        command.args(["-p", package.as_ref()]);
     }
     let status = command
         .status()
@@ -53,6 +54,7 @@ pub fn build_components(
     packages
         .iter()
         .map(|package| {
+            let package = package.as_ref();
             let artifact = package.replace('-', "_");
             let built = target_dir
                 .join(TARGET)
@@ -65,6 +67,51 @@ pub fn build_components(
             copied
         })
         .collect()
+}
+
+/// How plugins are compiled: the settings that shape their machine code, shared by the build
+/// script that precompiles the built-in plugins and the host that runs them (which adds its
+/// allocator and limits). Machine code made under other settings does not load.
+pub fn engine_config() -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    config
+}
+
+/// Compiles each component in `components` to machine code for this machine under
+/// [`engine_config`], written beside it as `<stem>.cwasm`. Returns the written paths.
+/// Panics on failure: this is for build scripts.
+pub fn precompile(components: &[PathBuf]) -> Vec<PathBuf> {
+    let engine = wasmtime::Engine::new(&engine_config())
+        .unwrap_or_else(|e| panic!("cannot set up wasmtime to precompile plugins: {e}"));
+    components
+        .iter()
+        .map(|component| {
+            let bytes = std::fs::read(component)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", component.display()));
+            let code = engine
+                .precompile_component(&bytes)
+                .unwrap_or_else(|e| panic!("cannot compile {}: {e}", component.display()));
+            let compiled = component.with_extension("cwasm");
+            std::fs::write(&compiled, code)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", compiled.display()));
+            compiled
+        })
+        .collect()
+}
+
+/// The plugin crates in `dir` (each subdirectory with a `Cargo.toml`), as package names
+/// `<prefix><subdirectory>`, sorted.
+pub fn packages_in(dir: &Path, prefix: &str) -> Vec<String> {
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let mut packages: Vec<String> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .filter_map(|path| Some(format!("{prefix}{}", path.file_name()?.to_str()?)))
+        .collect();
+    packages.sort();
+    packages
 }
 
 /// Tells cargo to rerun the build script when plugin sources or the WIT change.

@@ -1,0 +1,127 @@
+//! The host adapter for plugins built against `inlet:plugin@0.1.0`: the first interface,
+//! kept so that those plugins load and run unchanged. Its requests have no URL, its
+//! configuration is one list (each active secret as a `secret` entry, then the fields), and
+//! it keeps no state.
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+use crate::runtime::CallState;
+use crate::{Call, PluginFailure, PluginInfo, Verdict};
+
+wasmtime::component::bindgen!({
+    path: "../../wit/v0.1.0",
+    world: "provider",
+});
+
+use inlet::plugin::types::{self, Verdict as WitVerdict};
+use inlet::plugin::{crypto, log};
+
+pub(crate) fn add_to_linker(
+    linker: &mut wasmtime::component::Linker<CallState>,
+) -> wasmtime::Result<()> {
+    Provider::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(linker, |s| s)
+}
+
+pub(crate) fn pre(pre: InstancePre<CallState>) -> anyhow::Result<ProviderPre<CallState>> {
+    ProviderPre::new(pre).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+pub(crate) fn describe(
+    store: &mut Store<CallState>,
+    pre: &ProviderPre<CallState>,
+) -> wasmtime::Result<PluginInfo> {
+    let info = pre
+        .instantiate(&mut *store)?
+        .inlet_plugin_handler()
+        .call_describe(store)?;
+    Ok(PluginInfo {
+        name: info.name,
+        version: info.version,
+        description: info.description,
+        config: info
+            .config
+            .into_iter()
+            .map(|f| crate::ConfigFieldView {
+                name: f.name,
+                description: f.description,
+                required: f.required,
+                secret: f.secret,
+            })
+            .collect(),
+        credential_headers: Vec::new(),
+    })
+}
+
+pub(crate) fn verify(
+    store: &mut Store<CallState>,
+    pre: &ProviderPre<CallState>,
+    call: &Call,
+) -> wasmtime::Result<Result<Verdict, PluginFailure>> {
+    let request = types::Request {
+        method: call.request.method.clone(),
+        path: call.request.path.clone(),
+        query: call.request.query.clone(),
+        headers: call.request.headers.clone(),
+        body: call.request.body.clone(),
+        received_at: call.request.received_at,
+    };
+    let config: Vec<(String, String)> = call
+        .config
+        .secrets
+        .iter()
+        .map(|s| ("secret".to_string(), s.clone()))
+        .chain(call.config.fields.iter().cloned())
+        .collect();
+    let verdict = pre
+        .instantiate(&mut *store)?
+        .inlet_plugin_handler()
+        .call_verify(store, &request, &config)?;
+    Ok(match verdict {
+        WitVerdict::Accept(a) => crate::accepted(a.event_type, a.idempotency_key),
+        WitVerdict::Reject(reason) => Ok(crate::rejected(reason)),
+        WitVerdict::Respond(r) => crate::responded(r.status, &r.headers, r.body, None),
+    })
+}
+
+impl types::Host for CallState {}
+
+impl crypto::Host for CallState {
+    fn hmac(&mut self, algorithm: crypto::HashAlgorithm, key: Vec<u8>, data: Vec<u8>) -> Vec<u8> {
+        inlet_sdk::crypto::hmac(hash(algorithm), &key, &data)
+    }
+
+    fn digest(&mut self, algorithm: crypto::HashAlgorithm, data: Vec<u8>) -> Vec<u8> {
+        inlet_sdk::crypto::digest(hash(algorithm), &data)
+    }
+
+    fn constant_time_eq(&mut self, a: Vec<u8>, b: Vec<u8>) -> bool {
+        inlet_sdk::crypto::constant_time_eq(&a, &b)
+    }
+
+    fn ed25519_verify(&mut self, key: Vec<u8>, message: Vec<u8>, signature: Vec<u8>) -> bool {
+        inlet_sdk::crypto::ed25519_verify(&key, &message, &signature)
+    }
+}
+
+fn hash(algorithm: crypto::HashAlgorithm) -> inlet_sdk::crypto::HashAlgorithm {
+    match algorithm {
+        crypto::HashAlgorithm::Sha1 => inlet_sdk::crypto::HashAlgorithm::Sha1,
+        crypto::HashAlgorithm::Sha256 => inlet_sdk::crypto::HashAlgorithm::Sha256,
+        crypto::HashAlgorithm::Sha512 => inlet_sdk::crypto::HashAlgorithm::Sha512,
+    }
+}
+
+impl log::Host for CallState {
+    fn log(&mut self, level: log::Level, message: String) {
+        self.log(
+            match level {
+                log::Level::Debug => tracing::Level::DEBUG,
+                log::Level::Info => tracing::Level::INFO,
+                log::Level::Warn => tracing::Level::WARN,
+                log::Level::Error => tracing::Level::ERROR,
+            },
+            message,
+        );
+    }
+}

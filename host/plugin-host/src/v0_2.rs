@@ -1,0 +1,163 @@
+//! The host adapter for plugins built against `inlet:plugin@0.2.0`, the current interface:
+//! the public URL, every active secret, per-source state, ECDSA and RSA verification and
+//! the encodings, and declared credential headers.
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+use crate::runtime::CallState;
+use crate::{Call, PluginFailure, PluginInfo, Verdict};
+
+wasmtime::component::bindgen!({
+    path: "../../wit/v0.2.0",
+    world: "provider",
+});
+
+use inlet::plugin::types::{self, Verdict as WitVerdict};
+use inlet::plugin::{crypto, encoding, log};
+
+pub(crate) fn add_to_linker(
+    linker: &mut wasmtime::component::Linker<CallState>,
+) -> wasmtime::Result<()> {
+    Provider::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(linker, |s| s)
+}
+
+pub(crate) fn pre(pre: InstancePre<CallState>) -> anyhow::Result<ProviderPre<CallState>> {
+    ProviderPre::new(pre).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+pub(crate) fn describe(
+    store: &mut Store<CallState>,
+    pre: &ProviderPre<CallState>,
+) -> wasmtime::Result<PluginInfo> {
+    let info = pre
+        .instantiate(&mut *store)?
+        .inlet_plugin_handler()
+        .call_describe(store)?;
+    Ok(PluginInfo {
+        name: info.name,
+        version: info.version,
+        description: info.description,
+        config: info
+            .config
+            .into_iter()
+            .map(|f| crate::ConfigFieldView {
+                name: f.name,
+                description: f.description,
+                required: f.required,
+                secret: f.secret,
+            })
+            .collect(),
+        credential_headers: info.credential_headers,
+    })
+}
+
+pub(crate) fn verify(
+    store: &mut Store<CallState>,
+    pre: &ProviderPre<CallState>,
+    call: &Call,
+) -> wasmtime::Result<Result<Verdict, PluginFailure>> {
+    let r = &call.request;
+    let request = types::Request {
+        method: r.method.clone(),
+        url: r.url.clone(),
+        path: r.path.clone(),
+        query: r.query.clone(),
+        headers: r.headers.clone(),
+        body: r.body.clone(),
+        received_at: r.received_at,
+    };
+    let config = types::SourceConfig {
+        secrets: call.config.secrets.clone(),
+        fields: call.config.fields.clone(),
+        state: call.config.state.clone(),
+    };
+    let verdict = pre
+        .instantiate(&mut *store)?
+        .inlet_plugin_handler()
+        .call_verify(store, &request, &config)?;
+    Ok(match verdict {
+        WitVerdict::Accept(a) => crate::accepted(a.event_type, a.idempotency_key),
+        WitVerdict::Reject(reason) => Ok(crate::rejected(reason)),
+        WitVerdict::Respond(r) => crate::responded(r.status, &r.headers, r.body, r.state),
+    })
+}
+
+impl types::Host for CallState {}
+
+impl crypto::Host for CallState {
+    fn hmac(&mut self, algorithm: crypto::HashAlgorithm, key: Vec<u8>, data: Vec<u8>) -> Vec<u8> {
+        inlet_sdk::crypto::hmac(hash(algorithm), &key, &data)
+    }
+
+    fn digest(&mut self, algorithm: crypto::HashAlgorithm, data: Vec<u8>) -> Vec<u8> {
+        inlet_sdk::crypto::digest(hash(algorithm), &data)
+    }
+
+    fn constant_time_eq(&mut self, a: Vec<u8>, b: Vec<u8>) -> bool {
+        inlet_sdk::crypto::constant_time_eq(&a, &b)
+    }
+
+    fn ed25519_verify(&mut self, key: Vec<u8>, message: Vec<u8>, signature: Vec<u8>) -> bool {
+        inlet_sdk::crypto::ed25519_verify(&key, &message, &signature)
+    }
+
+    fn ecdsa_p256_sha256_verify(
+        &mut self,
+        key: Vec<u8>,
+        message: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> bool {
+        inlet_sdk::crypto::ecdsa_p256_sha256_verify(&key, &message, &signature)
+    }
+
+    fn rsa_pkcs1v15_verify(
+        &mut self,
+        algorithm: crypto::HashAlgorithm,
+        key: Vec<u8>,
+        message: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> bool {
+        inlet_sdk::crypto::rsa_pkcs1v15_verify(hash(algorithm), &key, &message, &signature)
+    }
+}
+
+fn hash(algorithm: crypto::HashAlgorithm) -> inlet_sdk::crypto::HashAlgorithm {
+    match algorithm {
+        crypto::HashAlgorithm::Sha1 => inlet_sdk::crypto::HashAlgorithm::Sha1,
+        crypto::HashAlgorithm::Sha256 => inlet_sdk::crypto::HashAlgorithm::Sha256,
+        crypto::HashAlgorithm::Sha512 => inlet_sdk::crypto::HashAlgorithm::Sha512,
+    }
+}
+
+impl encoding::Host for CallState {
+    fn encode(&mut self, alphabet: encoding::Alphabet, data: Vec<u8>) -> String {
+        inlet_sdk::encoding::encode(to_sdk(alphabet), &data)
+    }
+
+    fn decode(&mut self, alphabet: encoding::Alphabet, text: String) -> Option<Vec<u8>> {
+        inlet_sdk::encoding::decode(to_sdk(alphabet), &text)
+    }
+}
+
+fn to_sdk(alphabet: encoding::Alphabet) -> inlet_sdk::Alphabet {
+    match alphabet {
+        encoding::Alphabet::Hex => inlet_sdk::Alphabet::Hex,
+        encoding::Alphabet::Base64 => inlet_sdk::Alphabet::Base64,
+        encoding::Alphabet::Base64url => inlet_sdk::Alphabet::Base64Url,
+    }
+}
+
+impl log::Host for CallState {
+    fn log(&mut self, level: log::Level, message: String) {
+        self.log(
+            match level {
+                log::Level::Debug => tracing::Level::DEBUG,
+                log::Level::Info => tracing::Level::INFO,
+                log::Level::Warn => tracing::Level::WARN,
+                log::Level::Error => tracing::Level::ERROR,
+            },
+            message,
+        );
+    }
+}
