@@ -1,0 +1,174 @@
+//! Linear webhooks.
+//!
+//! - Header checked: `Linear-Signature: <hex HMAC-SHA256(signing secret, body)>`, over the raw
+//!   body, with any active secret (rotation).
+//! - Replay window: the body's `webhookTimestamp` (Unix milliseconds, covered by the
+//!   signature) must be within `tolerance_seconds` (default 300 s) of the receive time. It is
+//!   required: Linear sends it in every delivery, so a body without it is refused. It is read
+//!   only after the signature is verified, and only from a body that parses as a JSON object.
+//! - Handshake: none; every verdict is an accept or a reject, and nothing is ever signed.
+//! - Event type: `Linear-Event` (`Issue`, `Comment`, ...); without it, the body's `type` and
+//!   `action` as `Issue.create` (or `type` alone).
+//! - Idempotency key: `Linear-Delivery`, the delivery's id.
+
+use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use serde::Deserialize;
+
+/// The host refuses event types and keys longer than this.
+const MAX_LEN: usize = 1024;
+
+pub struct Linear;
+
+/// The parts of a payload the plugin reads.
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(rename = "webhookTimestamp")]
+    webhook_timestamp: Option<i64>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    action: Option<String>,
+}
+
+impl Plugin for Linear {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "linear",
+            env!("CARGO_PKG_VERSION"),
+            "Linear webhooks, signed with Linear-Signature (HMAC-SHA256) and webhookTimestamp",
+        )
+        .secret()
+        .tolerance()
+    }
+
+    fn verify(request: &Request, config: &Config) -> Verdict {
+        if config.secret().is_none() {
+            return Verdict::misconfigured("secret");
+        }
+        let Some(header) = request.header("linear-signature") else {
+            return Verdict::reject("missing signature");
+        };
+        let genuine = hex_decode(header).is_some_and(|signature| {
+            config.secrets().any(|secret| {
+                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
+            })
+        });
+        if !genuine {
+            return Verdict::reject("invalid signature");
+        }
+        let Ok(payload) = serde_json::from_slice::<Payload>(&request.body) else {
+            return Verdict::reject("body is not a JSON object");
+        };
+        let Some(millis) = payload.webhook_timestamp else {
+            return Verdict::reject("missing webhookTimestamp");
+        };
+        if !request.is_fresh(millis.div_euclid(1000), config) {
+            return Verdict::reject("stale timestamp");
+        }
+        let from_body = match (&payload.kind, &payload.action) {
+            (Some(kind), Some(action)) => Some(format!("{kind}.{action}")),
+            (Some(kind), None) => Some(kind.clone()),
+            _ => None,
+        };
+        let event_type = request.header("linear-event").or(from_body.as_deref());
+        Verdict::accept()
+            .with_event_type(bounded(event_type))
+            .with_idempotency_key(bounded(request.header("linear-delivery")))
+    }
+}
+
+fn bounded(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
+}
+
+/// Linear's side, for the conformance cases: it signs the body as it sends it. Linear puts
+/// `webhookTimestamp` in the body when it sends it; the cases' bodies carry it already (the
+/// harness sends a case's body as written, so a signer cannot set it).
+#[cfg(not(target_arch = "wasm32"))]
+impl inlet_sdk::conformance::Signer for Linear {
+    fn sign(request: &mut Request, config: &Config) {
+        let secret = config.secret().unwrap_or_default();
+        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        request.headers.push(("linear-signature".into(), signature));
+    }
+}
+
+inlet_sdk::export_plugin!(Linear);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conformance() {
+        inlet_sdk::conformance::check::<Linear>(include_str!("../cases.json"));
+    }
+
+    fn signed(body: &str) -> Request {
+        let signature = inlet_sdk::hex_encode(&hmac_sha256(b"s", body.as_bytes()));
+        Request::post(body)
+            .received(1_700_000_000)
+            .with_header("Linear-Signature", &signature)
+    }
+
+    #[test]
+    fn fails_closed_without_a_secret() {
+        assert_eq!(
+            Linear::verify(&signed("{}"), &Config::default()),
+            Verdict::misconfigured("secret")
+        );
+    }
+
+    #[test]
+    fn the_timestamp_is_required_and_bounded() {
+        let config = Config::with_secret("s");
+        let cases = [
+            ("{}", "missing webhookTimestamp"),
+            (r#"{"webhookTimestamp":null}"#, "missing webhookTimestamp"),
+            (
+                r#"{"webhookTimestamp":"1700000000000"}"#,
+                "body is not a JSON object",
+            ),
+            (
+                r#"{"webhookTimestamp":1.7e12}"#,
+                "body is not a JSON object",
+            ),
+            (
+                r#"{"webhookTimestamp":99999999999999999999}"#,
+                "body is not a JSON object",
+            ),
+            (
+                r#"{"webhookTimestamp":-9223372036854775808}"#,
+                "stale timestamp",
+            ),
+            (r#"{"webhookTimestamp":1700000301000}"#, "stale timestamp"),
+            ("[1]", "body is not a JSON object"),
+            ("", "body is not a JSON object"),
+        ];
+        for (body, reason) in cases {
+            assert_eq!(
+                Linear::verify(&signed(body), &config),
+                Verdict::reject(reason),
+                "{body}"
+            );
+        }
+        assert!(
+            Linear::verify(&signed(r#"{"webhookTimestamp":1700000300999}"#), &config).is_accept()
+        );
+    }
+
+    #[test]
+    fn the_type_falls_back_to_the_body() {
+        let config = Config::with_secret("s");
+        let body = r#"{"type":"Issue","action":"update","webhookTimestamp":1700000000000}"#;
+        assert_eq!(
+            Linear::verify(&signed(body), &config),
+            Verdict::accept().with_event_type("Issue.update")
+        );
+        let body = r#"{"type":"Issue","webhookTimestamp":1700000000000}"#;
+        assert_eq!(
+            Linear::verify(&signed(body), &config),
+            Verdict::accept().with_event_type("Issue")
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! Square webhooks (event notifications of a webhook subscription).
+//!
+//! - Header checked: `x-square-hmacsha256-signature:
+//!   <base64 HMAC-SHA256(signature key, notification URL + body)>`, with any active secret
+//!   (rotation). The secret is the subscription's signature key. The older
+//!   `x-square-signature` (HMAC-SHA1) is not accepted: Square sends both, and SHA-256 is the
+//!   one it documents now.
+//! - The notification URL is the URL Square called, byte for byte as configured in the
+//!   subscription: `request.url`, unless the `notification_url` field overrides it (a proxy
+//!   or load balancer in front of Inlet, where the public URL differs from Inlet's).
+//! - Replay window: none (Square signs no timestamp).
+//! - Handshake: none; every verdict is an accept or a reject, and nothing is ever signed.
+//! - Event type and idempotency key: the body's `type` (`payment.updated`, ...) and
+//!   `event_id`, read from the JSON object after the signature is verified.
+
+use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict, base64_decode};
+use serde::Deserialize;
+
+/// The host refuses event types and keys longer than this.
+const MAX_LEN: usize = 1024;
+
+pub struct Square;
+
+/// The parts of an event the plugin reads.
+#[derive(Deserialize)]
+struct Event {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    event_id: Option<String>,
+}
+
+impl Plugin for Square {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "square",
+            env!("CARGO_PKG_VERSION"),
+            "Square webhooks, signed with x-square-hmacsha256-signature (HMAC-SHA256 of URL + body)",
+        )
+        .secret()
+        .field(ConfigField {
+            name: "notification_url".into(),
+            description: "the subscription's notification URL, when it is not the URL Inlet \
+                          sees (a proxy in front of Inlet); by default the request's URL"
+                .into(),
+            required: false,
+            secret: false,
+        })
+    }
+
+    fn verify(request: &Request, config: &Config) -> Verdict {
+        if config.secret().is_none() {
+            return Verdict::misconfigured("secret");
+        }
+        let Some(header) = request.header("x-square-hmacsha256-signature") else {
+            return Verdict::reject("missing signature");
+        };
+        let signed = signed_bytes(request, config);
+        let genuine = base64_decode(header).is_some_and(|signature| {
+            config.secrets().any(|secret| {
+                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &signed))
+            })
+        });
+        if !genuine {
+            return Verdict::reject("invalid signature");
+        }
+        let event = serde_json::from_slice::<Event>(&request.body).ok();
+        let event = event.as_ref();
+        Verdict::accept()
+            .with_event_type(bounded(event.and_then(|e| e.kind.as_deref())))
+            .with_idempotency_key(bounded(event.and_then(|e| e.event_id.as_deref())))
+    }
+}
+
+/// The notification URL followed by the raw body.
+fn signed_bytes(request: &Request, config: &Config) -> Vec<u8> {
+    let url = config.get("notification_url").unwrap_or(&request.url);
+    let mut signed = url.as_bytes().to_vec();
+    signed.extend_from_slice(&request.body);
+    signed
+}
+
+fn bounded(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
+}
+
+/// Square's side, for the conformance cases: it signs the notification URL (the one it
+/// calls, or the configured one) and the body.
+#[cfg(not(target_arch = "wasm32"))]
+impl inlet_sdk::conformance::Signer for Square {
+    fn sign(request: &mut Request, config: &Config) {
+        let key = config.secret().unwrap_or_default();
+        let url = config.get("notification_url").unwrap_or(&request.url);
+        let mut data = url.as_bytes().to_vec();
+        data.extend_from_slice(&request.body);
+        let signature = inlet_sdk::base64_encode(&hmac_sha256(key.as_bytes(), &data));
+        request
+            .headers
+            .push(("x-square-hmacsha256-signature".into(), signature));
+    }
+}
+
+inlet_sdk::export_plugin!(Square);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conformance() {
+        inlet_sdk::conformance::check::<Square>(include_str!("../cases.json"));
+    }
+
+    #[test]
+    fn fails_closed_without_a_secret() {
+        let request = Request::post("{}").with_header("x-square-hmacsha256-signature", "AA==");
+        assert_eq!(
+            Square::verify(&request, &Config::default()),
+            Verdict::misconfigured("secret")
+        );
+    }
+
+    #[test]
+    fn the_url_is_part_of_the_signature() {
+        let config = Config::with_secret("k");
+        let signature = inlet_sdk::base64_encode(&hmac_sha256(
+            b"k",
+            format!("{}{{}}", inlet_sdk::TEST_URL).as_bytes(),
+        ));
+        let request = Request::post("{}").with_header("x-square-hmacsha256-signature", &signature);
+        assert!(Square::verify(&request, &config).is_accept());
+        let elsewhere = request.clone().at("https://inlet.example/ingest/other");
+        assert_eq!(
+            Square::verify(&elsewhere, &config),
+            Verdict::reject("invalid signature")
+        );
+        let behind_proxy = config.with_field("notification_url", inlet_sdk::TEST_URL);
+        assert!(Square::verify(&elsewhere, &behind_proxy).is_accept());
+    }
+
+    #[test]
+    fn malformed_signatures_are_rejected() {
+        let config = Config::with_secret("k");
+        for header in ["", "!!", "sha256=AA==", "AA=="] {
+            let request = Request::post("{}").with_header("x-square-hmacsha256-signature", header);
+            assert_eq!(
+                Square::verify(&request, &config),
+                Verdict::reject("invalid signature"),
+                "{header:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Typeform webhooks with a secret.
+//!
+//! - Header checked: `Typeform-Signature: sha256=<base64 HMAC-SHA256(secret, body)>`, over the
+//!   raw body, with any active secret (rotation).
+//! - Replay window: none (Typeform signs no timestamp).
+//! - Handshake: none; every verdict is an accept or a reject, and nothing is ever signed.
+//! - Event type and idempotency key: the body's `event_type` (`form_response`, ...) and
+//!   `event_id`, read from the JSON object after the signature is verified. A genuine body
+//!   that is not a JSON object is still accepted, without them.
+
+use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode};
+use serde::Deserialize;
+
+/// The host refuses event types and keys longer than this.
+const MAX_LEN: usize = 1024;
+
+pub struct Typeform;
+
+/// The parts of the body the plugin reads; everything else is ignored.
+#[derive(Deserialize)]
+struct Event {
+    event_id: Option<String>,
+    event_type: Option<String>,
+}
+
+impl Plugin for Typeform {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "typeform",
+            env!("CARGO_PKG_VERSION"),
+            "Typeform webhooks, signed with Typeform-Signature (HMAC-SHA256, base64)",
+        )
+        .secret()
+    }
+
+    fn verify(request: &Request, config: &Config) -> Verdict {
+        if config.secret().is_none() {
+            return Verdict::misconfigured("secret");
+        }
+        let Some(header) = request.header("typeform-signature") else {
+            return Verdict::reject("missing signature");
+        };
+        let signature = header.strip_prefix("sha256=").and_then(base64_decode);
+        let genuine = signature.is_some_and(|signature| {
+            config.secrets().any(|secret| {
+                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
+            })
+        });
+        if !genuine {
+            return Verdict::reject("invalid signature");
+        }
+        let event = serde_json::from_slice::<Event>(&request.body).ok();
+        let event = event.as_ref();
+        Verdict::accept()
+            .with_event_type(bounded(event.and_then(|e| e.event_type.as_deref())))
+            .with_idempotency_key(bounded(event.and_then(|e| e.event_id.as_deref())))
+    }
+}
+
+fn bounded(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
+}
+
+/// Typeform's side, for the conformance cases: it signs the body as it sends it.
+#[cfg(not(target_arch = "wasm32"))]
+impl inlet_sdk::conformance::Signer for Typeform {
+    fn sign(request: &mut Request, config: &Config) {
+        let secret = config.secret().unwrap_or_default();
+        let signature = inlet_sdk::base64_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        request
+            .headers
+            .push(("typeform-signature".into(), format!("sha256={signature}")));
+    }
+}
+
+inlet_sdk::export_plugin!(Typeform);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conformance() {
+        inlet_sdk::conformance::check::<Typeform>(include_str!("../cases.json"));
+    }
+
+    #[test]
+    fn fails_closed_without_a_secret() {
+        let request = Request::post("{}").with_header("Typeform-Signature", "sha256=AA==");
+        assert_eq!(
+            Typeform::verify(&request, &Config::default()),
+            Verdict::misconfigured("secret")
+        );
+    }
+
+    fn signed(body: &str) -> Request {
+        let signature = inlet_sdk::base64_encode(&hmac_sha256(b"s", body.as_bytes()));
+        Request::post(body).with_header("Typeform-Signature", &format!("sha256={signature}"))
+    }
+
+    #[test]
+    fn malformed_signatures_are_rejected() {
+        let config = Config::with_secret("s");
+        let good = inlet_sdk::base64_encode(&hmac_sha256(b"s", b"{}"));
+        for header in [
+            String::new(),
+            "sha256=".into(),
+            "sha256=!!".into(),
+            good.clone(),
+            format!("sha1={good}"),
+            format!("sha256={}", &good[..20]),
+        ] {
+            let request = Request::post("{}").with_header("Typeform-Signature", &header);
+            assert_eq!(
+                Typeform::verify(&request, &config),
+                Verdict::reject("invalid signature"),
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_come_only_from_a_json_object_and_are_bounded() {
+        let config = Config::with_secret("s");
+        for body in ["not json", "[1]", r#"{"event_id":1}"#] {
+            assert_eq!(
+                Typeform::verify(&signed(body), &config),
+                Verdict::accept(),
+                "{body}"
+            );
+        }
+        let long = format!(
+            r#"{{"event_id":"{}","event_type":"x"}}"#,
+            "a".repeat(MAX_LEN + 1)
+        );
+        assert_eq!(
+            Typeform::verify(&signed(&long), &config),
+            Verdict::accept().with_event_type("x")
+        );
+    }
+}
