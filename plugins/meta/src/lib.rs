@@ -1,0 +1,268 @@
+//! Meta webhooks (Facebook Pages, Instagram, WhatsApp Cloud API, Messenger): the Graph API
+//! webhooks product, whose secret is the app secret.
+//!
+//! - A `POST` event carries `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, body)>`
+//!   over the raw body. Only this SHA-256 header is checked: the legacy `X-Hub-Signature`
+//!   (SHA-1) that Meta also sends is ignored, and alone it is not enough. Meta sends no
+//!   timestamp, so there is no replay window.
+//! - The verification request, `GET ?hub.mode=subscribe&hub.verify_token=<t>&hub.challenge=<c>`,
+//!   is answered `200` (`text/plain`) with `<c>` only if `<t>` equals the `verify_token`
+//!   field (compared in constant time) and `<c>` is 1 to 128 ASCII letters or digits (Meta
+//!   sends a number). Anything else is rejected.
+//! - The event type is the body's `object` (`page`, `instagram`, `whatsapp_business_account`,
+//!   ...), followed by `.` and the first entry's first change `field` when there is one
+//!   (`whatsapp_business_account.messages`, `page.feed`). Meta sends no delivery id, so there
+//!   is no idempotency key.
+//!
+//! The handshake is not a signing oracle: it signs nothing, it only echoes a challenge, and
+//! only to a caller that knows the verify token. The challenge is bounded and alphanumeric,
+//! so the echo cannot carry markup, and the answer says `nosniff`.
+
+use std::collections::BTreeMap;
+
+use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use serde_json::value::RawValue;
+
+/// The longest challenge echoed. Meta's are 9 to 10 digit numbers.
+const MAX_CHALLENGE_LEN: usize = 128;
+/// The host refuses longer event types.
+const MAX_EVENT_TYPE_LEN: usize = 1024;
+
+pub struct Meta;
+
+impl Plugin for Meta {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "meta",
+            env!("CARGO_PKG_VERSION"),
+            "Meta (Facebook, Instagram, WhatsApp) webhooks, signed with X-Hub-Signature-256",
+        )
+        .secret()
+        .field(ConfigField {
+            name: "verify_token".into(),
+            description: "the Verify Token entered with the callback URL in the App Dashboard"
+                .into(),
+            required: true,
+            secret: true,
+        })
+    }
+
+    fn verify(request: &Request, config: &Config) -> Verdict {
+        if config.secret().is_none() {
+            return Verdict::misconfigured("secret");
+        }
+        if request.method.eq_ignore_ascii_case("GET") {
+            return verification(request, config);
+        }
+        let Some(header) = request.header("x-hub-signature-256") else {
+            return Verdict::reject("missing signature");
+        };
+        // Any active secret (rotation) may have signed it.
+        let genuine = header
+            .strip_prefix("sha256=")
+            .and_then(hex_decode)
+            .is_some_and(|signature| {
+                config.secrets().any(|secret| {
+                    constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
+                })
+            });
+        if !genuine {
+            return Verdict::reject("invalid signature");
+        }
+        let event_type = event_type(&request.body);
+        Verdict::accept().with_event_type(event_type.as_deref())
+    }
+}
+
+/// The subscription check Meta makes when the callback URL is saved.
+fn verification(request: &Request, config: &Config) -> Verdict {
+    let Some(expected) = config.get("verify_token") else {
+        return Verdict::misconfigured("verify_token");
+    };
+    if request.query_param("hub.mode").as_deref() != Some("subscribe") {
+        return Verdict::reject("not a subscription verification");
+    }
+    let token = request.query_param("hub.verify_token").unwrap_or_default();
+    if !constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+        return Verdict::reject("invalid verify token");
+    }
+    match request.query_param("hub.challenge") {
+        Some(challenge) if is_challenge(&challenge) => {
+            Verdict::respond(200, "text/plain", challenge)
+                .with_header("X-Content-Type-Options", "nosniff")
+        }
+        _ => Verdict::reject("malformed challenge"),
+    }
+}
+
+/// 1 to [`MAX_CHALLENGE_LEN`] ASCII letters or digits.
+fn is_challenge(challenge: &str) -> bool {
+    (1..=MAX_CHALLENGE_LEN).contains(&challenge.len())
+        && challenge.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `object`, or `object.field` from `entry[0].changes[0].field`; `None` when the body is not
+/// such an object (it is still genuine, so it is accepted with the default type).
+fn event_type(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        object: String,
+        #[serde(default, borrow)]
+        entry: Vec<BTreeMap<String, &'a RawValue>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Change {
+        field: Option<String>,
+    }
+    let body: Body = serde_json::from_slice(body).ok()?;
+    let field = body
+        .entry
+        .first()
+        .and_then(|entry| entry.get("changes"))
+        .and_then(|changes| serde_json::from_str::<Vec<Change>>(changes.get()).ok())
+        .and_then(|changes| changes.into_iter().next())
+        .and_then(|change| change.field);
+    let event_type = match field {
+        Some(field) => format!("{}.{field}", body.object),
+        None => body.object,
+    };
+    (!event_type.is_empty() && event_type.len() <= MAX_EVENT_TYPE_LEN).then_some(event_type)
+}
+
+/// Meta's side, for the conformance cases: it signs the body with the app secret.
+#[cfg(not(target_arch = "wasm32"))]
+impl inlet_sdk::conformance::Signer for Meta {
+    fn sign(request: &mut Request, config: &Config) {
+        let secret = config.secret().unwrap_or_default();
+        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        request
+            .headers
+            .push(("x-hub-signature-256".into(), format!("sha256={signature}")));
+    }
+}
+
+inlet_sdk::export_plugin!(Meta);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::Mac;
+
+    /// Signs independently of the plugin (and of the SDK's crypto).
+    fn signed(body: &str, secret: &str) -> Request {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        Request::post(body).with_header("X-Hub-Signature-256", &signature)
+    }
+
+    fn config() -> Config {
+        Config::with_secret("app-secret").with_field("verify_token", "tok")
+    }
+
+    #[test]
+    fn conformance() {
+        inlet_sdk::conformance::check::<Meta>(include_str!("../cases.json"));
+    }
+
+    #[test]
+    fn an_independent_signature_verifies() {
+        let body = r#"{"object":"page","entry":[{"id":"1","changes":[{"field":"feed"}]}]}"#;
+        assert_eq!(
+            Meta::verify(&signed(body, "app-secret"), &config()),
+            Verdict::accept().with_event_type("page.feed")
+        );
+        assert_eq!(
+            Meta::verify(&signed(body, "other"), &config()),
+            Verdict::reject("invalid signature")
+        );
+    }
+
+    #[test]
+    fn event_types_from_the_body() {
+        let cases = [
+            (r#"{"object":"instagram","entry":[]}"#, Some("instagram")),
+            (
+                r#"{"object":"page","entry":[{"messaging":[{}]}]}"#,
+                Some("page"),
+            ),
+            (
+                r#"{"object":"page","entry":[{"changes":[]}]}"#,
+                Some("page"),
+            ),
+            (
+                r#"{"object":"page","entry":[{"changes":"x"}]}"#,
+                Some("page"),
+            ),
+            (r#"{"entry":[]}"#, None),
+            (r#"{"object":1}"#, None),
+            ("[]", None),
+            ("not json", None),
+            (r#"{"object":""}"#, None),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(event_type(body.as_bytes()).as_deref(), expected, "{body}");
+        }
+        let long = format!(r#"{{"object":"{}"}}"#, "a".repeat(MAX_EVENT_TYPE_LEN + 1));
+        assert_eq!(event_type(long.as_bytes()), None);
+    }
+
+    #[test]
+    fn the_verification_echoes_only_bounded_alphanumeric_challenges() {
+        let ok = |challenge: &str| {
+            let query =
+                format!("hub.mode=subscribe&hub.verify_token=tok&hub.challenge={challenge}");
+            Meta::verify(&Request::get(&query), &config())
+        };
+        assert!(matches!(
+            ok("1158201444"),
+            Verdict::Respond { status: 200, .. }
+        ));
+        assert!(matches!(
+            ok(&"a".repeat(MAX_CHALLENGE_LEN)),
+            Verdict::Respond { .. }
+        ));
+        for bad in [
+            "",
+            "a%20b",
+            "%3Cscript%3E",
+            "a-b",
+            &"a".repeat(MAX_CHALLENGE_LEN + 1),
+        ] {
+            assert_eq!(ok(bad), Verdict::reject("malformed challenge"), "{bad}");
+        }
+        let wrong = Request::get("hub.mode=subscribe&hub.verify_token=toke&hub.challenge=1");
+        assert_eq!(
+            Meta::verify(&wrong, &config()),
+            Verdict::reject("invalid verify token")
+        );
+        let mode = Request::get("hub.mode=unsubscribe&hub.verify_token=tok&hub.challenge=1");
+        assert!(!matches!(
+            Meta::verify(&mode, &config()),
+            Verdict::Respond { .. }
+        ));
+        let no_token = Config::with_secret("app-secret");
+        let request = Request::get("hub.mode=subscribe&hub.verify_token=&hub.challenge=1");
+        assert_eq!(
+            Meta::verify(&request, &no_token),
+            Verdict::misconfigured("verify_token")
+        );
+    }
+
+    #[test]
+    fn fails_closed_and_rejects_malformed_headers() {
+        let request = signed("{}", "app-secret");
+        assert_eq!(
+            Meta::verify(&request, &Config::default()),
+            Verdict::misconfigured("secret")
+        );
+        for header in ["", "sha256=", "sha256=zz", "sha1=00", "00"] {
+            let request = Request::post("{}").with_header("X-Hub-Signature-256", header);
+            assert_eq!(
+                Meta::verify(&request, &config()),
+                Verdict::reject("invalid signature")
+            );
+        }
+    }
+}
