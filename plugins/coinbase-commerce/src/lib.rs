@@ -1,0 +1,141 @@
+//! Coinbase Commerce webhooks, signed with the endpoint's shared secret.
+//!
+//! - Header checked: `X-CC-Webhook-Signature: <hex HMAC-SHA256(shared secret, body)>` over the
+//!   raw body; any active secret (rotation) may have signed it.
+//! - Coinbase Commerce signs no timestamp, so there is no replay window: a replay is caught by
+//!   the idempotency key.
+//! - No handshake: every verdict is an accept or a reject, so nothing the plugin answers signs
+//!   anything.
+//! - Event type: the body's `event.type` (`charge:created`, `charge:confirmed`, ...).
+//!   Idempotency key: `event.id`, the event's id (the top-level `id` numbers the delivery
+//!   attempt's notification and is not the event).
+
+use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use serde::Deserialize;
+
+/// The host refuses event types and keys longer than this.
+const MAX_LEN: usize = 1024;
+
+pub struct CoinbaseCommerce;
+
+#[derive(Deserialize)]
+struct Body {
+    event: Option<Event>,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    id: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+}
+
+impl Plugin for CoinbaseCommerce {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "coinbase-commerce",
+            env!("CARGO_PKG_VERSION"),
+            "Coinbase Commerce webhooks, signed with X-CC-Webhook-Signature (HMAC-SHA256)",
+        )
+        .secret()
+    }
+
+    fn verify(request: &Request, config: &Config) -> Verdict {
+        if config.secret().is_none() {
+            return Verdict::misconfigured("secret");
+        }
+        let Some(header) = request.header("x-cc-webhook-signature") else {
+            return Verdict::reject("missing signature");
+        };
+        let genuine = hex_decode(header.trim()).is_some_and(|signature| {
+            config.secrets().any(|secret| {
+                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
+            })
+        });
+        if !genuine {
+            return Verdict::reject("invalid signature");
+        }
+        let event = serde_json::from_slice::<Body>(&request.body)
+            .ok()
+            .and_then(|b| b.event);
+        Verdict::accept()
+            .with_event_type(bounded(event.as_ref().and_then(|e| e.event_type.as_ref())))
+            .with_idempotency_key(bounded(event.as_ref().and_then(|e| e.id.as_ref())))
+    }
+}
+
+/// Coinbase Commerce's side, for the conformance cases: it signs the body as it sends it.
+#[cfg(not(target_arch = "wasm32"))]
+impl inlet_sdk::conformance::Signer for CoinbaseCommerce {
+    fn sign(request: &mut Request, config: &Config) {
+        let secret = config.secret().unwrap_or_default();
+        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        request
+            .headers
+            .push(("x-cc-webhook-signature".into(), signature));
+    }
+}
+
+/// A value the host takes: at most [`MAX_LEN`] bytes (a longer one is dropped).
+fn bounded(value: Option<&String>) -> Option<&str> {
+    value.map(String::as_str).filter(|v| v.len() <= MAX_LEN)
+}
+
+inlet_sdk::export_plugin!(CoinbaseCommerce);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conformance() {
+        inlet_sdk::conformance::check::<CoinbaseCommerce>(include_str!("../cases.json"));
+    }
+
+    #[test]
+    fn describes_itself() {
+        assert_eq!(CoinbaseCommerce::describe().name, "coinbase-commerce");
+    }
+
+    #[test]
+    fn malformed_signatures_are_rejected() {
+        let config = Config::with_secret("s");
+        let good = inlet_sdk::hex_encode(&hmac_sha256(b"s", b"{}"));
+        for header in [
+            "",
+            "zz",
+            "sha256=00",
+            &good[..32],
+            &format!("sha256={good}"),
+        ] {
+            let request = Request::post("{}").with_header("X-CC-Webhook-Signature", header);
+            assert_eq!(
+                CoinbaseCommerce::verify(&request, &config),
+                Verdict::reject("invalid signature"),
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn signed_bodies_without_an_event_are_stored_untyped() {
+        let config = Config::with_secret("s");
+        let body = r#"{"id":1,"event":{"type":7}}"#;
+        let signature = inlet_sdk::hex_encode(&hmac_sha256(b"s", body.as_bytes()));
+        let request = Request::post(body).with_header("X-CC-Webhook-Signature", &signature);
+        assert_eq!(
+            CoinbaseCommerce::verify(&request, &config),
+            Verdict::accept()
+        );
+    }
+
+    #[test]
+    fn fails_closed_without_a_secret() {
+        let request = Request::post("{}").with_header("X-CC-Webhook-Signature", "00");
+        assert_eq!(
+            CoinbaseCommerce::verify(&request, &Config::default()),
+            Verdict::misconfigured("secret")
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! Jira Cloud admin webhooks registered with a secret (Atlassian's "secure admin webhooks").
+//!
+//! - Header checked: `X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)>`, the raw body as
+//!   received. Only the `sha256=` method is accepted (Jira Cloud sends no other); any active
+//!   secret (rotation) may have signed it.
+//! - Jira signs no timestamp, so there is no replay window: a replay is caught by the
+//!   idempotency key instead.
+//! - No handshake: every verdict is an accept or a reject, so nothing the plugin answers signs
+//!   anything.
+//! - Event type: the body's `webhookEvent` (`jira:issue_created`, `comment_updated`, ...).
+//!   Idempotency key: `X-Atlassian-Webhook-Identifier`, which Jira keeps across retries of a
+//!   delivery.
+//! - Webhooks registered without a secret carry no signature and are rejected (fail closed).
+
+use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use serde::Deserialize;
+
+/// The host refuses event types and keys longer than this.
+const MAX_LEN: usize = 1024;
+
+pub struct Jira;
+
+/// The one body field the plugin reads.
+#[derive(Deserialize)]
+struct Body<'a> {
+    #[serde(rename = "webhookEvent", borrow)]
+    webhook_event: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl Plugin for Jira {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "jira",
+            env!("CARGO_PKG_VERSION"),
+            "Jira Cloud admin webhooks, signed with X-Hub-Signature (HMAC-SHA256)",
+        )
+        .secret()
+    }
+
+    fn verify(request: &Request, config: &Config) -> Verdict {
+        if config.secret().is_none() {
+            return Verdict::misconfigured("secret");
+        }
+        let Some(header) = request.header("x-hub-signature") else {
+            return Verdict::reject("missing signature");
+        };
+        let signature = header.trim().strip_prefix("sha256=").and_then(hex_decode);
+        let genuine = signature.is_some_and(|signature| {
+            config.secrets().any(|secret| {
+                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
+            })
+        });
+        if !genuine {
+            return Verdict::reject("invalid signature");
+        }
+        // The signature is genuine; a body that is not the JSON Jira documents still is what
+        // Jira sent, so it is stored, only without a type.
+        let body = serde_json::from_slice::<Body>(&request.body).ok();
+        let event_type = body.as_ref().and_then(|b| b.webhook_event.as_deref());
+        Verdict::accept()
+            .with_event_type(event_type.filter(|t| t.len() <= MAX_LEN))
+            .with_idempotency_key(
+                request
+                    .header("x-atlassian-webhook-identifier")
+                    .filter(|k| k.len() <= MAX_LEN),
+            )
+    }
+}
+
+/// Jira's side, for the conformance cases: it signs the body as it sends it.
+#[cfg(not(target_arch = "wasm32"))]
+impl inlet_sdk::conformance::Signer for Jira {
+    fn sign(request: &mut Request, config: &Config) {
+        let secret = config.secret().unwrap_or_default();
+        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        request
+            .headers
+            .push(("x-hub-signature".into(), format!("sha256={signature}")));
+    }
+}
+
+inlet_sdk::export_plugin!(Jira);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(body: &str, secret: &str) -> Request {
+        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), body.as_bytes()));
+        Request::post(body).with_header("X-Hub-Signature", &format!("sha256={signature}"))
+    }
+
+    #[test]
+    fn conformance() {
+        inlet_sdk::conformance::check::<Jira>(include_str!("../cases.json"));
+    }
+
+    #[test]
+    fn describes_itself() {
+        let info = Jira::describe();
+        assert_eq!(info.name, "jira");
+        assert!(info.config[0].name == "secret" && info.config[0].required);
+    }
+
+    #[test]
+    fn malformed_headers_are_rejected() {
+        let config = Config::with_secret("s");
+        for header in ["", "sha256=", "sha256=zz", "sha1=abcd", "abcd", "SHA256=00"] {
+            let request = Request::post("{}").with_header("X-Hub-Signature", header);
+            assert_eq!(
+                Jira::verify(&request, &config),
+                Verdict::reject("invalid signature"),
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fails_closed_without_a_secret() {
+        let request = signed("{}", "s");
+        assert_eq!(
+            Jira::verify(&request, &Config::default()),
+            Verdict::misconfigured("secret")
+        );
+    }
+
+    #[test]
+    fn signed_bodies_that_are_not_json_are_stored_without_a_type() {
+        let config = Config::with_secret("s");
+        assert_eq!(
+            Jira::verify(&signed("not json", "s"), &config),
+            Verdict::accept()
+        );
+        let long = format!(r#"{{"webhookEvent":"{}"}}"#, "a".repeat(MAX_LEN + 1));
+        assert_eq!(
+            Jira::verify(&signed(&long, "s"), &config),
+            Verdict::accept()
+        );
+    }
+}
