@@ -1,0 +1,184 @@
+//! GoCardless (Pro API) webhooks; the secret is the webhook endpoint's secret.
+//!
+//! - Header checked: `Webhook-Signature`, the lower-case hex HMAC-SHA256 of the raw body
+//!   with the webhook endpoint secret. A signature made with any active secret is accepted
+//!   (rotation). (The legacy v1 API's `payload.signature` inside the body is not supported.)
+//! - Replay window: none. GoCardless signs no timestamp; the key below lets Inlet flag a
+//!   replayed delivery as a duplicate.
+//! - Handshake: none. Every verdict is an accept or a reject, so nothing the plugin answers
+//!   signs anything.
+//! - Event type: the first event's `resource_type` and `action` joined by a dot
+//!   (`payments.confirmed`). A webhook batches several events; they are stored as one event.
+//!   Idempotency key: the body's `meta.webhook_id` (the webhook, kept when GoCardless retries
+//!   it), or, when there is no `meta`, the first event's `id`.
+
+use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// The most of the event type and id taken (the host refuses longer than 1 KiB).
+const MAX_LEN: usize = 1024;
+
+pub struct GoCardless;
+
+/// The parts of the webhook body the plugin reads.
+#[derive(Deserialize)]
+struct Body<'a> {
+    #[serde(borrow, default)]
+    events: Vec<Event<'a>>,
+    #[serde(borrow, default)]
+    meta: Option<Meta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    resource_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    action: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Meta<'a> {
+    #[serde(borrow, default)]
+    webhook_id: Option<Cow<'a, str>>,
+}
+
+impl Plugin for GoCardless {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "gocardless",
+            env!("CARGO_PKG_VERSION"),
+            "GoCardless webhooks, signed with Webhook-Signature",
+        )
+        .secret()
+    }
+
+    fn verify(request: &Request, config: &Config) -> Verdict {
+        if config.secret().is_none() {
+            return Verdict::misconfigured("secret");
+        }
+        let Some(header) = request.header("webhook-signature") else {
+            return Verdict::reject("missing signature");
+        };
+        let genuine = hex_decode(header.trim()).is_some_and(|signature| {
+            config.secrets().any(|secret| {
+                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
+            })
+        });
+        if !genuine {
+            return Verdict::reject("invalid signature");
+        }
+        // A genuine body GoCardless did not shape as documented is stored, without a type.
+        let Ok(body) = serde_json::from_slice::<Body>(&request.body) else {
+            return Verdict::accept();
+        };
+        let first = body.events.first();
+        let event_type = first.and_then(|e| match (&e.resource_type, &e.action) {
+            (Some(resource), Some(action)) => Some(format!("{resource}.{action}")),
+            _ => None,
+        });
+        let key = body
+            .meta
+            .and_then(|m| m.webhook_id)
+            .or_else(|| first.and_then(|e| e.id.clone()));
+        Verdict::accept()
+            .with_event_type(bounded(event_type.as_deref()))
+            .with_idempotency_key(bounded(key.as_deref()))
+    }
+}
+
+/// A value short and non-empty enough to be an event type or key.
+fn bounded(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
+}
+
+/// GoCardless's side, for the conformance cases: it signs the body as it sends it.
+#[cfg(not(target_arch = "wasm32"))]
+impl inlet_sdk::conformance::Signer for GoCardless {
+    fn sign(request: &mut Request, config: &Config) {
+        let secret = config.secret().unwrap_or_default();
+        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        request
+            .headers
+            .push(("webhook-signature".into(), signature));
+    }
+}
+
+inlet_sdk::export_plugin!(GoCardless);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::Mac;
+
+    /// Signs independently of the plugin (and of the SDK's crypto).
+    fn signed(body: &str, secret: &str) -> Request {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let signature = hex::encode(mac.finalize().into_bytes());
+        Request::post(body).with_header("Webhook-Signature", &signature)
+    }
+
+    #[test]
+    fn conformance() {
+        inlet_sdk::conformance::check::<GoCardless>(include_str!("../cases.json"));
+    }
+
+    #[test]
+    fn describes_itself() {
+        let info = GoCardless::describe();
+        assert_eq!(info.name, "gocardless");
+        assert!(info.config[0].name == "secret" && info.config[0].required);
+    }
+
+    #[test]
+    fn type_and_key_from_the_body() {
+        let config = Config::with_secret("k");
+        let body = r#"{"events":[{"id":"EV1","resource_type":"payments","action":"confirmed"}],
+                       "meta":{"webhook_id":"WB1"}}"#;
+        assert_eq!(
+            GoCardless::verify(&signed(body, "k"), &config),
+            Verdict::accept()
+                .with_event_type("payments.confirmed")
+                .with_idempotency_key("WB1")
+        );
+        let body = r#"{"events":[{"id":"EV1","resource_type":"payments"}]}"#;
+        assert_eq!(
+            GoCardless::verify(&signed(body, "k"), &config),
+            Verdict::accept().with_idempotency_key("EV1")
+        );
+        for body in [
+            "",
+            "[]",
+            r#"{"events":{}}"#,
+            r#"{"events":[],"meta":{}}"#,
+            r#"{"events":[{"id":1}]}"#,
+        ] {
+            assert_eq!(
+                GoCardless::verify(&signed(body, "k"), &config),
+                Verdict::accept(),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_and_unconfigured() {
+        let config = Config::with_secret("k");
+        for header in ["", "dummy", "sha256=00", "abcd"] {
+            let request = Request::post("{}").with_header("Webhook-Signature", header);
+            assert_eq!(
+                GoCardless::verify(&request, &config),
+                Verdict::reject("invalid signature")
+            );
+        }
+        assert_eq!(
+            GoCardless::verify(&signed("{}", "k"), &Config::default()),
+            Verdict::misconfigured("secret")
+        );
+    }
+}

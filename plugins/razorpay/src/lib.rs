@@ -1,0 +1,147 @@
+//! Razorpay webhooks.
+//!
+//! - Header checked: `X-Razorpay-Signature`, the lower-case hex HMAC-SHA256 of the raw body
+//!   with the webhook secret (the secret set on the webhook in the Razorpay Dashboard, not
+//!   the API key secret). A signature made with any active secret is accepted (rotation).
+//! - Replay window: none. Razorpay signs no timestamp; the event id below lets Inlet flag a
+//!   replayed delivery as a duplicate.
+//! - Handshake: none. Every verdict is an accept or a reject, so nothing the plugin answers
+//!   signs anything.
+//! - Event type: the body's `event` (`payment.captured`, ...). Idempotency key: the
+//!   `x-razorpay-event-id` header, which Razorpay keeps across retries of one event.
+
+use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use serde::Deserialize;
+
+/// The most of the event type and id taken (the host refuses longer than 1 KiB).
+const MAX_LEN: usize = 1024;
+
+pub struct Razorpay;
+
+/// The part of the payload the plugin reads.
+#[derive(Deserialize)]
+struct Payload<'a> {
+    #[serde(borrow, default)]
+    event: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl Plugin for Razorpay {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "razorpay",
+            env!("CARGO_PKG_VERSION"),
+            "Razorpay webhooks, signed with X-Razorpay-Signature",
+        )
+        .secret()
+    }
+
+    fn verify(request: &Request, config: &Config) -> Verdict {
+        if config.secret().is_none() {
+            return Verdict::misconfigured("secret");
+        }
+        let Some(header) = request.header("x-razorpay-signature") else {
+            return Verdict::reject("missing signature");
+        };
+        let genuine = hex_decode(header.trim()).is_some_and(|signature| {
+            config.secrets().any(|secret| {
+                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
+            })
+        });
+        if !genuine {
+            return Verdict::reject("invalid signature");
+        }
+        // A genuine body that is not JSON is still Razorpay's: store it, without a type.
+        let payload = serde_json::from_slice::<Payload>(&request.body).ok();
+        let event_type = payload.as_ref().and_then(|p| p.event.as_deref());
+        Verdict::accept()
+            .with_event_type(bounded(event_type))
+            .with_idempotency_key(bounded(request.header("x-razorpay-event-id")))
+    }
+}
+
+/// A value short and non-empty enough to be an event type or key.
+fn bounded(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
+}
+
+/// Razorpay's side, for the conformance cases: it signs the body as it sends it.
+#[cfg(not(target_arch = "wasm32"))]
+impl inlet_sdk::conformance::Signer for Razorpay {
+    fn sign(request: &mut Request, config: &Config) {
+        let secret = config.secret().unwrap_or_default();
+        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        request
+            .headers
+            .push(("x-razorpay-signature".into(), signature));
+    }
+}
+
+inlet_sdk::export_plugin!(Razorpay);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::Mac;
+
+    /// Signs independently of the plugin (and of the SDK's crypto).
+    fn signed(body: &str, secret: &str) -> Request {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let signature = hex::encode(mac.finalize().into_bytes());
+        Request::post(body).with_header("X-Razorpay-Signature", &signature)
+    }
+
+    #[test]
+    fn conformance() {
+        inlet_sdk::conformance::check::<Razorpay>(include_str!("../cases.json"));
+    }
+
+    #[test]
+    fn describes_itself() {
+        let info = Razorpay::describe();
+        assert_eq!(info.name, "razorpay");
+        assert!(info.config[0].name == "secret" && info.config[0].required);
+    }
+
+    #[test]
+    fn accepts_an_independently_signed_event() {
+        let body = r#"{"entity":"event","event":"payment.captured","payload":{}}"#;
+        let request = signed(body, "k").with_header("x-razorpay-event-id", "evt_1");
+        assert_eq!(
+            Razorpay::verify(&request, &Config::with_secret("k")),
+            Verdict::accept()
+                .with_event_type("payment.captured")
+                .with_idempotency_key("evt_1")
+        );
+    }
+
+    #[test]
+    fn odd_bodies_and_headers() {
+        let config = Config::with_secret("k");
+        // Genuine but not JSON, or with a non-string event: accepted without a type.
+        for body in ["", "not json", r#"{"event":1}"#, "[]"] {
+            assert_eq!(
+                Razorpay::verify(&signed(body, "k"), &config),
+                Verdict::accept(),
+                "{body:?}"
+            );
+        }
+        let long = format!(r#"{{"event":"{}"}}"#, "a".repeat(MAX_LEN + 1));
+        assert_eq!(
+            Razorpay::verify(&signed(&long, "k"), &config),
+            Verdict::accept()
+        );
+        for header in ["", "zz", "abcd", "sha256=00"] {
+            let request = Request::post("{}").with_header("x-razorpay-signature", header);
+            assert_eq!(
+                Razorpay::verify(&request, &config),
+                Verdict::reject("invalid signature")
+            );
+        }
+        assert_eq!(
+            Razorpay::verify(&signed("{}", "k"), &Config::default()),
+            Verdict::misconfigured("secret")
+        );
+    }
+}
