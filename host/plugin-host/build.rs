@@ -21,7 +21,12 @@ fn main() {
     let mut list = String::from("&[\n");
     for path in &compiled {
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap();
-        writeln!(list, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+        writeln!(
+            list,
+            "    ({name:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     list.push(']');
     std::fs::write(out.join("built_in.rs"), list).unwrap();

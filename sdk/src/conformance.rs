@@ -331,9 +331,10 @@ pub fn check<P: Signer>(cases_json: &str) {
         failures.join("\n")
     );
     assert!(
-        cases.cases.iter().any(|c| c.sign.is_some()
-            && c.over_http
-            && matches!(c.expect, Expect::Accept { .. })),
+        cases
+            .cases
+            .iter()
+            .any(|c| c.sign.is_some() && c.over_http && matches!(c.expect, Expect::Accept { .. })),
         "cases.json needs a signed accept case that runs over HTTP"
     );
     assert!(
@@ -496,13 +497,16 @@ mod tests {
     #[test]
     #[should_panic(expected = "unknown field `expected`")]
     fn a_misspelt_field_is_refused() {
-        Cases::parse(r#"{"cases": [{"name": "x", "origin": "t", "request": {}, "expected": "reject"}]}"#);
+        Cases::parse(
+            r#"{"cases": [{"name": "x", "origin": "t", "request": {}, "expected": "reject"}]}"#,
+        );
     }
 
     #[test]
     fn prepare_signs_with_the_real_url_and_time_when_given() {
         let cases = Cases::parse(CASES);
-        let (request, _) = cases.cases[0].prepare(Acme::sign, Some("http://127.0.0.1:1/ingest/m"), Some(5));
+        let (request, _) =
+            cases.cases[0].prepare(Acme::sign, Some("http://127.0.0.1:1/ingest/m"), Some(5));
         assert_eq!(request.url, "http://127.0.0.1:1/ingest/m");
         assert_eq!((request.received_at, request.header("x-t")), (5, Some("5")));
         let (tampered, _) = cases.cases[2].prepare(Acme::sign, None, None);
@@ -513,12 +517,18 @@ mod tests {
     fn asymmetric_signatures_verify_with_the_hosts_crypto() {
         let seed = [7; 32];
         let public = sign::ed25519_public_key(&seed);
-        assert!(crate::crypto::ed25519_verify(&public, b"m", &sign::ed25519(&seed, b"m")));
+        assert!(crate::crypto::ed25519_verify(
+            &public,
+            b"m",
+            &sign::ed25519(&seed, b"m")
+        ));
         // The P-256 and RSA keys whose public halves `crypto`'s tests use.
         let ec = crate::base64_decode(TEST_EC_PKCS8).unwrap();
         let ec_public = crate::base64_decode(TEST_EC_SPKI).unwrap();
         let signature = sign::ecdsa_p256_sha256(&ec, b"m");
-        assert!(crate::crypto::ecdsa_p256_sha256_verify(&ec_public, b"m", &signature));
+        assert!(crate::crypto::ecdsa_p256_sha256_verify(
+            &ec_public, b"m", &signature
+        ));
         let rsa = crate::base64_decode(TEST_RSA_PKCS8).unwrap();
         let rsa_public = crate::base64_decode(TEST_RSA_SPKI).unwrap();
         let signature = sign::rsa_pkcs1v15(HashAlgorithm::Sha256, &rsa, b"m");

@@ -246,7 +246,8 @@ mod tests {
     /// check the host against an independent implementation.
     const EC_SPKI: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEUqNaUx3PlnkjkO5JkdGj6G6l8PKnnI0rcNb6ppprXGTbKuQWk6TveYZ9YHVPk8GF+avbc5GkV16Q3MMvOeZm3Q==";
     const EC_SIG_DER: &str = "MEYCIQD9UiAnk1LLvkNJFmGsGLYlKPb2kyeLZKA1wzlcyIZ7xwIhAO6dAWKdocjeKFUC1i4EU6d3PZLE1m2zu/OJtVY6lpqH";
-    const EC_SIG_RAW: &str = "/VIgJ5NSy75DSRZhrBi2JSj29pMni2SgNcM5XMiGe8funQFinaHI3ihVAtYuBFOndz2SxNZts7vzibVWOpaahw==";
+    const EC_SIG_RAW: &str =
+        "/VIgJ5NSy75DSRZhrBi2JSj29pMni2SgNcM5XMiGe8funQFinaHI3ihVAtYuBFOndz2SxNZts7vzibVWOpaahw==";
     const RSA_SPKI: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxeuhTwLA33jaVzqsbB/3dsv2LpKArr7yurYZueirL2s+zWFVapTzZjamNntRZfqOT3QpTNWPRtUiWJLY3bLW4psd8BGAAxICgCZJvg32GeSUWOdA6KgdqsxjhZicTclMwL7NKf4pIuq9WNo5id6pmKBO6FlEXTYmpm3sDQ9UO5ffQt98zqzEZYomTdFZU5gdNFNW3pzokC47sDY7SZnJEwKhcD6p5IAvae+HRfb4P3ot8aIlplPvh2YBEbVLsaOwE/7PLWCi65eYWGXUp2aNorco/pqw0mfAeBnKa4VDsP6lLKJFXfYCmgZTZlS37oGmbWmA3vgF2x5NtORgmefWjwIDAQAB";
     const RSA_PKCS1: &str = "MIIBCgKCAQEAxeuhTwLA33jaVzqsbB/3dsv2LpKArr7yurYZueirL2s+zWFVapTzZjamNntRZfqOT3QpTNWPRtUiWJLY3bLW4psd8BGAAxICgCZJvg32GeSUWOdA6KgdqsxjhZicTclMwL7NKf4pIuq9WNo5id6pmKBO6FlEXTYmpm3sDQ9UO5ffQt98zqzEZYomTdFZU5gdNFNW3pzokC47sDY7SZnJEwKhcD6p5IAvae+HRfb4P3ot8aIlplPvh2YBEbVLsaOwE/7PLWCi65eYWGXUp2aNorco/pqw0mfAeBnKa4VDsP6lLKJFXfYCmgZTZlS37oGmbWmA3vgF2x5NtORgmefWjwIDAQAB";
     const RSA_SHA256_SIG: &str = "w0gh4of/nNxKYzv76b3euncBy6USyREAMYwYvkNmhWLov9HmEMt6VUeYcvknEef9wmLfjWemgexFt9eioGESD/P8GcOmWooU4j1kfhaXg7n+LW5f6J+VBng+63OXSg0FsXWFPzmFCD1twgK+/QJSgcRijspsAM3QkbvdRCWjSEAJ6x3GcOZRHMJsCXcJ3/aw72VHylXYyHJYcpGp+tiPwyBnuBxGEsiU+83iaPngrhuCBh35j6/5aTGM0xBOeJFa010U7Fzp2rVB7XgTLy0Hby4gL8MLRV8t0eghIHokCBTeKAB/LTTH07tCNQP5MYyRZ78MPAuR/DSPAWiTpWOl8A==";
@@ -268,22 +269,65 @@ mod tests {
             flipped[10] ^= 1;
             assert!(!ecdsa_p256_sha256_verify(&key, b"hello", &flipped));
         }
-        assert!(!ecdsa_p256_sha256_verify(&key[..40], b"hello", &b64(EC_SIG_DER)));
+        assert!(!ecdsa_p256_sha256_verify(
+            &key[..40],
+            b"hello",
+            &b64(EC_SIG_DER)
+        ));
         assert!(!ecdsa_p256_sha256_verify(&[], b"hello", &[]));
-        assert!(!ecdsa_p256_sha256_verify(&b64(RSA_SPKI), b"hello", &b64(EC_SIG_DER)));
+        assert!(!ecdsa_p256_sha256_verify(
+            &b64(RSA_SPKI),
+            b"hello",
+            &b64(EC_SIG_DER)
+        ));
     }
 
     #[test]
     fn rsa_pkcs1v15_verifies_sha256_and_sha1_signatures_made_by_openssl() {
         for key in [b64(RSA_SPKI), b64(RSA_PKCS1)] {
             let (sha256, sha1) = (b64(RSA_SHA256_SIG), b64(RSA_SHA1_SIG));
-            assert!(rsa_pkcs1v15_verify(HashAlgorithm::Sha256, &key, b"hello", &sha256));
-            assert!(rsa_pkcs1v15_verify(HashAlgorithm::Sha1, &key, b"hello", &sha1));
-            assert!(!rsa_pkcs1v15_verify(HashAlgorithm::Sha256, &key, b"hello", &sha1));
-            assert!(!rsa_pkcs1v15_verify(HashAlgorithm::Sha1, &key, b"hellO", &sha1));
-            assert!(!rsa_pkcs1v15_verify(HashAlgorithm::Sha512, &key, b"hello", &sha256));
+            assert!(rsa_pkcs1v15_verify(
+                HashAlgorithm::Sha256,
+                &key,
+                b"hello",
+                &sha256
+            ));
+            assert!(rsa_pkcs1v15_verify(
+                HashAlgorithm::Sha1,
+                &key,
+                b"hello",
+                &sha1
+            ));
+            assert!(!rsa_pkcs1v15_verify(
+                HashAlgorithm::Sha256,
+                &key,
+                b"hello",
+                &sha1
+            ));
+            assert!(!rsa_pkcs1v15_verify(
+                HashAlgorithm::Sha1,
+                &key,
+                b"hellO",
+                &sha1
+            ));
+            assert!(!rsa_pkcs1v15_verify(
+                HashAlgorithm::Sha512,
+                &key,
+                b"hello",
+                &sha256
+            ));
         }
-        assert!(!rsa_pkcs1v15_verify(HashAlgorithm::Sha256, &b64(EC_SPKI), b"hello", &[0; 256]));
-        assert!(!rsa_pkcs1v15_verify(HashAlgorithm::Sha256, &[1, 2, 3], b"", &[]));
+        assert!(!rsa_pkcs1v15_verify(
+            HashAlgorithm::Sha256,
+            &b64(EC_SPKI),
+            b"hello",
+            &[0; 256]
+        ));
+        assert!(!rsa_pkcs1v15_verify(
+            HashAlgorithm::Sha256,
+            &[1, 2, 3],
+            b"",
+            &[]
+        ));
     }
 }

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn round_trips_and_refusals() {
         assert_eq!(encode(Alphabet::Hex, &[0x00, 0xab, 0xff]), "00abff");
-        assert_eq!(decode(Alphabet::Hex, "00ABff"), Some(vec![0x00, 0xab, 0xff]));
+        assert_eq!(
+            decode(Alphabet::Hex, "00ABff"),
+            Some(vec![0x00, 0xab, 0xff])
+        );
         assert_eq!(decode(Alphabet::Hex, "abc"), None);
         assert_eq!(decode(Alphabet::Hex, "zz"), None);
         assert_eq!(encode(Alphabet::Base64, &[0xfb, 0xff]), "+/8=");

@@ -113,11 +113,17 @@ pub mod bindings {
 pub mod wasm;
 
 /// Exports a [`Plugin`] as the component's `inlet:plugin/handler@0.2.0`: use it once, in the
-/// plugin crate's `lib.rs`, with the plugin type's name. Natively it expands to nothing, so
-/// the plugin's unit tests run with plain `cargo test`.
+/// plugin crate's `lib.rs`, with the plugin type's name. Natively it only names the type
+/// `Exported` (Inlet's conformance tests find each built-in plugin's [`Signer`] by it), so the
+/// plugin's unit tests run with plain `cargo test`.
+///
+/// [`Signer`]: conformance::Signer
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ident) => {
+        /// The plugin this crate exports.
+        pub type Exported = $plugin;
+
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::bindings::exports::inlet::plugin::handler;

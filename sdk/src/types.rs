@@ -376,13 +376,19 @@ mod tests {
     fn urls_split_into_path_and_query() {
         let r = Request::get("a=1&b=x%20y");
         assert_eq!(r.url, "https://inlet.example/ingest/test?a=1&b=x%20y");
-        assert_eq!((r.path.as_str(), r.query.as_str()), ("/ingest/test", "a=1&b=x%20y"));
+        assert_eq!(
+            (r.path.as_str(), r.query.as_str()),
+            ("/ingest/test", "a=1&b=x%20y")
+        );
         assert_eq!(r.query_param("b").as_deref(), Some("x y"));
         let r = Request::post("").at("http://h:8080");
         assert_eq!((r.path.as_str(), r.query.as_str()), ("/", ""));
         let r = Request::post("a=1&b=%2B").at("http://h/x?");
         assert_eq!((r.path.as_str(), r.query.as_str()), ("/x", ""));
-        assert_eq!(r.form(), [("a".into(), "1".into()), ("b".into(), "+".into())]);
+        assert_eq!(
+            r.form(),
+            [("a".into(), "1".into()), ("b".into(), "+".into())]
+        );
     }
 
     #[test]
@@ -394,7 +400,10 @@ mod tests {
         };
         assert_eq!(c.secret(), Some("new"));
         assert_eq!(c.secrets().collect::<Vec<_>>(), ["new", "old"]);
-        assert_eq!((c.get("a"), c.get("b"), c.get("c")), (None, Some("2"), None));
+        assert_eq!(
+            (c.get("a"), c.get("b"), c.get("c")),
+            (None, Some("2"), None)
+        );
         assert_eq!((c.state("k"), c.state("x")), (Some("v"), None));
         assert_eq!(c.tolerance_seconds(), DEFAULT_TOLERANCE_SECONDS);
         let c = Config::with_secret("s").with_field("tolerance_seconds", "10");
@@ -416,10 +425,7 @@ mod tests {
                 idempotency_key: Some("d1".into())
             }
         );
-        assert_eq!(
-            Verdict::accept().with_event_type(None),
-            Verdict::accept()
-        );
+        assert_eq!(Verdict::accept().with_event_type(None), Verdict::accept());
         assert_eq!(
             Verdict::reject("no").with_event_type("x"),
             Verdict::Reject("no".into())

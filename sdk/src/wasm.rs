@@ -25,7 +25,10 @@ pub fn describe<P: Plugin>() -> handler::PluginInfo {
     }
 }
 
-pub fn verify<P: Plugin>(request: handler::Request, config: handler::SourceConfig) -> handler::Verdict {
+pub fn verify<P: Plugin>(
+    request: handler::Request,
+    config: handler::SourceConfig,
+) -> handler::Verdict {
     let request = Request {
         method: request.method,
         url: request.url,

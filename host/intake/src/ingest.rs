@@ -135,7 +135,10 @@ async fn accept(
                     event_type,
                     idempotency_key,
                 } => (event_type, idempotency_key),
-                Verdict::Respond { response, state: kept } => {
+                Verdict::Respond {
+                    response,
+                    state: kept,
+                } => {
                     // Kept before the answer: the provider may sign the next request with it.
                     if let Some(kept) = kept {
                         state.store.set_plugin_state(source, &kept).await?;

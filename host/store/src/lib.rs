@@ -644,7 +644,11 @@ impl Store {
 
     /// Replaces the state a source's provider plugin keeps, in the same write that checks
     /// the source exists (a source deleted meanwhile leaves no state behind).
-    pub async fn set_plugin_state(&self, source: &Source, state: &[(String, String)]) -> Result<()> {
+    pub async fn set_plugin_state(
+        &self,
+        source: &Source,
+        state: &[(String, String)],
+    ) -> Result<()> {
         let value = serde_json::to_vec(state)?;
         self.commit(vec![
             Change::Require(Cf::Sources, source_key(source)),

@@ -102,7 +102,10 @@ mod tests {
 
     #[test]
     fn a_signature_by_any_active_secret_is_accepted() {
-        let rotating = Config { secrets: vec!["old".into(), "new".into()], ..Config::default() };
+        let rotating = Config {
+            secrets: vec!["old".into(), "new".into()],
+            ..Config::default()
+        };
         for secret in ["old", "new"] {
             assert!(GitHub::verify(&signed("{}", secret), &rotating).is_accept());
         }

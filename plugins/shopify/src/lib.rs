@@ -39,6 +39,18 @@ impl Plugin for Shopify {
     }
 }
 
+/// Shopify's side, for the conformance cases: it signs the body as it sends it.
+#[cfg(not(target_arch = "wasm32"))]
+impl inlet_sdk::conformance::Signer for Shopify {
+    fn sign(request: &mut Request, config: &Config) {
+        let secret = config.secret().unwrap_or_default();
+        let signature = inlet_sdk::base64_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        request
+            .headers
+            .push(("x-shopify-hmac-sha256".into(), signature));
+    }
+}
+
 inlet_sdk::export_plugin!(Shopify);
 
 #[cfg(test)]
@@ -46,8 +58,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn conformance() {
+        inlet_sdk::conformance::check::<Shopify>(include_str!("../cases.json"));
+    }
+
+    #[test]
     fn a_signature_by_any_active_secret_is_accepted() {
-        let rotating = Config { secrets: vec!["old".into(), "new".into()], ..Config::default() };
+        let rotating = Config {
+            secrets: vec!["old".into(), "new".into()],
+            ..Config::default()
+        };
         for secret in ["old", "new"] {
             assert!(Shopify::verify(&signed("{}", secret), &rotating).is_accept());
         }

@@ -89,11 +89,29 @@ fn is_crc_token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
 }
 
+/// Twitter's side, for the conformance cases: it signs the body as it sends it.
+#[cfg(not(target_arch = "wasm32"))]
+impl inlet_sdk::conformance::Signer for Twitter {
+    fn sign(request: &mut Request, config: &Config) {
+        let secret = config.secret().unwrap_or_default();
+        let signature = base64_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        request.headers.push((
+            "x-twitter-webhooks-signature".into(),
+            format!("sha256={signature}"),
+        ));
+    }
+}
+
 inlet_sdk::export_plugin!(Twitter);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conformance() {
+        inlet_sdk::conformance::check::<Twitter>(include_str!("../cases.json"));
+    }
     use base64::Engine;
     use hmac::Mac;
 
@@ -254,7 +272,10 @@ mod tests {
 
     #[test]
     fn posts_signed_with_any_active_secret_are_accepted() {
-        let config = Config { secrets: vec!["current".into(), "previous".into()], ..Config::default() };
+        let config = Config {
+            secrets: vec!["current".into(), "previous".into()],
+            ..Config::default()
+        };
         let body = r#"{"tweet_create_events":[]}"#;
         for secret in ["current", "previous"] {
             assert!(

@@ -103,8 +103,8 @@ pub fn precompile(components: &[PathBuf]) -> Vec<PathBuf> {
 /// The plugin crates in `dir` (each subdirectory with a `Cargo.toml`), as package names
 /// `<prefix><subdirectory>`, sorted.
 pub fn packages_in(dir: &Path, prefix: &str) -> Vec<String> {
-    let entries = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     let mut packages: Vec<String> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.join("Cargo.toml").is_file())

@@ -14,6 +14,7 @@ mod metrics;
 mod operations;
 mod outbound;
 mod plugins;
+mod providers;
 mod pubsub;
 mod replay;
 mod rest;

@@ -1,4 +1,4 @@
-//! Built against `inlet:plugin@0.2.0`, which the host does not support: it must be refused
+//! Built against `inlet:plugin@0.99.0`, a version no host supports: it must be refused
 //! at load with a clear message. It would accept everything.
 
 #[cfg(target_arch = "wasm32")]
