@@ -6,7 +6,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::HeaderMap;
 use inlet_model::verifier::{HmacConfig, VerifierConfig, VerifierType};
 use inlet_payload::Payload;
-use inlet_plugin_host::{PluginHost, PluginLimits, Request, Verdict};
+use inlet_plugin_host::{Call, PluginHost, PluginLimits, Request, SourceConfig, Verdict};
 use inlet_verify::Verifier;
 
 fn body() -> Vec<u8> {
@@ -75,6 +75,7 @@ fn plugin_call(c: &mut Criterion) {
     let body = body();
     let request = Request {
         method: "POST".into(),
+        url: "http://127.0.0.1/ingest/x".into(),
         path: "/ingest/x".into(),
         query: String::new(),
         headers: vec![
@@ -87,11 +88,17 @@ fn plugin_call(c: &mut Criterion) {
         body,
         received_at: 0,
     };
-    let config = vec![("secret".to_string(), "bench".to_string())];
+    let config = SourceConfig::with_secret("bench");
     c.bench_function("github plugin verify, 1 KiB (fresh instance)", |b| {
         b.iter(|| {
             let verdict = runtime
-                .block_on(plugins.verify("github", request.clone(), config.clone()))
+                .block_on(plugins.verify(
+                    "github",
+                    Call {
+                        request: request.clone(),
+                        config: config.clone(),
+                    },
+                ))
                 .unwrap();
             assert!(matches!(verdict, Verdict::Accept { .. }));
         })

@@ -49,6 +49,23 @@ pub enum Command {
     /// Inlet generates one at first start, writes it to <data-dir>/admin-token (mode 0600)
     /// and keeps only its hash.
     Serve(ServeArgs),
+    /// Check a provider plugin file before installing it in --plugins-dir: loads it as
+    /// `serve` would and prints its WIT version, what it describes (name, config fields,
+    /// credential headers) and the imports Inlet does not provide (calling one traps). Exits
+    /// non-zero, with the reason, if `serve` would refuse it.
+    CheckPlugin {
+        /// The plugin component (`.wasm`)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// The plugin limits `serve` uses without flags.
+pub fn default_plugin_limits() -> PluginLimits {
+    PluginLimits {
+        deadline: Duration::from_millis(DEFAULT_PLUGIN_DEADLINE_MS),
+        memory_bytes: (DEFAULT_PLUGIN_MEMORY_MIB << 20) as usize,
+    }
 }
 
 #[derive(Debug, Default, Args, Deserialize)]

@@ -1,5 +1,5 @@
 use clap::Parser;
-use inlet::config::{Cli, Command, LogFormat};
+use inlet::config::{Cli, Command, LogFormat, default_plugin_limits};
 
 /// How long the exit waits for blocking work still running after a graceful shutdown: a
 /// Kafka consumer whose broker went away can wait in its close for as long as the broker
@@ -23,6 +23,12 @@ async fn serve() -> anyhow::Result<()> {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing requests in flight, then brokers");
             server.shutdown().await
+        }
+        Command::CheckPlugin { file } => {
+            let checked = inlet_plugin_host::PluginHost::check_file(&file, default_plugin_limits())
+                .map_err(|e| anyhow::anyhow!("Inlet would refuse {}: {e:#}", file.display()))?;
+            println!("{}", serde_json::to_string_pretty(&checked)?);
+            Ok(())
         }
     }
 }

@@ -12,7 +12,7 @@ use inlet_brokers::Brokers;
 use inlet_delivery::connect::Policy;
 use inlet_delivery::send::Sender;
 use inlet_dispatch::Dispatcher;
-use inlet_intake::Intake;
+use inlet_intake::{Intake, IntakeLimits};
 use inlet_metrics::Metrics;
 use inlet_plugin_host::PluginHost;
 use inlet_store::Store;
@@ -126,9 +126,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         plugins.clone(),
         metrics.clone(),
         &public_url,
-        settings.max_body_bytes,
-        settings.body_timeout,
-        settings.max_inflight_body_bytes,
+        IntakeLimits {
+            max_body_bytes: settings.max_body_bytes,
+            body_timeout: settings.body_timeout,
+            max_inflight_body_bytes: settings.max_inflight_body_bytes,
+        },
     );
     let admin = Admin::new(
         store.clone(),

@@ -37,6 +37,16 @@ pub struct Intake {
     sources: LiveSources,
 }
 
+/// How much intake takes: bounds set by the operator's flags.
+pub struct IntakeLimits {
+    /// Largest request body accepted (a source may lower it).
+    pub max_body_bytes: u64,
+    /// Time a client may take to send a body.
+    pub body_timeout: Duration,
+    /// Bytes of bodies held at once, by both routes.
+    pub max_inflight_body_bytes: u64,
+}
+
 impl Intake {
     pub fn new(
         store: Arc<Store>,
@@ -44,9 +54,7 @@ impl Intake {
         plugins: Arc<PluginHost>,
         metrics: Arc<Metrics>,
         public_url: &str,
-        max_body_bytes: u64,
-        body_timeout: Duration,
-        max_inflight_body_bytes: u64,
+        limits: IntakeLimits,
     ) -> Self {
         Self {
             store,
@@ -54,9 +62,9 @@ impl Intake {
             plugins,
             metrics,
             public_url: public_url.trim_end_matches('/').to_string(),
-            max_body_bytes,
-            body_timeout,
-            body_budget: BodyBudget::new(max_inflight_body_bytes),
+            max_body_bytes: limits.max_body_bytes,
+            body_timeout: limits.body_timeout,
+            body_budget: BodyBudget::new(limits.max_inflight_body_bytes),
             sources: LiveSources::default(),
         }
     }

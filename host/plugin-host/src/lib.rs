@@ -84,6 +84,15 @@ pub struct ConfigFieldView {
     pub secret: bool,
 }
 
+/// A plugin file as `inlet check-plugin` reports it.
+#[derive(Debug, Serialize)]
+pub struct PluginCheck {
+    pub plugin: PluginSummary,
+    /// What the component imports beyond `inlet:plugin` (WASI, as Rust's `std` declares
+    /// it): not provided, so a call to one traps and fails the request.
+    pub trapped_imports: Vec<String>,
+}
+
 /// What a plugin's `describe` says, in any WIT version.
 struct PluginInfo {
     name: String,
@@ -241,6 +250,28 @@ impl PluginHost {
             calls: Semaphore::new(max_calls as usize),
             max_calls: max_calls as usize,
             metrics,
+        })
+    }
+
+    /// Loads a plugin file as `load` would, alone (no built-ins, nothing kept): what
+    /// `inlet check-plugin` reports before an operator installs it. Fails with the reason
+    /// `load` would refuse it for.
+    pub fn check_file(path: &Path, limits: PluginLimits) -> anyhow::Result<PluginCheck> {
+        let cache = tempfile::tempdir()?;
+        let mut host = Self::without_plugins(cache.path(), [0; 32], limits, Arc::default())?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let component = host.runtime.compile(&bytes)?;
+        let trapped_imports = host
+            .runtime
+            .import_names(&component)
+            .into_iter()
+            .filter(|name| !name.starts_with("inlet:plugin/"))
+            .collect();
+        let name = host.add(&component, Some(path.display().to_string()))?;
+        Ok(PluginCheck {
+            plugin: host.plugins[&name].summary.clone(),
+            trapped_imports,
         })
     }
 

@@ -256,6 +256,14 @@ impl Runtime {
         inlet_sdk::crypto::constant_time_eq(tag, &expected).then_some(code)
     }
 
+    pub(super) fn import_names(&self, component: &Component) -> Vec<String> {
+        component
+            .component_type()
+            .imports(&self.inner.engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
     pub(super) fn export_names(&self, component: &Component) -> Vec<String> {
         component
             .component_type()

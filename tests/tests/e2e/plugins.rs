@@ -520,3 +520,134 @@ async fn secret_fields_a_plugin_declares_are_redacted_and_kept() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["event_type"], "acme");
 }
+
+#[test]
+fn check_plugin_reports_a_file_as_serve_would_load_it() {
+    let check = |file: &std::path::Path| {
+        std::process::Command::new(inlet_tests::inlet_binary())
+            .arg("check-plugin")
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../host/plugin-host/tests/fixtures/github-0.1.0.wasm");
+    let out = check(&fixture);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["plugin"]["name"], "github");
+    assert_eq!(report["plugin"]["wit_version"], "0.1.0");
+    assert_eq!(report["plugin"]["origin"], "file");
+    // Rust's std declares WASI imports; Inlet provides none of them.
+    let trapped = report["trapped_imports"].as_array().unwrap();
+    assert!(
+        trapped
+            .iter()
+            .all(|i| i.as_str().unwrap().starts_with("wasi:")),
+        "{report}"
+    );
+
+    let out = check(&test_plugin("spin"));
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["plugin"]["wit_version"], "0.2.0");
+
+    let out = check(&test_plugin("future"));
+    assert!(!out.status.success());
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.contains("Inlet would refuse") && error.contains("inlet:plugin@0.99.0"),
+        "{error}"
+    );
+    let garbage = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(garbage.path(), b"not wasm").unwrap();
+    let out = check(garbage.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid WebAssembly component"));
+}
+
+#[tokio::test]
+async fn headers_a_plugin_declares_credentials_are_masked_in_stored_events() {
+    let t = TestServer::start().await;
+    let c = &t.client;
+    let (project, mask) = provider_source(c, "gitlab", "gitlab-token-value").await;
+    let headers = [
+        ("x-gitlab-token", "gitlab-token-value"),
+        ("x-gitlab-event", "Push Hook"),
+        ("content-type", "application/json"),
+    ];
+    let reply = c
+        .ingest(&mask, &headers, b"{\"object_kind\":\"push\"}")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let events = c.events(&project, "").await;
+    let event = &events["content"][0];
+    assert_eq!(event["event_type"], "Push Hook");
+    assert_eq!(event["headers"]["x-gitlab-token"], json!(["********"]));
+    assert_eq!(event["headers"]["x-gitlab-event"], json!(["Push Hook"]));
+    assert!(!events.to_string().contains("gitlab-token-value"));
+}
+
+#[tokio::test]
+async fn state_a_plugin_keeps_in_a_handshake_survives_a_restart_and_goes_with_its_source() {
+    let mut t = TestServer::start().await;
+    let (project, _) = t.client.create_project("incoming").await;
+    let source = t
+        .client
+        .create_source(
+            &project,
+            json!({"name": "asana", "type": "http", "provider": "asana"}),
+        )
+        .await;
+    let (uid, mask) = (
+        source["uid"].as_str().unwrap().to_string(),
+        source["mask_id"].as_str().unwrap().to_string(),
+    );
+    let hook_secret = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81";
+    let body = br#"{"events":[{"action":"changed","resource":{"resource_type":"task"}}]}"#;
+    let event = [
+        ("x-hook-signature", hmac_sha256_hex(hook_secret, body)),
+        ("content-type", "application/json".to_string()),
+    ];
+    let event: Vec<(&str, &str)> = event.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    // Before the handshake there is no secret to check against.
+    let reply = t.client.ingest(&mask, &event, body).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let reply = t
+        .client
+        .ingest(&mask, &[("x-hook-secret", hook_secret)], b"")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers["x-hook-secret"], hook_secret);
+    // The first handshake wins: a second cannot replace the secret.
+    let other = "0000000000000000000000000000000000000000000000000000000000000000";
+    let reply = t
+        .client
+        .ingest(&mask, &[("x-hook-secret", other)], b"")
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    t.restart().await;
+    let reply = t.client.ingest(&mask, &event, body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        t.client.events(&project, "").await["content"][0]["event_type"],
+        "task.changed"
+    );
+
+    let path = format!("/api/v1/projects/{project}/sources/{uid}");
+    let reply = t.client.api(Method::DELETE, &path, ADMIN_TOKEN, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // The running server holds the store; it is read once the server has stopped.
+    t.stop().await;
+    let store = inlet_store::Store::open(
+        &t.dir.path().join("store"),
+        std::sync::Arc::new(inlet_metrics::Metrics::default()),
+    )
+    .unwrap();
+    assert!(store.plugin_state(&uid).unwrap().is_empty());
+}

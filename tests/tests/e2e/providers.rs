@@ -69,6 +69,9 @@ async fn every_built_in_plugin_passes_its_cases_through_the_wasmtime_host() {
     assert!(checked > 200, "{checked} cases");
 }
 
+/// What sets one source apart from another: its secrets and its fields.
+type SourceKey = (Vec<String>, BTreeMap<String, String>);
+
 /// A source of `plugin` configured as a case says, and what its plugin has kept.
 struct HttpSource {
     project: String,
@@ -162,7 +165,7 @@ async fn every_built_in_plugin_passes_its_cases_over_http() {
     for (plugin, cases, sign) in CATALOGUE {
         // One source per configuration a plugin's cases use; the state its handshakes keep
         // carries over to the later cases that expect it.
-        let mut sources: Vec<((Vec<String>, BTreeMap<String, String>), HttpSource)> = Vec::new();
+        let mut sources: Vec<(SourceKey, HttpSource)> = Vec::new();
         for case in Cases::parse(cases).cases.iter().filter(|c| c.over_http) {
             let config = (case.config.secrets.clone(), case.config.fields.clone());
             let at = match sources.iter().position(|(c, _)| *c == config) {
