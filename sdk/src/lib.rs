@@ -96,6 +96,23 @@ pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     encoding::decode(Alphabet::Base64Url, text)
 }
 
+/// The `key=value` items of a signature header such as Stripe's `t=1,v1=ab,v1=cd` (with
+/// `','`) or Paddle's `ts=1;h1=ab` (with `';'`), trimmed, in order; items without `=` are
+/// left out. Repeated keys (several signatures during a rotation) each appear.
+pub fn header_params(value: &str, separator: char) -> impl Iterator<Item = (&str, &str)> {
+    value
+        .split(separator)
+        .filter_map(|item| item.trim().split_once('='))
+}
+
+/// Unix seconds of an RFC 3339 date-time (`2024-01-01T00:00:00.123Z`, any offset), which
+/// some providers sign (Box, Twitch); `None` if malformed. The fraction is dropped.
+pub fn unix_from_rfc3339(text: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
 /// The generated WIT bindings (only in a wasm build), used by [`export_plugin!`].
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
@@ -141,6 +158,35 @@ macro_rules! export_plugin {
     $crate::bindings::export!($plugin with_types_in $crate::bindings);
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_params_split_signature_headers() {
+        let items: Vec<_> = super::header_params("t=1, v1=ab,v1=cd,junk,v0=", ',').collect();
+        assert_eq!(items, [("t", "1"), ("v1", "ab"), ("v1", "cd"), ("v0", "")]);
+        let items: Vec<_> = super::header_params("ts=1;h1=ab", ';').collect();
+        assert_eq!(items, [("ts", "1"), ("h1", "ab")]);
+        assert_eq!(super::header_params("", ',').count(), 0);
+    }
+
+    #[test]
+    fn rfc3339_timestamps_read_as_unix_seconds() {
+        use super::unix_from_rfc3339 as unix;
+        assert_eq!(unix("2023-11-14T22:13:20Z"), Some(1_700_000_000));
+        assert_eq!(unix("2023-11-14T22:13:20.999999999Z"), Some(1_700_000_000));
+        assert_eq!(unix("2023-11-14T15:13:20-07:00"), Some(1_700_000_000));
+        for bad in [
+            "",
+            "2023-11-14",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14T22:13:20",
+            "x",
+        ] {
+            assert_eq!(unix(bad), None, "{bad:?}");
+        }
+    }
 }
 
 /// Compiles and runs `README.md`'s example as a doctest.

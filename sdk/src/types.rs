@@ -140,6 +140,20 @@ impl Config {
             .filter(|s| !s.is_empty())
     }
 
+    /// Whether `signature` is the HMAC of `message` under any active secret, compared in
+    /// constant time: the check of most providers' signatures (rotation included).
+    pub fn signed_by_any_secret(
+        &self,
+        algorithm: crate::crypto::HashAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        self.secrets().any(|secret| {
+            let expected = crate::crypto::hmac(algorithm, secret.as_bytes(), message);
+            crate::crypto::constant_time_eq(signature, &expected)
+        })
+    }
+
     /// A value this plugin kept for the source; an empty value counts as absent.
     pub fn state(&self, name: &str) -> Option<&str> {
         lookup(&self.state, name)
@@ -412,6 +426,24 @@ mod tests {
         assert!(r.is_fresh(990, &c) && r.is_fresh(1010, &c));
         assert!(!r.is_fresh(989, &c) && !r.is_fresh(1011, &c));
         assert!(!r.is_fresh(i64::MIN, &c) && !r.is_fresh(i64::MAX, &c));
+    }
+
+    #[test]
+    fn a_signature_by_any_active_secret_matches() {
+        use crate::crypto::{HashAlgorithm, hmac_sha256};
+        let c = Config {
+            secrets: vec!["new".into(), "old".into()],
+            ..Config::default()
+        };
+        for secret in ["new", "old"] {
+            let signature = hmac_sha256(secret.as_bytes(), b"m");
+            assert!(c.signed_by_any_secret(HashAlgorithm::Sha256, b"m", &signature));
+            assert!(!c.signed_by_any_secret(HashAlgorithm::Sha256, b"n", &signature));
+            assert!(!c.signed_by_any_secret(HashAlgorithm::Sha1, b"m", &signature));
+        }
+        let retired = hmac_sha256(b"retired", b"m");
+        assert!(!c.signed_by_any_secret(HashAlgorithm::Sha256, b"m", &retired));
+        assert!(!Config::default().signed_by_any_secret(HashAlgorithm::Sha256, b"m", &retired));
     }
 
     #[test]
