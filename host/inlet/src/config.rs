@@ -48,7 +48,7 @@ pub enum Command {
     /// The admin token is read from INLET_ADMIN_TOKEN (at least 32 bytes); without it,
     /// Inlet generates one at first start, writes it to <data-dir>/admin-token (mode 0600)
     /// and keeps only its hash.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check a provider plugin file before installing it in --plugins-dir: loads it as
     /// `serve` would and prints its WIT version, what it describes (name, config fields,
     /// credential headers) and the imports Inlet does not provide (calling one traps). Exits
@@ -342,7 +342,9 @@ mod tests {
             "--max-body-bytes",
             "4096",
         ]);
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
         let settings = args.resolve(None).unwrap();
         assert_eq!(settings.listen.port(), 7000);
         assert_eq!(settings.max_body_bytes, 4096);
@@ -355,7 +357,9 @@ mod tests {
     fn the_body_budget_must_hold_one_largest_body() {
         let resolve = |flags: &[&str]| {
             let cli = Cli::parse_from(["inlet", "serve"].iter().chain(flags));
-            let Command::Serve(args) = cli.command;
+            let Command::Serve(args) = cli.command else {
+                panic!("not serve")
+            };
             args.resolve(None)
         };
         assert_eq!(
@@ -417,7 +421,9 @@ mod tests {
             "--allow-outbound",
             "*.sqs.internal",
         ]);
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
         let allowed = args.resolve(None).unwrap().allow_outbound;
         assert!(allowed.allows(&to("kafka-2", 9092)));
         assert!(allowed.allows(&to("a.sqs.internal", 443)));

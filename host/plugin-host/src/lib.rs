@@ -9,6 +9,7 @@
 //! Each supported WIT version has its adapter (`v0_1`, `v0_2`), which turns the host's
 //! [`Call`] into that version's types and its verdict into a [`Verdict`], checked once here.
 
+mod adapter;
 mod runtime;
 mod v0_1;
 mod v0_2;

@@ -39,16 +39,7 @@ pub(crate) fn describe(
         name: info.name,
         version: info.version,
         description: info.description,
-        config: info
-            .config
-            .into_iter()
-            .map(|f| crate::ConfigFieldView {
-                name: f.name,
-                description: f.description,
-                required: f.required,
-                secret: f.secret,
-            })
-            .collect(),
+        config: crate::adapter::config_fields!(info.config),
         credential_headers: Vec::new(),
     })
 }
@@ -84,44 +75,8 @@ pub(crate) fn verify(
     })
 }
 
-impl types::Host for CallState {}
+crate::adapter::shared_imports!();
 
 impl crypto::Host for CallState {
-    fn hmac(&mut self, algorithm: crypto::HashAlgorithm, key: Vec<u8>, data: Vec<u8>) -> Vec<u8> {
-        inlet_sdk::crypto::hmac(hash(algorithm), &key, &data)
-    }
-
-    fn digest(&mut self, algorithm: crypto::HashAlgorithm, data: Vec<u8>) -> Vec<u8> {
-        inlet_sdk::crypto::digest(hash(algorithm), &data)
-    }
-
-    fn constant_time_eq(&mut self, a: Vec<u8>, b: Vec<u8>) -> bool {
-        inlet_sdk::crypto::constant_time_eq(&a, &b)
-    }
-
-    fn ed25519_verify(&mut self, key: Vec<u8>, message: Vec<u8>, signature: Vec<u8>) -> bool {
-        inlet_sdk::crypto::ed25519_verify(&key, &message, &signature)
-    }
-}
-
-fn hash(algorithm: crypto::HashAlgorithm) -> inlet_sdk::crypto::HashAlgorithm {
-    match algorithm {
-        crypto::HashAlgorithm::Sha1 => inlet_sdk::crypto::HashAlgorithm::Sha1,
-        crypto::HashAlgorithm::Sha256 => inlet_sdk::crypto::HashAlgorithm::Sha256,
-        crypto::HashAlgorithm::Sha512 => inlet_sdk::crypto::HashAlgorithm::Sha512,
-    }
-}
-
-impl log::Host for CallState {
-    fn log(&mut self, level: log::Level, message: String) {
-        self.log(
-            match level {
-                log::Level::Debug => tracing::Level::DEBUG,
-                log::Level::Info => tracing::Level::INFO,
-                log::Level::Warn => tracing::Level::WARN,
-                log::Level::Error => tracing::Level::ERROR,
-            },
-            message,
-        );
-    }
+    crate::adapter::crypto_functions!();
 }

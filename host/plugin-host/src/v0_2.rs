@@ -38,16 +38,7 @@ pub(crate) fn describe(
         name: info.name,
         version: info.version,
         description: info.description,
-        config: info
-            .config
-            .into_iter()
-            .map(|f| crate::ConfigFieldView {
-                name: f.name,
-                description: f.description,
-                required: f.required,
-                secret: f.secret,
-            })
-            .collect(),
+        config: crate::adapter::config_fields!(info.config),
         credential_headers: info.credential_headers,
     })
 }
@@ -83,24 +74,10 @@ pub(crate) fn verify(
     })
 }
 
-impl types::Host for CallState {}
+crate::adapter::shared_imports!();
 
 impl crypto::Host for CallState {
-    fn hmac(&mut self, algorithm: crypto::HashAlgorithm, key: Vec<u8>, data: Vec<u8>) -> Vec<u8> {
-        inlet_sdk::crypto::hmac(hash(algorithm), &key, &data)
-    }
-
-    fn digest(&mut self, algorithm: crypto::HashAlgorithm, data: Vec<u8>) -> Vec<u8> {
-        inlet_sdk::crypto::digest(hash(algorithm), &data)
-    }
-
-    fn constant_time_eq(&mut self, a: Vec<u8>, b: Vec<u8>) -> bool {
-        inlet_sdk::crypto::constant_time_eq(&a, &b)
-    }
-
-    fn ed25519_verify(&mut self, key: Vec<u8>, message: Vec<u8>, signature: Vec<u8>) -> bool {
-        inlet_sdk::crypto::ed25519_verify(&key, &message, &signature)
-    }
+    crate::adapter::crypto_functions!();
 
     fn ecdsa_p256_sha256_verify(
         &mut self,
@@ -122,14 +99,6 @@ impl crypto::Host for CallState {
     }
 }
 
-fn hash(algorithm: crypto::HashAlgorithm) -> inlet_sdk::crypto::HashAlgorithm {
-    match algorithm {
-        crypto::HashAlgorithm::Sha1 => inlet_sdk::crypto::HashAlgorithm::Sha1,
-        crypto::HashAlgorithm::Sha256 => inlet_sdk::crypto::HashAlgorithm::Sha256,
-        crypto::HashAlgorithm::Sha512 => inlet_sdk::crypto::HashAlgorithm::Sha512,
-    }
-}
-
 impl encoding::Host for CallState {
     fn encode(&mut self, alphabet: encoding::Alphabet, data: Vec<u8>) -> String {
         inlet_sdk::encoding::encode(to_sdk(alphabet), &data)
@@ -145,19 +114,5 @@ fn to_sdk(alphabet: encoding::Alphabet) -> inlet_sdk::Alphabet {
         encoding::Alphabet::Hex => inlet_sdk::Alphabet::Hex,
         encoding::Alphabet::Base64 => inlet_sdk::Alphabet::Base64,
         encoding::Alphabet::Base64url => inlet_sdk::Alphabet::Base64Url,
-    }
-}
-
-impl log::Host for CallState {
-    fn log(&mut self, level: log::Level, message: String) {
-        self.log(
-            match level {
-                log::Level::Debug => tracing::Level::DEBUG,
-                log::Level::Info => tracing::Level::INFO,
-                log::Level::Warn => tracing::Level::WARN,
-                log::Level::Error => tracing::Level::ERROR,
-            },
-            message,
-        );
     }
 }
