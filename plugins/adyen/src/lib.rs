@@ -156,13 +156,61 @@ impl Plugin for Adyen {
     }
 }
 
-/// Adyen's side, for the conformance cases. Adyen puts its signature inside the body, and the
-/// conformance harness sends the case's body as written (it restores it after signing), so a
-/// signer cannot add it: the cases carry bodies already signed as Adyen does (see
-/// `tests::adyen_hmac`), and there is no header or query for the signer to add.
+/// Adyen's side, for the conformance cases: it signs every `NotificationRequestItem` of the
+/// JSON body with the hex-decoded HMAC key and writes the signature into the item's
+/// `additionalData.hmacSignature`. A key that is not hex, or a body that is not a
+/// notification, is left as it is.
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Adyen {
-    fn sign(_request: &mut Request, _config: &Config) {}
+    fn sign(request: &mut Request, config: &Config) {
+        let Some(key) = config.secret().and_then(hex_decode) else {
+            return;
+        };
+        let Ok(mut body) = serde_json::from_slice::<Value>(&request.body) else {
+            return;
+        };
+        let Some(items) = body
+            .get_mut("notificationItems")
+            .and_then(Value::as_array_mut)
+        else {
+            return;
+        };
+        for wrapper in items {
+            let Some(item) = wrapper
+                .get_mut("NotificationRequestItem")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            // Adyen's signed string: the fields joined with ':', absent ones empty.
+            let field = |value: Option<&Value>| match value {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::Bool(b)) => b.to_string(),
+                _ => String::new(),
+            };
+            let amount = item.get("amount");
+            let signed = [
+                field(item.get("pspReference")),
+                field(item.get("originalReference")),
+                field(item.get("merchantAccountCode")),
+                field(item.get("merchantReference")),
+                field(amount.and_then(|a| a.get("value"))),
+                field(amount.and_then(|a| a.get("currency"))),
+                field(item.get("eventCode")),
+                field(item.get("success")),
+            ]
+            .join(":");
+            let signature = inlet_sdk::base64_encode(&hmac_sha256(&key, signed.as_bytes()));
+            let data = item
+                .entry("additionalData")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(data) = data.as_object_mut() {
+                data.insert("hmacSignature".into(), signature.into());
+            }
+        }
+        request.body = body.to_string().into_bytes();
+    }
 }
 
 inlet_sdk::export_plugin!(Adyen);
@@ -214,6 +262,18 @@ mod tests {
         let signed =
             "7914073381342284::TestMerchant:TestPayment-1407325143704:1130:EUR:AUTHORISATION:true";
         assert_eq!(adyen_hmac(KEY, signed), SIGNATURE);
+    }
+
+    #[test]
+    fn the_signer_signs_as_adyens_published_example() {
+        use inlet_sdk::conformance::Signer;
+        let mut request = Request::post(body(&[item(None, "1130")]));
+        Adyen::sign(&mut request, &Config::with_secret(KEY));
+        let signed: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(
+            signed["notificationItems"][0]["NotificationRequestItem"]["additionalData"]["hmacSignature"],
+            SIGNATURE
+        );
     }
 
     #[test]

@@ -179,29 +179,60 @@ fn bounded(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
 }
 
-/// Dropbox Sign's side, for the conformance cases: it stamps a JSON body's event with the
-/// send time and hashes it. The harness sends the case's own body, not the signed one (its
-/// signatures are expected in headers), so the cases carry bodies hashed in advance; see
-/// `cases.json`.
+/// Dropbox Sign's side, for the conformance cases: it stamps the callback's event with the
+/// send time (`event_time`) and its hash (`event_hash`, HMAC-SHA256 with the API key of
+/// `event_time` + `event_type`), in the `json` part of a `multipart/form-data` body as it
+/// sends it, or in a plain JSON body.
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for DropboxSign {
     fn sign(request: &mut Request, config: &Config) {
-        let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&request.body) else {
-            return;
-        };
         let secret = config.secret().unwrap_or_default();
-        if let Some(event) = body.get_mut("event").and_then(|e| e.as_object_mut()) {
-            let time = request.received_at.to_string();
-            let kind = event
-                .get("event_type")
-                .and_then(|t| t.as_str())
-                .unwrap_or_default();
-            let hash = hmac_sha256(secret.as_bytes(), format!("{time}{kind}").as_bytes());
-            event.insert("event_hash".into(), inlet_sdk::hex_encode(&hash).into());
-            event.insert("event_time".into(), time.into());
+        let time = request.received_at;
+        let content_type = request.header("content-type").unwrap_or_default();
+        let boundary = content_type
+            .split(';')
+            .skip(1)
+            .find_map(|p| p.trim().strip_prefix("boundary="))
+            .map(|b| b.trim_matches('"').to_string());
+        let (start, end) = match boundary {
+            // The content of the part named `json`: after its headers, up to the delimiter.
+            Some(boundary) => {
+                let body = &request.body;
+                let Some(named) = find(body, b"name=\"json\"") else {
+                    return;
+                };
+                let Some(start) = find(&body[named..], b"\r\n\r\n").map(|i| named + i + 4) else {
+                    return;
+                };
+                let delimiter = format!("\r\n--{boundary}");
+                let Some(end) = find(&body[start..], delimiter.as_bytes()).map(|i| start + i)
+                else {
+                    return;
+                };
+                (start, end)
+            }
+            None => (0, request.body.len()),
+        };
+        if let Some(json) = stamped(&request.body[start..end], time, secret) {
+            request.body.splice(start..end, json);
         }
-        request.body = body.to_string().into_bytes();
     }
+}
+
+/// A callback's JSON with its event stamped at `time` and hashed with `secret`.
+#[cfg(not(target_arch = "wasm32"))]
+fn stamped(json: &[u8], time: i64, secret: &str) -> Option<Vec<u8>> {
+    let mut callback = serde_json::from_slice::<serde_json::Value>(json).ok()?;
+    let event = callback.get_mut("event")?.as_object_mut()?;
+    let time = time.to_string();
+    let kind = event
+        .get("event_type")
+        .and_then(|t| t.as_str())
+        .unwrap_or_default();
+    let hash = hmac_sha256(secret.as_bytes(), format!("{time}{kind}").as_bytes());
+    event.insert("event_time".into(), time.into());
+    event.insert("event_hash".into(), inlet_sdk::hex_encode(&hash).into());
+    Some(callback.to_string().into_bytes())
 }
 
 inlet_sdk::export_plugin!(DropboxSign);
@@ -320,6 +351,21 @@ mod tests {
                 &Config::default()
             ),
             Verdict::misconfigured("secret")
+        );
+        // A Signer-stamped multipart body verifies, its other parts kept.
+        let mut request = multipart(r#"{"event":{"event_type":"callback_test"}}"#);
+        <DropboxSign as inlet_sdk::conformance::Signer>::sign(&mut request, &config);
+        assert!(
+            request.body.starts_with(
+                b"--XyZ\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n"
+            )
+        );
+        assert!(request.body.ends_with(b"}\r\n--XyZ--\r\n"));
+        assert_eq!(
+            DropboxSign::verify(&request, &config),
+            Verdict::accept()
+                .with_event_type("callback_test")
+                .with_idempotency_key("1700000000.callback_test")
         );
         // A Signer-stamped JSON body verifies.
         let mut request =

@@ -81,12 +81,19 @@ fn bounded(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
 }
 
-/// Linear's side, for the conformance cases: it signs the body as it sends it. Linear puts
-/// `webhookTimestamp` in the body when it sends it; the cases' bodies carry it already (the
-/// harness sends a case's body as written, so a signer cannot set it).
+/// Linear's side, for the conformance cases: when it sends a delivery it sets the JSON body's
+/// `webhookTimestamp` to the send time (Unix milliseconds), then signs the body as sent. A
+/// body that is not a JSON object is signed as it is.
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Linear {
     fn sign(request: &mut Request, config: &Config) {
+        if let Ok(serde_json::Value::Object(mut body)) =
+            serde_json::from_slice::<serde_json::Value>(&request.body)
+        {
+            let millis = request.received_at.saturating_mul(1000);
+            body.insert("webhookTimestamp".into(), millis.into());
+            request.body = serde_json::Value::Object(body).to_string().into_bytes();
+        }
         let secret = config.secret().unwrap_or_default();
         let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
         request.headers.push(("linear-signature".into(), signature));
@@ -154,6 +161,21 @@ mod tests {
         }
         assert!(
             Linear::verify(&signed(r#"{"webhookTimestamp":1700000300999}"#), &config).is_accept()
+        );
+    }
+
+    #[test]
+    fn the_signer_stamps_the_body_with_the_send_time() {
+        use inlet_sdk::conformance::Signer;
+        let mut request =
+            Request::post(r#"{"type":"Issue","webhookTimestamp":1}"#).received(1_700_000_000);
+        Linear::sign(&mut request, &Config::with_secret("s"));
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["webhookTimestamp"], 1_700_000_000_000_i64);
+        assert_eq!(body["type"], "Issue");
+        assert_eq!(
+            Linear::verify(&request, &Config::with_secret("s")),
+            Verdict::accept().with_event_type("Issue")
         );
     }
 

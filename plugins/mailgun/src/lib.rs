@@ -146,10 +146,9 @@ fn bounded(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
 }
 
-/// Mailgun's side: it signs `timestamp + token` and puts the `signature` object in the JSON
-/// body. The conformance harness sends a case's body as written (a signer's body is not
-/// used), so the cases carry bodies signed this way beforehand; the unit tests use this
-/// signer directly.
+/// Mailgun's side, for the conformance cases: it signs `timestamp + token` (the send time and
+/// a fresh token) and writes the three into the body: as the `signature` object of a JSON
+/// body, or as form fields of a legacy `application/x-www-form-urlencoded` one.
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Mailgun {
     fn sign(request: &mut Request, config: &Config) {
@@ -158,6 +157,16 @@ impl inlet_sdk::conformance::Signer for Mailgun {
         // A fixed token for tests: Mailgun's is 50 random characters.
         let token = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcd";
         let mac = hmac_sha256(key.as_bytes(), format!("{timestamp}{token}").as_bytes());
+        let signature = inlet_sdk::hex_encode(&mac);
+        let content_type = request.header("content-type").unwrap_or_default();
+        if media_type(content_type) == "application/x-www-form-urlencoded" {
+            let fields = format!("timestamp={timestamp}&token={token}&signature={signature}");
+            if !request.body.is_empty() {
+                request.body.push(b'&');
+            }
+            request.body.extend_from_slice(fields.as_bytes());
+            return;
+        }
         let mut body: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&request.body).unwrap_or_default();
         body.insert(
@@ -165,7 +174,7 @@ impl inlet_sdk::conformance::Signer for Mailgun {
             serde_json::json!({
                 "timestamp": timestamp,
                 "token": token,
-                "signature": inlet_sdk::hex_encode(&mac),
+                "signature": signature,
             }),
         );
         request.body = serde_json::Value::Object(body).to_string().into_bytes();
@@ -217,6 +226,23 @@ mod tests {
             ..Config::default()
         };
         assert!(Mailgun::verify(&signed(body, "key", 1_700_000_000), &rotating).is_accept());
+    }
+
+    #[test]
+    fn legacy_form_bodies_are_signed_as_form_fields() {
+        let mut request = Request::post("event=bounced")
+            .received(1_700_000_000)
+            .with_header("Content-Type", "application/x-www-form-urlencoded");
+        Mailgun::sign(&mut request, &Config::with_secret("key"));
+        assert!(
+            request
+                .body
+                .starts_with(b"event=bounced&timestamp=1700000000&token=")
+        );
+        assert_eq!(
+            Mailgun::verify(&request, &Config::with_secret("key")),
+            Verdict::accept().with_event_type("bounced")
+        );
     }
 
     #[test]
