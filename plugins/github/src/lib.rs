@@ -2,7 +2,7 @@
 //! `X-GitHub-Event` (a `ping` when a webhook is created is accepted like any other event) and
 //! the idempotency key `X-GitHub-Delivery`.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
 
 pub struct GitHub;
@@ -27,9 +27,7 @@ impl Plugin for GitHub {
         let signature = header.strip_prefix("sha256=").and_then(hex_decode);
         // Any active secret (rotation) may have signed it.
         let genuine = signature.is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
         });
         if genuine {
             Verdict::accept()
@@ -46,7 +44,10 @@ impl Plugin for GitHub {
 impl inlet_sdk::conformance::Signer for GitHub {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
+            secret.as_bytes(),
+            &request.body,
+        ));
         request
             .headers
             .push(("x-hub-signature-256".into(), format!("sha256={signature}")));

@@ -18,7 +18,7 @@
 //!   (`channel.follow`, ...). Idempotency key: `Twitch-Eventsub-Message-Id`, which Twitch
 //!   keeps when it resends a message.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict, hex_decode};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -89,9 +89,7 @@ impl Plugin for Twitch {
             .strip_prefix("sha256=")
             .and_then(hex_decode)
             .is_some_and(|signature| {
-                config.secrets().any(|secret| {
-                    constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &signed))
-                })
+                config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, &signature)
             });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -223,7 +221,8 @@ impl inlet_sdk::conformance::Signer for Twitch {
         // Twitch sends nanoseconds; the plugin drops them.
         let timestamp = format_rfc3339(request.received_at).replace('Z', ".634234626Z");
         let signed = signed_bytes(&id, &timestamp, &request.body);
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &signed));
+        let signature =
+            inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &signed));
         request
             .headers
             .push(("twitch-eventsub-message-timestamp".into(), timestamp));

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::{HashAlgorithm, hmac_sha256};
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode, base64_encode};
 use serde_json::value::RawValue;
 
@@ -59,9 +59,7 @@ impl Plugin for Twitter {
             .strip_prefix("sha256=")
             .and_then(base64_decode)
             .is_some_and(|signature| {
-                config.secrets().any(|secret| {
-                    constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-                })
+                config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
             });
         if !genuine {
             return Verdict::reject("invalid signature");
