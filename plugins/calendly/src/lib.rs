@@ -15,7 +15,7 @@
 //!   the window bound replays.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
 use serde::Deserialize;
 
 /// The host refuses event types longer than this.
@@ -50,12 +50,14 @@ impl Plugin for Calendly {
         };
         let mut timestamp = None;
         let mut signatures = Vec::new();
-        for entry in header.split(',').take(MAX_ENTRIES) {
-            match entry.trim().split_once('=') {
+        // The first MAX_ENTRIES entries, counted before they are parsed.
+        let entries = header.split(',').take(MAX_ENTRIES);
+        for entry in entries.flat_map(|entry| header_params(entry, ',')) {
+            match entry {
                 // A second `t` makes the header ambiguous.
-                Some(("t", t)) if timestamp.is_none() => timestamp = Some(t),
-                Some(("t", _)) => return Verdict::reject("malformed signature header"),
-                Some(("v1", s)) => signatures.extend(hex_decode(s)),
+                ("t", t) if timestamp.is_none() => timestamp = Some(t),
+                ("t", _) => return Verdict::reject("malformed signature header"),
+                ("v1", s) => signatures.extend(hex_decode(s)),
                 _ => {}
             }
         }

@@ -14,7 +14,7 @@
 //!   a caller.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
 use serde::Deserialize;
 
 const MAX_HEADER_LEN: usize = 4096;
@@ -55,10 +55,10 @@ impl Plugin for Paddle {
         }
         let mut ts = None;
         let mut signatures = Vec::new();
-        for part in header.split(';') {
-            match part.trim().split_once('=') {
-                Some(("ts", value)) if ts.is_none() => ts = Some(value),
-                Some(("h1", value)) => signatures.extend(hex_decode(value)),
+        for part in header_params(header, ';') {
+            match part {
+                ("ts", value) if ts.is_none() => ts = Some(value),
+                ("h1", value) => signatures.extend(hex_decode(value)),
                 _ => {}
             }
         }

@@ -14,7 +14,7 @@
 //!   `event.id`, the id PagerDuty gives the event and keeps across retries.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
 use serde::Deserialize;
 
 /// The host refuses event types and keys longer than this.
@@ -53,10 +53,12 @@ impl Plugin for PagerDuty {
         let Some(header) = request.header("x-pagerduty-signature") else {
             return Verdict::reject("missing signature");
         };
+        // The first MAX_SIGNATURES entries, counted before they are parsed.
         let signatures: Vec<Vec<u8>> = header
             .split(',')
             .take(MAX_SIGNATURES)
-            .filter_map(|entry| entry.trim().strip_prefix("v1="))
+            .flat_map(|entry| header_params(entry, ','))
+            .filter_map(|(scheme, signature)| (scheme == "v1").then_some(signature))
             .filter_map(hex_decode)
             .collect();
         let genuine = signatures

@@ -13,7 +13,7 @@
 //!   a caller.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
 use serde::Deserialize;
 
 /// A longer header is not Stripe's (a few signatures of 64 hex characters each).
@@ -57,10 +57,10 @@ impl Plugin for Stripe {
         }
         let mut timestamp = None;
         let mut signatures = Vec::new();
-        for item in header.split(',') {
-            match item.trim().split_once('=') {
-                Some(("t", t)) if timestamp.is_none() => timestamp = Some(t),
-                Some(("v1", sig)) => signatures.extend(hex_decode(sig)),
+        for item in header_params(header, ',') {
+            match item {
+                ("t", t) if timestamp.is_none() => timestamp = Some(t),
+                ("v1", sig) => signatures.extend(hex_decode(sig)),
                 _ => {}
             }
         }
