@@ -174,10 +174,6 @@ mod tests {
             Meta::verify(&signed(body, "app-secret"), &config()),
             Verdict::accept().with_event_type("page.feed")
         );
-        assert_eq!(
-            Meta::verify(&signed(body, "other"), &config()),
-            Verdict::reject("invalid signature")
-        );
     }
 
     #[test]
