@@ -10,7 +10,7 @@
 //!   an `X-Attempt-Number`). `X-Hook-UUID` is not used: it names the webhook, so every event
 //!   of one hook would share it and all but the first would be taken for duplicates.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
 
 /// The host refuses event types and keys longer than this.
@@ -37,9 +37,7 @@ impl Plugin for Bitbucket {
         };
         let signature = header.strip_prefix("sha256=").and_then(hex_decode);
         let genuine = signature.is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -59,7 +57,10 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 impl inlet_sdk::conformance::Signer for Bitbucket {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
+            secret.as_bytes(),
+            &request.body,
+        ));
         request
             .headers
             .push(("x-hub-signature".into(), format!("sha256={signature}")));
@@ -71,6 +72,7 @@ inlet_sdk::export_plugin!(Bitbucket);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     #[test]
     fn conformance() {

@@ -7,8 +7,8 @@
 //!   the digest made with its own key: that is Box's rotation (reset one key at a time).
 //!   At least one key must be configured. `BOX-SIGNATURE-VERSION` and
 //!   `BOX-SIGNATURE-ALGORITHM`, when sent, must be `1` and `HmacSHA256`, the only scheme Box has.
-//! - Replay window: `BOX-DELIVERY-TIMESTAMP` (RFC 3339, any offset, parsed here since the
-//!   sandbox has no clock or date library) must be within `tolerance_seconds` of the receive
+//! - Replay window: `BOX-DELIVERY-TIMESTAMP` (RFC 3339, any offset, read with the SDK's
+//!   `unix_from_rfc3339`) must be within `tolerance_seconds` of the receive
 //!   time, by default 600 (Box's documented ten minutes), checked after the signature.
 //!   Future timestamps beyond the window are refused too.
 //! - Handshake: none. Every verdict is an accept or a reject, so nothing the plugin answers
@@ -113,7 +113,7 @@ impl Plugin for BoxPlugin {
         if !matches(primary, primary_key, &signed) && !matches(secondary, secondary_key, &signed) {
             return Verdict::reject("invalid signature");
         }
-        let Some(sent_at) = parse_rfc3339(timestamp) else {
+        let Some(sent_at) = parse_timestamp(timestamp) else {
             return Verdict::reject("malformed timestamp");
         };
         let tolerance = config
@@ -139,77 +139,12 @@ fn bounded(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
 }
 
-/// Unix seconds of an RFC 3339 date-time (`2020-01-01T00:00:00.123-07:00`, `...Z`); the
-/// fraction is dropped. `None` for anything else, out-of-range fields included.
-fn parse_rfc3339(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(range)?;
-        part.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if b.get(4) != Some(&b'-')
-        || b.get(7) != Some(&b'-')
-        || !matches!(b.get(10), Some(b'T' | b't'))
-        || b.get(13) != Some(&b':')
-        || b.get(16) != Some(&b':')
-    {
-        return None;
-    }
-    let mut rest = &b[19..];
-    if let Some(fraction) = rest.strip_prefix(b".") {
-        let n = fraction.iter().take_while(|d| d.is_ascii_digit()).count();
-        if n == 0 {
-            return None;
-        }
-        rest = &fraction[n..];
-    }
-    let offset = match rest {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let hh = digits_of(&[*h1, *h2])?;
-            let mm = digits_of(&[*m1, *m2])?;
-            if hh > 23 || mm > 59 {
-                return None;
-            }
-            let offset = hh * 3600 + mm * 60;
-            if *sign == b'-' { -offset } else { offset }
-        }
-        _ => return None,
-    };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let local = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
-    Some(local - offset)
-}
-
-fn digits_of(pair: &[u8; 2]) -> Option<i64> {
-    pair.iter()
-        .all(u8::is_ascii_digit)
-        .then(|| i64::from(pair[0] - b'0') * 10 + i64::from(pair[1] - b'0'))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Unix seconds of the signed RFC 3339 timestamp (the fraction dropped), with a `T` (or
+/// `t`) between date and time as Box sends it: the SDK's parser also takes other separators.
+fn parse_timestamp(text: &str) -> Option<i64> {
+    matches!(text.as_bytes().get(10), Some(b'T' | b't'))
+        .then(|| inlet_sdk::unix_from_rfc3339(text))
+        .flatten()
 }
 
 /// Box's side, for the conformance cases: it stamps the delivery (in Pacific time, as Box
@@ -322,7 +257,7 @@ mod tests {
             ("2024-02-29T00:00:00Z", 1_709_164_800),
             ("2023-11-14T22:13:20Z", 1_700_000_000),
         ] {
-            assert_eq!(parse_rfc3339(text), Some(unix), "{text}");
+            assert_eq!(parse_timestamp(text), Some(unix), "{text}");
         }
         for bad in [
             "",
@@ -339,11 +274,11 @@ mod tests {
             "2020-01-01T00:00:00Zjunk",
             "2020-01-01T00:00:0é",
         ] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+            assert_eq!(parse_timestamp(bad), None, "{bad:?}");
         }
         for unix in [0, NOW, 1_700_000_000, 4_102_444_800] {
             for offset in [-7 * 3600, 0, 19_800] {
-                assert_eq!(parse_rfc3339(&format_rfc3339(unix, offset)), Some(unix));
+                assert_eq!(parse_timestamp(&format_rfc3339(unix, offset)), Some(unix));
             }
         }
     }

@@ -14,8 +14,8 @@
 //!   sends no delivery or event id, so there is no idempotency key; the signed timestamp and
 //!   the window bound replays.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::crypto::HashAlgorithm;
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
 use serde::Deserialize;
 
 /// The host refuses event types longer than this.
@@ -50,12 +50,14 @@ impl Plugin for Calendly {
         };
         let mut timestamp = None;
         let mut signatures = Vec::new();
-        for entry in header.split(',').take(MAX_ENTRIES) {
-            match entry.trim().split_once('=') {
+        // The first MAX_ENTRIES entries, counted before they are parsed.
+        let entries = header.split(',').take(MAX_ENTRIES);
+        for entry in entries.flat_map(|entry| header_params(entry, ',')) {
+            match entry {
                 // A second `t` makes the header ambiguous.
-                Some(("t", t)) if timestamp.is_none() => timestamp = Some(t),
-                Some(("t", _)) => return Verdict::reject("malformed signature header"),
-                Some(("v1", s)) => signatures.extend(hex_decode(s)),
+                ("t", t) if timestamp.is_none() => timestamp = Some(t),
+                ("t", _) => return Verdict::reject("malformed signature header"),
+                ("v1", s) => signatures.extend(hex_decode(s)),
                 _ => {}
             }
         }
@@ -67,10 +69,9 @@ impl Plugin for Calendly {
         };
         let mut signed = format!("{t}.").into_bytes();
         signed.extend_from_slice(&request.body);
-        let genuine = config.secrets().any(|secret| {
-            let expected = hmac_sha256(secret.as_bytes(), &signed);
-            signatures.iter().any(|s| constant_time_eq(s, &expected))
-        });
+        let genuine = signatures
+            .iter()
+            .any(|s| config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, s));
         if !genuine {
             return Verdict::reject("invalid signature");
         }
@@ -92,7 +93,8 @@ impl inlet_sdk::conformance::Signer for Calendly {
         let t = request.received_at;
         let mut signed = format!("{t}.").into_bytes();
         signed.extend_from_slice(&request.body);
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &signed));
+        let signature =
+            inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &signed));
         request.headers.push((
             "calendly-webhook-signature".into(),
             format!("t={t},v1={signature}"),
@@ -105,6 +107,7 @@ inlet_sdk::export_plugin!(Calendly);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     const T: i64 = 1_700_000_000;
 

@@ -10,7 +10,7 @@
 //!   Idempotency key: `event.id`, the event's id (the top-level `id` numbers the delivery
 //!   attempt's notification and is not the event).
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
 use serde::Deserialize;
 
@@ -49,9 +49,7 @@ impl Plugin for CoinbaseCommerce {
             return Verdict::reject("missing signature");
         };
         let genuine = hex_decode(header.trim()).is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -70,7 +68,10 @@ impl Plugin for CoinbaseCommerce {
 impl inlet_sdk::conformance::Signer for CoinbaseCommerce {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
+            secret.as_bytes(),
+            &request.body,
+        ));
         request
             .headers
             .push(("x-cc-webhook-signature".into(), signature));
@@ -87,6 +88,7 @@ inlet_sdk::export_plugin!(CoinbaseCommerce);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     #[test]
     fn conformance() {

@@ -19,7 +19,7 @@
 //!   is the `eventId` when the batch holds exactly one event (a batch has no id of its own).
 //!   Other bodies (workflow actions, CRM cards) are accepted without them.
 
-use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq, digest, hmac_sha256};
+use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq, digest};
 use inlet_sdk::{
     Config, ConfigField, Plugin, PluginInfo, Request, Verdict, base64_decode, hex_decode,
 };
@@ -97,9 +97,7 @@ fn verify_v3(request: &Request, config: &Config, signature: &str) -> Result<(), 
     };
     let signed = v3_bytes(&request.method, &request.url, &request.body, timestamp);
     let genuine = base64_decode(signature).is_some_and(|signature| {
-        config
-            .secrets()
-            .any(|secret| constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &signed)))
+        config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, &signature)
     });
     if !genuine {
         return Err("invalid signature");
@@ -219,7 +217,10 @@ impl inlet_sdk::conformance::Signer for HubSpot {
             // HubSpot decodes the listed escapes, the method, URL, body and timestamp follow.
             let timestamp = (request.received_at * 1000).to_string();
             let signed = v3_bytes(&request.method, &request.url, &request.body, &timestamp);
-            let signature = inlet_sdk::base64_encode(&hmac_sha256(secret.as_bytes(), &signed));
+            let signature = inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(
+                secret.as_bytes(),
+                &signed,
+            ));
             request
                 .headers
                 .push(("x-hubspot-signature-v3".into(), signature));
@@ -249,6 +250,7 @@ inlet_sdk::export_plugin!(HubSpot);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     #[test]
     fn conformance() {

@@ -11,7 +11,7 @@
 //!   ...) and `id` (the notification's id, `notif_...`), read from the JSON object after the
 //!   signature is verified.
 
-use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq, hmac};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
 use serde::Deserialize;
 
@@ -46,10 +46,7 @@ impl Plugin for Intercom {
         };
         let signature = header.strip_prefix("sha1=").and_then(hex_decode);
         let genuine = signature.is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                let expected = hmac(HashAlgorithm::Sha1, secret.as_bytes(), &request.body);
-                constant_time_eq(&signature, &expected)
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha1, &request.body, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -71,7 +68,7 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 impl inlet_sdk::conformance::Signer for Intercom {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let mac = hmac(HashAlgorithm::Sha1, secret.as_bytes(), &request.body);
+        let mac = inlet_sdk::crypto::hmac(HashAlgorithm::Sha1, secret.as_bytes(), &request.body);
         request.headers.push((
             "x-hub-signature".into(),
             format!("sha1={}", inlet_sdk::hex_encode(&mac)),
@@ -84,6 +81,7 @@ inlet_sdk::export_plugin!(Intercom);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac;
 
     #[test]
     fn conformance() {

@@ -12,7 +12,7 @@
 //!   delivery.
 //! - Webhooks registered without a secret carry no signature and are rejected (fail closed).
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
 use serde::Deserialize;
 
@@ -47,9 +47,7 @@ impl Plugin for Jira {
         };
         let signature = header.trim().strip_prefix("sha256=").and_then(hex_decode);
         let genuine = signature.is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -73,7 +71,10 @@ impl Plugin for Jira {
 impl inlet_sdk::conformance::Signer for Jira {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
+            secret.as_bytes(),
+            &request.body,
+        ));
         request
             .headers
             .push(("x-hub-signature".into(), format!("sha256={signature}")));
@@ -85,6 +86,7 @@ inlet_sdk::export_plugin!(Jira);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     fn signed(body: &str, secret: &str) -> Request {
         let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), body.as_bytes()));

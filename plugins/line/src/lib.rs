@@ -14,7 +14,7 @@
 //!   and `webhookEventId` (a ULID, kept across redeliveries). A body may carry several
 //!   events; they are stored as one event, keyed by the first.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -57,9 +57,7 @@ impl Plugin for Line {
             return Verdict::reject("missing signature");
         };
         let genuine = base64_decode(header.trim()).is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -83,7 +81,10 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 impl inlet_sdk::conformance::Signer for Line {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::base64_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        let signature = inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(
+            secret.as_bytes(),
+            &request.body,
+        ));
         request.headers.push(("x-line-signature".into(), signature));
     }
 }

@@ -11,8 +11,8 @@
 //! - Event type: the body's `type` (`video.asset.ready`, ...). Idempotency key: the body's
 //!   `id`, the event's id, which Mux keeps across retries.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::crypto::HashAlgorithm;
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
 use serde::Deserialize;
 
 /// The host refuses event types and keys longer than this.
@@ -49,12 +49,14 @@ impl Plugin for Mux {
         };
         let mut timestamp = None;
         let mut signatures = Vec::new();
-        for entry in header.split(',').take(MAX_ENTRIES) {
-            match entry.trim().split_once('=') {
+        // The first MAX_ENTRIES entries, counted before they are parsed.
+        let entries = header.split(',').take(MAX_ENTRIES);
+        for entry in entries.flat_map(|entry| header_params(entry, ',')) {
+            match entry {
                 // A second `t` makes the header ambiguous.
-                Some(("t", t)) if timestamp.is_none() => timestamp = Some(t),
-                Some(("t", _)) => return Verdict::reject("malformed signature header"),
-                Some(("v1", s)) => signatures.extend(hex_decode(s)),
+                ("t", t) if timestamp.is_none() => timestamp = Some(t),
+                ("t", _) => return Verdict::reject("malformed signature header"),
+                ("v1", s) => signatures.extend(hex_decode(s)),
                 _ => {}
             }
         }
@@ -66,10 +68,9 @@ impl Plugin for Mux {
         };
         let mut signed = format!("{t}.").into_bytes();
         signed.extend_from_slice(&request.body);
-        let genuine = config.secrets().any(|secret| {
-            let expected = hmac_sha256(secret.as_bytes(), &signed);
-            signatures.iter().any(|s| constant_time_eq(s, &expected))
-        });
+        let genuine = signatures
+            .iter()
+            .any(|s| config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, s));
         if !genuine {
             return Verdict::reject("invalid signature");
         }
@@ -91,7 +92,8 @@ impl inlet_sdk::conformance::Signer for Mux {
         let t = request.received_at;
         let mut signed = format!("{t}.").into_bytes();
         signed.extend_from_slice(&request.body);
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &signed));
+        let signature =
+            inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &signed));
         request
             .headers
             .push(("mux-signature".into(), format!("t={t},v1={signature}")));

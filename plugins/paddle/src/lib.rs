@@ -13,8 +13,8 @@
 //! - Handshake: none; every verdict is an accept or a reject, so nothing is ever signed for
 //!   a caller.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::crypto::HashAlgorithm;
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
 use serde::Deserialize;
 
 const MAX_HEADER_LEN: usize = 4096;
@@ -55,10 +55,10 @@ impl Plugin for Paddle {
         }
         let mut ts = None;
         let mut signatures = Vec::new();
-        for part in header.split(';') {
-            match part.trim().split_once('=') {
-                Some(("ts", value)) if ts.is_none() => ts = Some(value),
-                Some(("h1", value)) => signatures.extend(hex_decode(value)),
+        for part in header_params(header, ';') {
+            match part {
+                ("ts", value) if ts.is_none() => ts = Some(value),
+                ("h1", value) => signatures.extend(hex_decode(value)),
                 _ => {}
             }
         }
@@ -70,12 +70,9 @@ impl Plugin for Paddle {
         };
         let mut signed = format!("{ts}:").into_bytes();
         signed.extend_from_slice(&request.body);
-        let genuine = config.secrets().any(|secret| {
-            let expected = hmac_sha256(secret.as_bytes(), &signed);
-            signatures
-                .iter()
-                .any(|sig| constant_time_eq(sig, &expected))
-        });
+        let genuine = signatures
+            .iter()
+            .any(|sig| config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, sig));
         if !genuine {
             return Verdict::reject("invalid signature");
         }
@@ -101,7 +98,7 @@ impl inlet_sdk::conformance::Signer for Paddle {
         let ts = request.received_at;
         let mut signed = format!("{ts}:").into_bytes();
         signed.extend_from_slice(&request.body);
-        let h1 = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &signed));
+        let h1 = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &signed));
         request
             .headers
             .push(("paddle-signature".into(), format!("ts={ts};h1={h1}")));

@@ -13,8 +13,8 @@
 //! - Event type: the body's `event.event_type` (`incident.triggered`, ...). Idempotency key:
 //!   `event.id`, the id PagerDuty gives the event and keeps across retries.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::crypto::HashAlgorithm;
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
 use serde::Deserialize;
 
 /// The host refuses event types and keys longer than this.
@@ -53,16 +53,17 @@ impl Plugin for PagerDuty {
         let Some(header) = request.header("x-pagerduty-signature") else {
             return Verdict::reject("missing signature");
         };
+        // The first MAX_SIGNATURES entries, counted before they are parsed.
         let signatures: Vec<Vec<u8>> = header
             .split(',')
             .take(MAX_SIGNATURES)
-            .filter_map(|entry| entry.trim().strip_prefix("v1="))
+            .flat_map(|entry| header_params(entry, ','))
+            .filter_map(|(scheme, signature)| (scheme == "v1").then_some(signature))
             .filter_map(hex_decode)
             .collect();
-        let genuine = config.secrets().any(|secret| {
-            let expected = hmac_sha256(secret.as_bytes(), &request.body);
-            signatures.iter().any(|s| constant_time_eq(s, &expected))
-        });
+        let genuine = signatures
+            .iter()
+            .any(|s| config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, s));
         if !genuine {
             return Verdict::reject("invalid signature");
         }
@@ -87,7 +88,10 @@ impl Plugin for PagerDuty {
 impl inlet_sdk::conformance::Signer for PagerDuty {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
+            secret.as_bytes(),
+            &request.body,
+        ));
         request
             .headers
             .push(("x-pagerduty-signature".into(), format!("v1={signature}")));
@@ -99,6 +103,7 @@ inlet_sdk::export_plugin!(PagerDuty);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     fn v1(secret: &str, body: &str) -> String {
         format!(

@@ -10,7 +10,7 @@
 //! - Event type: the body's `event` (`payment.captured`, ...). Idempotency key: the
 //!   `x-razorpay-event-id` header, which Razorpay keeps across retries of one event.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
 use serde::Deserialize;
 
@@ -44,9 +44,7 @@ impl Plugin for Razorpay {
             return Verdict::reject("missing signature");
         };
         let genuine = hex_decode(header.trim()).is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -70,7 +68,10 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 impl inlet_sdk::conformance::Signer for Razorpay {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
+            secret.as_bytes(),
+            &request.body,
+        ));
         request
             .headers
             .push(("x-razorpay-signature".into(), signature));

@@ -14,7 +14,7 @@
 //!   the body's top-level `_type` (the document type, present when the projection keeps it).
 //!   Idempotency key: the `idempotency-key` header, the same across retries of a delivery.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64url_decode};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -73,9 +73,7 @@ impl Plugin for Sanity {
         };
         let signed = signed_bytes(t_ms, &request.body);
         let genuine = base64url_decode(v1).is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &signed))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -110,7 +108,7 @@ impl inlet_sdk::conformance::Signer for Sanity {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
         let t_ms = request.received_at as u64 * 1000;
-        let signature = inlet_sdk::base64url_encode(&hmac_sha256(
+        let signature = inlet_sdk::base64url_encode(&inlet_sdk::crypto::hmac_sha256(
             secret.as_bytes(),
             &signed_bytes(t_ms, &request.body),
         ));

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -82,11 +82,7 @@ impl Plugin for Slack {
         let genuine = signature
             .strip_prefix("v0=")
             .and_then(hex_decode)
-            .is_some_and(|sig| {
-                config
-                    .secrets()
-                    .any(|s| constant_time_eq(&sig, &hmac_sha256(s.as_bytes(), &signed)))
-            });
+            .is_some_and(|sig| config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, &sig));
         if !genuine {
             return Verdict::reject("invalid signature");
         }
@@ -137,7 +133,8 @@ impl inlet_sdk::conformance::Signer for Slack {
         let t = request.received_at.to_string();
         let mut signed = format!("v0:{t}:").into_bytes();
         signed.extend_from_slice(&request.body);
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &signed));
+        let signature =
+            inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &signed));
         request
             .headers
             .push(("x-slack-request-timestamp".into(), t));

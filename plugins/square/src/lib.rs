@@ -13,7 +13,7 @@
 //! - Event type and idempotency key: the body's `type` (`payment.updated`, ...) and
 //!   `event_id`, read from the JSON object after the signature is verified.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict, base64_decode};
 use serde::Deserialize;
 
@@ -57,9 +57,7 @@ impl Plugin for Square {
         };
         let signed = signed_bytes(request, config);
         let genuine = base64_decode(header).is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &signed))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -93,7 +91,8 @@ impl inlet_sdk::conformance::Signer for Square {
         let url = config.get("notification_url").unwrap_or(&request.url);
         let mut data = url.as_bytes().to_vec();
         data.extend_from_slice(&request.body);
-        let signature = inlet_sdk::base64_encode(&hmac_sha256(key.as_bytes(), &data));
+        let signature =
+            inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(key.as_bytes(), &data));
         request
             .headers
             .push(("x-square-hmacsha256-signature".into(), signature));
@@ -105,6 +104,7 @@ inlet_sdk::export_plugin!(Square);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     #[test]
     fn conformance() {

@@ -12,8 +12,8 @@
 //! - Handshake: none; every verdict is an accept or a reject, so nothing is ever signed for
 //!   a caller.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::crypto::HashAlgorithm;
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
 use serde::Deserialize;
 
 /// A longer header is not Stripe's (a few signatures of 64 hex characters each).
@@ -57,10 +57,10 @@ impl Plugin for Stripe {
         }
         let mut timestamp = None;
         let mut signatures = Vec::new();
-        for item in header.split(',') {
-            match item.trim().split_once('=') {
-                Some(("t", t)) if timestamp.is_none() => timestamp = Some(t),
-                Some(("v1", sig)) => signatures.extend(hex_decode(sig)),
+        for item in header_params(header, ',') {
+            match item {
+                ("t", t) if timestamp.is_none() => timestamp = Some(t),
+                ("v1", sig) => signatures.extend(hex_decode(sig)),
                 _ => {}
             }
         }
@@ -75,12 +75,9 @@ impl Plugin for Stripe {
         }
         let mut signed = format!("{t}.").into_bytes();
         signed.extend_from_slice(&request.body);
-        let genuine = config.secrets().any(|secret| {
-            let expected = hmac_sha256(secret.as_bytes(), &signed);
-            signatures
-                .iter()
-                .any(|sig| constant_time_eq(sig, &expected))
-        });
+        let genuine = signatures
+            .iter()
+            .any(|sig| config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, sig));
         if !genuine {
             return Verdict::reject("invalid signature");
         }
@@ -103,7 +100,8 @@ impl inlet_sdk::conformance::Signer for Stripe {
         let t = request.received_at;
         let mut payload = format!("{t}.").into_bytes();
         payload.extend_from_slice(&request.body);
-        let v1 = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &payload));
+        let v1 =
+            inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &payload));
         request
             .headers
             .push(("stripe-signature".into(), format!("t={t},v1={v1}")));
@@ -115,6 +113,7 @@ inlet_sdk::export_plugin!(Stripe);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     #[test]
     fn conformance() {

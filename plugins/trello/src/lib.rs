@@ -12,7 +12,7 @@
 //! - The event type is the body's `action.type` (`updateCard`, `createCard`, ...) and the
 //!   idempotency key `action.id`, the action's id, which a redelivery keeps.
 
-use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq, hmac};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict, base64_decode};
 
 /// The host refuses longer event types and keys.
@@ -60,10 +60,7 @@ impl Plugin for Trello {
         signed.extend_from_slice(callback_url.as_bytes());
         // Any active secret (rotation) may have signed it.
         let genuine = base64_decode(header).is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                let expected = hmac(HashAlgorithm::Sha1, secret.as_bytes(), &signed);
-                constant_time_eq(&signature, &expected)
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha1, &signed, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -101,7 +98,7 @@ impl inlet_sdk::conformance::Signer for Trello {
         let callback_url = config.get("callback_url").unwrap_or(&request.url);
         let mut content = request.body.clone();
         content.extend_from_slice(callback_url.as_bytes());
-        let signature = hmac(HashAlgorithm::Sha1, secret.as_bytes(), &content);
+        let signature = inlet_sdk::crypto::hmac(HashAlgorithm::Sha1, secret.as_bytes(), &content);
         request.headers.push((
             "x-trello-webhook".into(),
             inlet_sdk::base64_encode(&signature),

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 
-use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq, digest, hmac};
+use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq, digest};
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode, hex_decode};
 
 const MAX_KEY_LEN: usize = 1024;
@@ -58,12 +58,7 @@ impl Plugin for Twilio {
         let body_hash = request.query_param("bodySHA256");
         let json = body_hash.is_some();
         let data = signed_data(request, json);
-        let genuine = config.secrets().any(|token| {
-            constant_time_eq(
-                &signature,
-                &hmac(HashAlgorithm::Sha1, token.as_bytes(), &data),
-            )
-        });
+        let genuine = config.signed_by_any_secret(HashAlgorithm::Sha1, &data, &signature);
         if !genuine {
             return Verdict::reject("invalid signature");
         }
@@ -109,7 +104,8 @@ impl inlet_sdk::conformance::Signer for Twilio {
                 data.push_str(&value);
             }
         }
-        let signature = hmac(HashAlgorithm::Sha1, token.as_bytes(), data.as_bytes());
+        let signature =
+            inlet_sdk::crypto::hmac(HashAlgorithm::Sha1, token.as_bytes(), data.as_bytes());
         request.headers.push((
             "x-twilio-signature".into(),
             inlet_sdk::base64_encode(&signature),
@@ -122,6 +118,7 @@ inlet_sdk::export_plugin!(Twilio);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac;
 
     #[test]
     fn conformance() {

@@ -8,7 +8,7 @@
 //!   `event_id`, read from the JSON object after the signature is verified. A genuine body
 //!   that is not a JSON object is still accepted, without them.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode};
 use serde::Deserialize;
 
@@ -43,9 +43,7 @@ impl Plugin for Typeform {
         };
         let signature = header.strip_prefix("sha256=").and_then(base64_decode);
         let genuine = signature.is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -67,7 +65,10 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 impl inlet_sdk::conformance::Signer for Typeform {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::base64_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        let signature = inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(
+            secret.as_bytes(),
+            &request.body,
+        ));
         request
             .headers
             .push(("typeform-signature".into(), format!("sha256={signature}")));
@@ -79,6 +80,7 @@ inlet_sdk::export_plugin!(Typeform);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     #[test]
     fn conformance() {

@@ -15,7 +15,7 @@
 //!   gets is an empty `200`: the answer signs nothing and echoes nothing, so it is no signing
 //!   oracle, and it stores and changes nothing.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode};
 
 /// The host refuses event types and keys longer than this.
@@ -52,9 +52,7 @@ impl Plugin for WooCommerce {
             return Verdict::reject("missing signature");
         };
         let genuine = base64_decode(header.trim()).is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -79,7 +77,10 @@ fn is_ping(body: &[u8]) -> bool {
 impl inlet_sdk::conformance::Signer for WooCommerce {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::base64_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        let signature = inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(
+            secret.as_bytes(),
+            &request.body,
+        ));
         request
             .headers
             .push(("x-wc-webhook-signature".into(), signature));

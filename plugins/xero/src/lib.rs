@@ -17,7 +17,7 @@
 //!   documents for the first and last event of the payload (Xero gives events no id), so a
 //!   redelivered payload has the same key.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode};
 use serde::Deserialize;
 
@@ -59,9 +59,7 @@ impl Plugin for Xero {
             return Verdict::reject("missing signature");
         };
         let genuine = base64_decode(header.trim()).is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-            })
+            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
         });
         if !genuine {
             return Verdict::reject("invalid signature");
@@ -99,7 +97,10 @@ impl Plugin for Xero {
 impl inlet_sdk::conformance::Signer for Xero {
     fn sign(request: &mut Request, config: &Config) {
         let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::base64_encode(&hmac_sha256(secret.as_bytes(), &request.body));
+        let signature = inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(
+            secret.as_bytes(),
+            &request.body,
+        ));
         request.headers.push(("x-xero-signature".into(), signature));
     }
 }
@@ -114,6 +115,7 @@ inlet_sdk::export_plugin!(Xero);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     fn signed(body: &str, key: &str) -> Request {
         let signature = inlet_sdk::base64_encode(&hmac_sha256(key.as_bytes(), body.as_bytes()));

@@ -17,7 +17,7 @@
 //!   the body (`payload.account_id`, `event`, `event_ts`, the same on Zoom's retries; Zoom
 //!   sends no delivery id that survives a retry), when all three are present.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
+use inlet_sdk::crypto::{HashAlgorithm, hmac_sha256};
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode, hex_encode};
 use serde::Deserialize;
 
@@ -78,11 +78,7 @@ impl Plugin for Zoom {
         let genuine = signature
             .strip_prefix("v0=")
             .and_then(hex_decode)
-            .is_some_and(|sig| {
-                config
-                    .secrets()
-                    .any(|s| constant_time_eq(&sig, &hmac_sha256(s.as_bytes(), &signed)))
-            });
+            .is_some_and(|sig| config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, &sig));
         if !genuine {
             return Verdict::reject("invalid signature");
         }
