@@ -351,6 +351,18 @@ pub mod sign {
 
     use crate::crypto::HashAlgorithm;
 
+    /// The RFC 3339 form of Unix seconds at a UTC offset in seconds (`2023-11-14T22:13:20Z`
+    /// at 0, `2023-11-14T14:13:20-08:00` at -28800), for providers that sign such stamps.
+    pub fn rfc3339(unix: i64, offset_seconds: i32) -> String {
+        use time::format_description::well_known::Rfc3339;
+        let offset = time::UtcOffset::from_whole_seconds(offset_seconds).expect("an offset");
+        time::OffsetDateTime::from_unix_timestamp(unix)
+            .expect("a time in range")
+            .to_offset(offset)
+            .format(&Rfc3339)
+            .expect("RFC 3339")
+    }
+
     /// An Ed25519 signature (64 bytes) of `message` with a 32-byte seed.
     pub fn ed25519(seed: &[u8], message: &[u8]) -> Vec<u8> {
         let seed: [u8; 32] = seed.try_into().expect("an Ed25519 seed is 32 bytes");
@@ -511,6 +523,19 @@ mod tests {
         assert_eq!((request.received_at, request.header("x-t")), (5, Some("5")));
         let (tampered, _) = cases.cases[2].prepare(Acme::sign, None, None);
         assert_eq!(tampered.body, b"{}");
+    }
+
+    #[test]
+    fn rfc3339_stamps_read_back() {
+        assert_eq!(sign::rfc3339(1_700_000_000, 0), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            sign::rfc3339(1_700_000_000, -8 * 3600),
+            "2023-11-14T14:13:20-08:00"
+        );
+        for offset in [0, -8 * 3600, 5 * 3600 + 1800] {
+            let stamp = sign::rfc3339(1_700_000_000, offset);
+            assert_eq!(crate::unix_from_rfc3339(&stamp), Some(1_700_000_000));
+        }
     }
 
     #[test]

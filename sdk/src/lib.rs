@@ -106,8 +106,13 @@ pub fn header_params(value: &str, separator: char) -> impl Iterator<Item = (&str
 }
 
 /// Unix seconds of an RFC 3339 date-time (`2024-01-01T00:00:00.123Z`, any offset), which
-/// some providers sign (Box, Twitch); `None` if malformed. The fraction is dropped.
+/// some providers sign (Box, Twitch); `None` if malformed. Date and time are separated by
+/// `T` (RFC 3339's own form; its note allows a space, which no provider sends). The
+/// fraction is dropped.
 pub fn unix_from_rfc3339(text: &str) -> Option<i64> {
+    if !matches!(text.as_bytes().get(10), Some(b'T' | b't')) {
+        return None;
+    }
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .ok()
         .map(time::OffsetDateTime::unix_timestamp)

@@ -113,7 +113,7 @@ impl Plugin for BoxPlugin {
         if !matches(primary, primary_key, &signed) && !matches(secondary, secondary_key, &signed) {
             return Verdict::reject("invalid signature");
         }
-        let Some(sent_at) = parse_timestamp(timestamp) else {
+        let Some(sent_at) = inlet_sdk::unix_from_rfc3339(timestamp) else {
             return Verdict::reject("malformed timestamp");
         };
         let tolerance = config
@@ -139,20 +139,12 @@ fn bounded(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
 }
 
-/// Unix seconds of the signed RFC 3339 timestamp (the fraction dropped), with a `T` (or
-/// `t`) between date and time as Box sends it: the SDK's parser also takes other separators.
-fn parse_timestamp(text: &str) -> Option<i64> {
-    matches!(text.as_bytes().get(10), Some(b'T' | b't'))
-        .then(|| inlet_sdk::unix_from_rfc3339(text))
-        .flatten()
-}
-
 /// Box's side, for the conformance cases: it stamps the delivery (in Pacific time, as Box
 /// does) and signs body + timestamp with each configured key.
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for BoxPlugin {
     fn sign(request: &mut Request, config: &Config) {
-        let timestamp = format_rfc3339(request.received_at, -7 * 3600);
+        let timestamp = inlet_sdk::conformance::sign::rfc3339(request.received_at, -7 * 3600);
         let signed = signed_bytes(&request.body, &timestamp);
         for (field, header) in [
             ("primary_key", "box-signature-primary"),
@@ -173,31 +165,6 @@ impl inlet_sdk::conformance::Signer for BoxPlugin {
             .headers
             .push(("box-signature-algorithm".into(), "HmacSHA256".into()));
     }
-}
-
-/// `unix` as RFC 3339 at a UTC offset in seconds (tests only).
-#[cfg(not(target_arch = "wasm32"))]
-fn format_rfc3339(unix: i64, offset: i64) -> String {
-    let local = unix + offset;
-    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let sign = if offset < 0 { '-' } else { '+' };
-    let (oh, om) = (offset.abs() / 3600, offset.abs() % 3600 / 60);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{sign}{oh:02}:{om:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }
 
 inlet_sdk::export_plugin!(BoxPlugin);
@@ -257,7 +224,7 @@ mod tests {
             ("2024-02-29T00:00:00Z", 1_709_164_800),
             ("2023-11-14T22:13:20Z", 1_700_000_000),
         ] {
-            assert_eq!(parse_timestamp(text), Some(unix), "{text}");
+            assert_eq!(inlet_sdk::unix_from_rfc3339(text), Some(unix), "{text}");
         }
         for bad in [
             "",
@@ -274,11 +241,17 @@ mod tests {
             "2020-01-01T00:00:00Zjunk",
             "2020-01-01T00:00:0é",
         ] {
-            assert_eq!(parse_timestamp(bad), None, "{bad:?}");
+            assert_eq!(inlet_sdk::unix_from_rfc3339(bad), None, "{bad:?}");
         }
         for unix in [0, NOW, 1_700_000_000, 4_102_444_800] {
             for offset in [-7 * 3600, 0, 19_800] {
-                assert_eq!(parse_timestamp(&format_rfc3339(unix, offset)), Some(unix));
+                assert_eq!(
+                    inlet_sdk::unix_from_rfc3339(&inlet_sdk::conformance::sign::rfc3339(
+                        unix,
+                        offset as i32
+                    )),
+                    Some(unix)
+                );
             }
         }
     }

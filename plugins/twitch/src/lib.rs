@@ -94,7 +94,7 @@ impl Plugin for Twitch {
         if !genuine {
             return Verdict::reject("invalid signature");
         }
-        let Some(sent_at) = parse_timestamp(timestamp) else {
+        let Some(sent_at) = inlet_sdk::unix_from_rfc3339(timestamp) else {
             return Verdict::reject("malformed timestamp");
         };
         let tolerance = config
@@ -129,14 +129,6 @@ fn bounded(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
 }
 
-/// Unix seconds of the signed RFC 3339 timestamp (the fraction dropped), with a `T` (or
-/// `t`) between date and time as Twitch sends it: the SDK's parser also takes other separators.
-fn parse_timestamp(text: &str) -> Option<i64> {
-    matches!(text.as_bytes().get(10), Some(b'T' | b't'))
-        .then(|| inlet_sdk::unix_from_rfc3339(text))
-        .flatten()
-}
-
 /// Twitch's side, for the conformance cases: it stamps the message (keeping the case's
 /// message id, or adding one) and signs id + timestamp + body.
 #[cfg(not(target_arch = "wasm32"))]
@@ -154,7 +146,8 @@ impl inlet_sdk::conformance::Signer for Twitch {
             }
         };
         // Twitch sends nanoseconds; the plugin drops them.
-        let timestamp = format_rfc3339(request.received_at).replace('Z', ".634234626Z");
+        let timestamp = inlet_sdk::conformance::sign::rfc3339(request.received_at, 0)
+            .replace('Z', ".634234626Z");
         let signed = signed_bytes(&id, &timestamp, &request.body);
         let signature =
             inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &signed));
@@ -166,28 +159,6 @@ impl inlet_sdk::conformance::Signer for Twitch {
             format!("sha256={signature}"),
         ));
     }
-}
-
-/// `unix` as RFC 3339 in UTC (tests only).
-#[cfg(not(target_arch = "wasm32"))]
-fn format_rfc3339(unix: i64) -> String {
-    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }
 
 inlet_sdk::export_plugin!(Twitch);
@@ -233,8 +204,11 @@ mod tests {
 
     #[test]
     fn rfc3339() {
-        assert_eq!(parse_timestamp(STAMP), Some(NOW));
-        assert_eq!(parse_timestamp("2023-11-14T23:13:20+01:00"), Some(NOW));
+        assert_eq!(inlet_sdk::unix_from_rfc3339(STAMP), Some(NOW));
+        assert_eq!(
+            inlet_sdk::unix_from_rfc3339("2023-11-14T23:13:20+01:00"),
+            Some(NOW)
+        );
         for bad in [
             "",
             "2023-11-14T22:13:20",
@@ -244,10 +218,13 @@ mod tests {
             "2023-11-14 22:13:20Z",
             "2023-11-14T22:60:00Z",
         ] {
-            assert_eq!(parse_timestamp(bad), None, "{bad:?}");
+            assert_eq!(inlet_sdk::unix_from_rfc3339(bad), None, "{bad:?}");
         }
         for unix in [0, NOW, 4_102_444_800] {
-            assert_eq!(parse_timestamp(&format_rfc3339(unix)), Some(unix));
+            assert_eq!(
+                inlet_sdk::unix_from_rfc3339(&inlet_sdk::conformance::sign::rfc3339(unix, 0)),
+                Some(unix)
+            );
         }
     }
 
