@@ -247,8 +247,7 @@ mod tests {
             for offset in [-7 * 3600, 0, 19_800] {
                 assert_eq!(
                     inlet_sdk::unix_from_rfc3339(&inlet_sdk::conformance::sign::rfc3339(
-                        unix,
-                        offset as i32
+                        unix, offset
                     )),
                     Some(unix)
                 );
