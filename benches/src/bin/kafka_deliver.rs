@@ -11,9 +11,9 @@
 //! - plain, unbounded: every message handed to the producer at once, then every
 //!   acknowledgement awaited, with librdkafka's default 5 ms linger: the most the producer
 //!   and broker do;
-//! - plain, 32 in flight: 32 tasks each sending one message and awaiting its
-//!   acknowledgement before the next, the shape of Inlet's attempts (at most 32 in flight
-//!   per endpoint, each waiting for its own acknowledgement), with Inlet's linger of 0;
+//! - plain, 256 in flight: 256 tasks each sending one message and awaiting its
+//!   acknowledgement before the next, the shape of Inlet's attempts (at most 256 in flight
+//!   to a Kafka endpoint, each waiting for its own acknowledgement), with Inlet's linger of 0;
 //! - Inlet: the events are first stored through the REST API (64 clients) with the
 //!   endpoint paused, then the endpoint is activated and timed until every delivery is a
 //!   success: each delivery is signed, produced, acknowledged, and its attempt's outcome
@@ -37,8 +37,8 @@ use tokio::task::JoinSet;
 
 /// The target: Inlet's delivered/s at least this share of the plain producer's.
 const TARGET_RATIO: f64 = 0.5;
-/// Inlet's attempts in flight per endpoint (`inlet_dispatch::PER_ENDPOINT`).
-const PER_ENDPOINT: usize = 32;
+/// Inlet's attempts in flight to one Kafka endpoint (`inlet_dispatch::PER_KAFKA_ENDPOINT`).
+const PER_ENDPOINT: usize = 256;
 /// Clients storing the events.
 const CLIENTS: usize = 64;
 

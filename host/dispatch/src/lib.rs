@@ -1,7 +1,8 @@
 //! The delivery worker. It goes over the store's delivery queue whenever deliveries become
 //! due (the store's writer tells it), an attempt ends, or the next retry is due (at the
 //! latest every second), and hands out what is due, endpoint by endpoint: at most
-//! [`PER_ENDPOINT`] requests in flight to one endpoint and [`CONCURRENCY`] attempts in all,
+//! [`PER_ENDPOINT`] requests in flight to one HTTP endpoint ([`PER_KAFKA_ENDPOINT`] to a
+//! Kafka one) and [`CONCURRENCY`] attempts in all,
 //! so that one slow endpoint never holds up the others. It reads an endpoint's queue from
 //! the time before which none of its deliveries is due, which it keeps from the store's
 //! reports of new entries: done deliveries leave tombstones at the front of the queue, and
@@ -33,6 +34,7 @@ use inlet_delivery::send::{Outcome, Outgoing, Sender};
 use inlet_metrics::Metrics;
 use inlet_model::delivery::{
     Attempt, CircuitState, Delivery, DeliveryStatus, Endpoint, EndpointHealth, EndpointStatus,
+    EndpointType,
 };
 use inlet_model::{Project, new_uid, rfc3339};
 use inlet_store::{AttemptRecord, Queued, QueuedEndpoint, Store, StoreError};
@@ -45,8 +47,11 @@ use meta::MetaEvent;
 
 /// Most attempts in flight at once.
 pub const CONCURRENCY: usize = 256;
-/// Most attempts in flight to one endpoint.
+/// Most attempts in flight to one HTTP endpoint.
 pub const PER_ENDPOINT: usize = 32;
+/// Most attempts in flight to one Kafka endpoint: its producer sends what is in flight to
+/// the broker in batches, so more in flight makes fuller batches, not more connections.
+pub const PER_KAFKA_ENDPOINT: usize = CONCURRENCY;
 /// Most bytes of request bodies held by attempts in flight: events may be megabytes each.
 const BODY_BUDGET: usize = 64 << 20;
 /// Longest wait between two passes over the queue.
@@ -292,7 +297,11 @@ impl Dispatcher {
                     .as_ref()
                     .filter(|e| e.status == EndpointStatus::Active);
                 let busy = state.per_endpoint.get(&endpoint_id).copied().unwrap_or(0);
-                let mut take = PER_ENDPOINT.saturating_sub(busy).min(free);
+                let limit = match endpoint.as_ref().map(|e| e.kind) {
+                    Some(EndpointType::Kafka) => PER_KAFKA_ENDPOINT,
+                    _ => PER_ENDPOINT,
+                };
+                let mut take = limit.saturating_sub(busy).min(free);
                 if let Some(endpoint) = active {
                     let breaker = match self.project(&queued.project_id) {
                         Ok(Some(project)) => project.config.circuit_breaker,
