@@ -1,6 +1,53 @@
 //! What the adapters of every WIT version share. Each version's bindings are distinct types
 //! with the same shape, so the shared parts are macros expanded in each adapter.
 
+/// `add_to_linker`, `pre` and `describe` for the version in scope; `$credential_headers`
+/// maps its `plugin-info` to the credential headers it declares.
+macro_rules! loading {
+    (|$info:ident| $credential_headers:expr) => {
+        pub(crate) fn add_to_linker(
+            linker: &mut wasmtime::component::Linker<CallState>,
+        ) -> wasmtime::Result<()> {
+            Provider::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(
+                linker,
+                |s| s,
+            )
+        }
+
+        pub(crate) fn pre(
+            pre: wasmtime::component::InstancePre<CallState>,
+        ) -> anyhow::Result<ProviderPre<CallState>> {
+            ProviderPre::new(pre).map_err(|e| anyhow::anyhow!("{e}"))
+        }
+
+        pub(crate) fn describe(
+            store: &mut Store<CallState>,
+            pre: &ProviderPre<CallState>,
+        ) -> wasmtime::Result<crate::PluginInfo> {
+            let $info = pre
+                .instantiate(&mut *store)?
+                .inlet_plugin_handler()
+                .call_describe(store)?;
+            Ok(crate::PluginInfo {
+                name: $info.name,
+                version: $info.version,
+                description: $info.description,
+                config: $info
+                    .config
+                    .into_iter()
+                    .map(|f| crate::ConfigFieldView {
+                        name: f.name,
+                        description: f.description,
+                        required: f.required,
+                        secret: f.secret,
+                    })
+                    .collect(),
+                credential_headers: $credential_headers,
+            })
+        }
+    };
+}
+
 /// `types::Host`, the `hash` conversion and `log::Host`, for the version in scope.
 macro_rules! shared_imports {
     () => {
@@ -54,19 +101,4 @@ macro_rules! crypto_functions {
     };
 }
 
-/// A version's `describe` config fields as the host shows them.
-macro_rules! config_fields {
-    ($fields:expr) => {
-        $fields
-            .into_iter()
-            .map(|f| crate::ConfigFieldView {
-                name: f.name,
-                description: f.description,
-                required: f.required,
-                secret: f.secret,
-            })
-            .collect()
-    };
-}
-
-pub(crate) use {config_fields, crypto_functions, shared_imports};
+pub(crate) use {crypto_functions, loading, shared_imports};

@@ -4,10 +4,9 @@
 //! it keeps no state.
 
 use wasmtime::Store;
-use wasmtime::component::InstancePre;
 
 use crate::runtime::CallState;
-use crate::{Call, PluginFailure, PluginInfo, Verdict};
+use crate::{Call, PluginFailure, Verdict};
 
 wasmtime::component::bindgen!({
     path: "../../wit/v0.1.0",
@@ -17,32 +16,7 @@ wasmtime::component::bindgen!({
 use inlet::plugin::types::{self, Verdict as WitVerdict};
 use inlet::plugin::{crypto, log};
 
-pub(crate) fn add_to_linker(
-    linker: &mut wasmtime::component::Linker<CallState>,
-) -> wasmtime::Result<()> {
-    Provider::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(linker, |s| s)
-}
-
-pub(crate) fn pre(pre: InstancePre<CallState>) -> anyhow::Result<ProviderPre<CallState>> {
-    ProviderPre::new(pre).map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-pub(crate) fn describe(
-    store: &mut Store<CallState>,
-    pre: &ProviderPre<CallState>,
-) -> wasmtime::Result<PluginInfo> {
-    let info = pre
-        .instantiate(&mut *store)?
-        .inlet_plugin_handler()
-        .call_describe(store)?;
-    Ok(PluginInfo {
-        name: info.name,
-        version: info.version,
-        description: info.description,
-        config: crate::adapter::config_fields!(info.config),
-        credential_headers: Vec::new(),
-    })
-}
+crate::adapter::loading!(|info| Vec::new());
 
 pub(crate) fn verify(
     store: &mut Store<CallState>,

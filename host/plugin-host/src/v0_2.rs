@@ -3,10 +3,9 @@
 //! the encodings, and declared credential headers.
 
 use wasmtime::Store;
-use wasmtime::component::InstancePre;
 
 use crate::runtime::CallState;
-use crate::{Call, PluginFailure, PluginInfo, Verdict};
+use crate::{Call, PluginFailure, Verdict};
 
 wasmtime::component::bindgen!({
     path: "../../wit/v0.2.0",
@@ -16,32 +15,7 @@ wasmtime::component::bindgen!({
 use inlet::plugin::types::{self, Verdict as WitVerdict};
 use inlet::plugin::{crypto, encoding, log};
 
-pub(crate) fn add_to_linker(
-    linker: &mut wasmtime::component::Linker<CallState>,
-) -> wasmtime::Result<()> {
-    Provider::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(linker, |s| s)
-}
-
-pub(crate) fn pre(pre: InstancePre<CallState>) -> anyhow::Result<ProviderPre<CallState>> {
-    ProviderPre::new(pre).map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-pub(crate) fn describe(
-    store: &mut Store<CallState>,
-    pre: &ProviderPre<CallState>,
-) -> wasmtime::Result<PluginInfo> {
-    let info = pre
-        .instantiate(&mut *store)?
-        .inlet_plugin_handler()
-        .call_describe(store)?;
-    Ok(PluginInfo {
-        name: info.name,
-        version: info.version,
-        description: info.description,
-        config: crate::adapter::config_fields!(info.config),
-        credential_headers: info.credential_headers,
-    })
-}
+crate::adapter::loading!(|info| info.credential_headers);
 
 pub(crate) fn verify(
     store: &mut Store<CallState>,
