@@ -50,9 +50,11 @@ pub mod conformance;
 pub mod crypto;
 pub mod encoding;
 pub mod log;
+mod signature;
 mod types;
 
 pub use encoding::Alphabet;
+pub use signature::HmacHeader;
 pub use types::{
     Config, ConfigField, DEFAULT_TOLERANCE_SECONDS, PluginInfo, Request, TEST_URL, Verdict,
 };

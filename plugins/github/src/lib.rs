@@ -3,7 +3,14 @@
 //! the idempotency key `X-GitHub-Delivery`.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-hub-signature-256",
+    prefix: "sha256=",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct GitHub;
 
@@ -21,21 +28,13 @@ impl Plugin for GitHub {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-hub-signature-256") else {
-            return Verdict::reject("missing signature");
-        };
-        let signature = header.strip_prefix("sha256=").and_then(hex_decode);
         // Any active secret (rotation) may have signed it.
-        let genuine = signature.is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if genuine {
-            Verdict::accept()
-                .with_event_type(request.header("x-github-event"))
-                .with_idempotency_key(request.header("x-github-delivery"))
-        } else {
-            Verdict::reject("invalid signature")
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
+        Verdict::accept()
+            .with_event_type(request.header("x-github-event"))
+            .with_idempotency_key(request.header("x-github-delivery"))
     }
 }
 
@@ -43,14 +42,8 @@ impl Plugin for GitHub {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for GitHub {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request
-            .headers
-            .push(("x-hub-signature-256".into(), format!("sha256={signature}")));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 
