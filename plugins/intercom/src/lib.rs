@@ -12,8 +12,15 @@
 //!   signature is verified.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-hub-signature",
+    prefix: "sha1=",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha1,
+};
 
 /// The host refuses event types and keys longer than this.
 const MAX_LEN: usize = 1024;
@@ -41,15 +48,8 @@ impl Plugin for Intercom {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-hub-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let signature = header.strip_prefix("sha1=").and_then(hex_decode);
-        let genuine = signature.is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha1, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         let notification = serde_json::from_slice::<Notification>(&request.body).ok();
         let notification = notification.as_ref();
@@ -67,12 +67,8 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Intercom {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let mac = inlet_sdk::crypto::hmac(HashAlgorithm::Sha1, secret.as_bytes(), &request.body);
-        request.headers.push((
-            "x-hub-signature".into(),
-            format!("sha1={}", inlet_sdk::hex_encode(&mac)),
-        ));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

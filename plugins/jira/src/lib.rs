@@ -13,8 +13,15 @@
 //! - Webhooks registered without a secret carry no signature and are rejected (fail closed).
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-hub-signature",
+    prefix: "sha256=",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 /// The host refuses event types and keys longer than this.
 const MAX_LEN: usize = 1024;
@@ -42,15 +49,8 @@ impl Plugin for Jira {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-hub-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let signature = header.trim().strip_prefix("sha256=").and_then(hex_decode);
-        let genuine = signature.is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         // The signature is genuine; a body that is not the JSON Jira documents still is what
         // Jira sent, so it is stored, only without a type.
@@ -70,14 +70,8 @@ impl Plugin for Jira {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Jira {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request
-            .headers
-            .push(("x-hub-signature".into(), format!("sha256={signature}")));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

@@ -21,8 +21,15 @@
 use std::collections::BTreeMap;
 
 use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq};
-use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, ConfigField, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde_json::value::RawValue;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-hub-signature-256",
+    prefix: "sha256=",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 /// The longest challenge echoed. Meta's are 9 to 10 digit numbers.
 const MAX_CHALLENGE_LEN: usize = 128;
@@ -55,18 +62,9 @@ impl Plugin for Meta {
         if request.method.eq_ignore_ascii_case("GET") {
             return verification(request, config);
         }
-        let Some(header) = request.header("x-hub-signature-256") else {
-            return Verdict::reject("missing signature");
-        };
         // Any active secret (rotation) may have signed it.
-        let genuine = header
-            .strip_prefix("sha256=")
-            .and_then(hex_decode)
-            .is_some_and(|signature| {
-                config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-            });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         let event_type = event_type(&request.body);
         Verdict::accept().with_event_type(event_type.as_deref())
@@ -132,14 +130,8 @@ fn event_type(body: &[u8]) -> Option<String> {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Meta {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request
-            .headers
-            .push(("x-hub-signature-256".into(), format!("sha256={signature}")));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

@@ -11,8 +11,15 @@
 //!   `x-razorpay-event-id` header, which Razorpay keeps across retries of one event.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-razorpay-signature",
+    prefix: "",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 /// The most of the event type and id taken (the host refuses longer than 1 KiB).
 const MAX_LEN: usize = 1024;
@@ -40,14 +47,8 @@ impl Plugin for Razorpay {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-razorpay-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let genuine = hex_decode(header.trim()).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         // A genuine body that is not JSON is still Razorpay's: store it, without a type.
         let payload = serde_json::from_slice::<Payload>(&request.body).ok();
@@ -67,14 +68,8 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Razorpay {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request
-            .headers
-            .push(("x-razorpay-signature".into(), signature));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

@@ -2,7 +2,14 @@
 //! `X-Shopify-Topic` and the idempotency key `X-Shopify-Webhook-Id`.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-shopify-hmac-sha256",
+    prefix: "",
+    alphabet: Alphabet::Base64,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct Shopify;
 
@@ -20,20 +27,13 @@ impl Plugin for Shopify {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-shopify-hmac-sha256") else {
-            return Verdict::reject("missing signature");
-        };
         // Any active secret (rotation) may have signed it.
-        let genuine = base64_decode(header.trim()).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if genuine {
-            Verdict::accept()
-                .with_event_type(request.header("x-shopify-topic"))
-                .with_idempotency_key(request.header("x-shopify-webhook-id"))
-        } else {
-            Verdict::reject("invalid signature")
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
+        Verdict::accept()
+            .with_event_type(request.header("x-shopify-topic"))
+            .with_idempotency_key(request.header("x-shopify-webhook-id"))
     }
 }
 
@@ -41,14 +41,8 @@ impl Plugin for Shopify {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Shopify {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request
-            .headers
-            .push(("x-shopify-hmac-sha256".into(), signature));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

@@ -14,8 +14,18 @@
 use std::collections::BTreeMap;
 
 use inlet_sdk::crypto::{HashAlgorithm, hmac_sha256};
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode, base64_encode};
+use inlet_sdk::{
+    Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict, base64_encode,
+};
 use serde_json::value::RawValue;
+
+/// The signature of a `POST`.
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-twitter-webhooks-signature",
+    prefix: "sha256=",
+    alphabet: Alphabet::Base64,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 /// The longest CRC token answered. Twitter's tokens are base64 of a UUID string, so 48
 /// characters (e.g. `M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0`). 128 leaves room for
@@ -50,19 +60,10 @@ impl Plugin for Twitter {
             let body = serde_json::json!({ "response_token": format!("sha256={answer}") });
             return Verdict::respond_json(200, body.to_string());
         }
-        let Some(header) = request.header("x-twitter-webhooks-signature") else {
-            return Verdict::reject("missing signature");
-        };
         // Any active secret (rotation) may have signed it; the CRC answers with the first,
         // the consumer secret Twitter holds now.
-        let genuine = header
-            .strip_prefix("sha256=")
-            .and_then(base64_decode)
-            .is_some_and(|signature| {
-                config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-            });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         // Parsed for real (not a look at the first and last bytes): `{} {}` is no object.
         let Ok(object) = serde_json::from_slice::<BTreeMap<String, &RawValue>>(&request.body)
@@ -91,12 +92,8 @@ fn is_crc_token(token: &str) -> bool {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Twitter {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = base64_encode(&hmac_sha256(secret.as_bytes(), &request.body));
-        request.headers.push((
-            "x-twitter-webhooks-signature".into(),
-            format!("sha256={signature}"),
-        ));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

@@ -9,8 +9,15 @@
 //!   that is not a JSON object is still accepted, without them.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "typeform-signature",
+    prefix: "sha256=",
+    alphabet: Alphabet::Base64,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 /// The host refuses event types and keys longer than this.
 const MAX_LEN: usize = 1024;
@@ -38,15 +45,8 @@ impl Plugin for Typeform {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("typeform-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let signature = header.strip_prefix("sha256=").and_then(base64_decode);
-        let genuine = signature.is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         let event = serde_json::from_slice::<Event>(&request.body).ok();
         let event = event.as_ref();
@@ -64,14 +64,8 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Typeform {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request
-            .headers
-            .push(("typeform-signature".into(), format!("sha256={signature}")));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

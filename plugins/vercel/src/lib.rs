@@ -7,7 +7,14 @@
 //! idempotency key its `id`, the event's id, which a redelivery keeps.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-vercel-signature",
+    prefix: "",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha1,
+};
 
 /// The host refuses longer event types and keys.
 const MAX_LEN: usize = 1024;
@@ -28,15 +35,9 @@ impl Plugin for Vercel {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-vercel-signature") else {
-            return Verdict::reject("missing signature");
-        };
         // Any active secret (rotation) may have signed it.
-        let genuine = hex_decode(header).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha1, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         let event = serde_json::from_slice::<Event>(&request.body).unwrap_or_default();
         Verdict::accept()
@@ -60,13 +61,8 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Vercel {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature =
-            inlet_sdk::crypto::hmac(HashAlgorithm::Sha1, secret.as_bytes(), &request.body);
-        request.headers.push((
-            "x-vercel-signature".into(),
-            inlet_sdk::hex_encode(&signature),
-        ));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

@@ -16,7 +16,14 @@
 //!   oracle, and it stores and changes nothing.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-wc-webhook-signature",
+    prefix: "",
+    alphabet: Alphabet::Base64,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 /// The host refuses event types and keys longer than this.
 const MAX_LEN: usize = 1024;
@@ -39,23 +46,19 @@ impl Plugin for WooCommerce {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-wc-webhook-signature") else {
-            if is_ping(&request.body) {
-                // Answered, never stored: see the module comment.
-                return Verdict::Respond {
-                    status: 200,
-                    headers: Vec::new(),
-                    body: Vec::new(),
-                    state: None,
-                };
-            }
-            return Verdict::reject("missing signature");
-        };
-        let genuine = base64_decode(header.trim()).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if request.header(SIGNATURE.name).is_none() && is_ping(&request.body) {
+            // Answered, never stored: see the module comment.
+            return Verdict::Respond {
+                status: 200,
+                headers: Vec::new(),
+                body: Vec::new(),
+                state: None,
+            };
+        }
+        // Any active secret (rotation) may have signed it; an unsigned request other than
+        // the ping is rejected as missing its signature.
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         let bounded = |name| request.header(name).filter(|v| v.len() <= MAX_LEN);
         Verdict::accept()
@@ -76,14 +79,8 @@ fn is_ping(body: &[u8]) -> bool {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for WooCommerce {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request
-            .headers
-            .push(("x-wc-webhook-signature".into(), signature));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

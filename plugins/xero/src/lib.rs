@@ -18,8 +18,15 @@
 //!   redelivered payload has the same key.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-xero-signature",
+    prefix: "",
+    alphabet: Alphabet::Base64,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 /// The host refuses event types and keys longer than this.
 const MAX_LEN: usize = 1024;
@@ -55,14 +62,8 @@ impl Plugin for Xero {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-xero-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let genuine = base64_decode(header.trim()).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         // Genuine. A body of another shape is still what Xero sent: stored, untyped.
         let Ok(payload) = serde_json::from_slice::<Payload>(&request.body) else {
@@ -96,12 +97,8 @@ impl Plugin for Xero {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Xero {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request.headers.push(("x-xero-signature".into(), signature));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 
