@@ -18,8 +18,8 @@
 //! - The event type is `<resource_type>.<action>` of the body's first event
 //!   (`task.changed`, `story.added`, ...), and none for a heartbeat (`{"events": []}`).
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::crypto::HashAlgorithm;
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 
 /// The state entry the handshake's secret is kept under.
 const KEPT: &str = "hook_secret";
@@ -27,6 +27,14 @@ const MIN_SECRET_LEN: usize = 16;
 const MAX_SECRET_LEN: usize = 128;
 /// The host refuses longer event types.
 const MAX_LEN: usize = 1024;
+
+/// Keyed with the kept secret, not a configured one (see [`kept_secret`]).
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-hook-signature",
+    prefix: "",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct Asana;
 
@@ -44,21 +52,25 @@ impl Plugin for Asana {
         if let Some(offered) = request.header("x-hook-secret") {
             return handshake(offered, config);
         }
-        let Some(secret) = config.state(KEPT) else {
+        let Some(kept) = kept_secret(config) else {
             return Verdict::reject("no hook secret kept: the handshake has not happened");
         };
-        let Some(header) = request.header("x-hook-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let genuine = hex_decode(header).is_some_and(|signature| {
-            constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, &kept, &request.body) {
+            return reject;
         }
         let event_type = event_type(&request.body);
         Verdict::accept().with_event_type(event_type.as_deref())
     }
+}
+
+/// A configuration whose only secret is the one kept from the handshake (a configured
+/// secret is no substitute), to check and make signatures with; `None` before the handshake.
+fn kept_secret(config: &Config) -> Option<Config> {
+    let secret = config.state(KEPT)?;
+    Some(Config {
+        secrets: vec![secret.to_string()],
+        ..Config::default()
+    })
 }
 
 fn handshake(offered: &str, config: &Config) -> Verdict {
@@ -110,9 +122,9 @@ fn event_type(body: &[u8]) -> Option<String> {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Asana {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.state(KEPT).unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
-        request.headers.push(("x-hook-signature".into(), signature));
+        let kept = kept_secret(config).unwrap_or_default();
+        let body = request.body.clone();
+        SIGNATURE.sign(request, &kept, &body);
     }
 }
 

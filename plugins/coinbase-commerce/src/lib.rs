@@ -11,11 +11,18 @@
 //!   attempt's notification and is not the event).
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
 
 /// The host refuses event types and keys longer than this.
 const MAX_LEN: usize = 1024;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-cc-webhook-signature",
+    prefix: "",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct CoinbaseCommerce;
 
@@ -45,14 +52,9 @@ impl Plugin for CoinbaseCommerce {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-cc-webhook-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let genuine = hex_decode(header.trim()).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        // Any active secret (rotation) may have signed it.
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         let event = serde_json::from_slice::<Body>(&request.body)
             .ok()
@@ -67,14 +69,8 @@ impl Plugin for CoinbaseCommerce {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for CoinbaseCommerce {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request
-            .headers
-            .push(("x-cc-webhook-signature".into(), signature));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

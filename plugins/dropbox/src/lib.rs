@@ -13,10 +13,17 @@
 use std::collections::BTreeMap;
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde_json::value::RawValue;
 
 const MAX_CHALLENGE_LEN: usize = 128;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-dropbox-signature",
+    prefix: "",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct Dropbox;
 
@@ -44,15 +51,9 @@ impl Plugin for Dropbox {
                 None => Verdict::reject("missing challenge"),
             };
         }
-        let Some(header) = request.header("x-dropbox-signature") else {
-            return Verdict::reject("missing signature");
-        };
         // Any active secret (rotation) may have signed it.
-        let genuine = hex_decode(header).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         let object = serde_json::from_slice::<BTreeMap<String, &RawValue>>(&request.body)
             .unwrap_or_default();
@@ -74,14 +75,8 @@ fn is_challenge(challenge: &str) -> bool {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Dropbox {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request
-            .headers
-            .push(("x-dropbox-signature".into(), signature));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

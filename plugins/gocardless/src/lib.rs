@@ -13,12 +13,19 @@
 //!   it), or, when there is no `meta`, the first event's `id`.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
 use std::borrow::Cow;
 
 /// The most of the event type and id taken (the host refuses longer than 1 KiB).
 const MAX_LEN: usize = 1024;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "webhook-signature",
+    prefix: "",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct GoCardless;
 
@@ -61,14 +68,9 @@ impl Plugin for GoCardless {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("webhook-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let genuine = hex_decode(header.trim()).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        // Any active secret (rotation) may have signed it.
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         // A genuine body GoCardless did not shape as documented is stored, without a type.
         let Ok(body) = serde_json::from_slice::<Body>(&request.body) else {
@@ -98,14 +100,8 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for GoCardless {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request
-            .headers
-            .push(("webhook-signature".into(), signature));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

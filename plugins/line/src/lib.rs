@@ -15,12 +15,19 @@
 //!   events; they are stored as one event, keyed by the first.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
 use std::borrow::Cow;
 
 /// The most of the event type and id taken (the host refuses longer than 1 KiB).
 const MAX_LEN: usize = 1024;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-line-signature",
+    prefix: "",
+    alphabet: Alphabet::Base64,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct Line;
 
@@ -53,14 +60,9 @@ impl Plugin for Line {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-line-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let genuine = base64_decode(header.trim()).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        // Any active secret (rotation) may have signed it.
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         // A genuine body LINE did not shape as documented is still stored, without a type.
         let body = serde_json::from_slice::<Body>(&request.body).ok();
@@ -80,12 +82,8 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Line {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
-        request.headers.push(("x-line-signature".into(), signature));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

@@ -11,12 +11,19 @@
 //!   `action` as `Issue.create` (or `type` alone).
 //! - Idempotency key: `Linear-Delivery`, the delivery's id.
 
-use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::crypto::HashAlgorithm;
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
 
 /// The host refuses event types and keys longer than this.
 const MAX_LEN: usize = 1024;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "linear-signature",
+    prefix: "",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct Linear;
 
@@ -45,16 +52,9 @@ impl Plugin for Linear {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("linear-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let genuine = hex_decode(header).is_some_and(|signature| {
-            config.secrets().any(|secret| {
-                constant_time_eq(&signature, &hmac_sha256(secret.as_bytes(), &request.body))
-            })
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        // Any active secret (rotation) may have signed it.
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         let Ok(payload) = serde_json::from_slice::<Payload>(&request.body) else {
             return Verdict::reject("body is not a JSON object");
@@ -94,9 +94,8 @@ impl inlet_sdk::conformance::Signer for Linear {
             body.insert("webhookTimestamp".into(), millis.into());
             request.body = serde_json::Value::Object(body).to_string().into_bytes();
         }
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&hmac_sha256(secret.as_bytes(), &request.body));
-        request.headers.push(("linear-signature".into(), signature));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 
@@ -105,6 +104,7 @@ inlet_sdk::export_plugin!(Linear);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_sdk::crypto::hmac_sha256;
 
     #[test]
     fn conformance() {

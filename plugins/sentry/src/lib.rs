@@ -15,10 +15,17 @@
 //! (`X-ServiceHook-Signature`).
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 
 /// The host refuses longer event types and keys.
 const MAX_LEN: usize = 1024;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "sentry-hook-signature",
+    prefix: "",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct Sentry;
 
@@ -37,15 +44,9 @@ impl Plugin for Sentry {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("sentry-hook-signature") else {
-            return Verdict::reject("missing signature");
-        };
         // Any active secret (rotation) may have signed it.
-        let genuine = hex_decode(header).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &request.body, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &request.body) {
+            return reject;
         }
         let Some(timestamp) = request.header("sentry-hook-timestamp") else {
             return Verdict::reject("missing timestamp");
@@ -71,18 +72,12 @@ impl Plugin for Sentry {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Sentry {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let signature = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &request.body,
-        ));
         request.headers.push((
             "sentry-hook-timestamp".into(),
             request.received_at.to_string(),
         ));
-        request
-            .headers
-            .push(("sentry-hook-signature".into(), signature));
+        let body = request.body.clone();
+        SIGNATURE.sign(request, config, &body);
     }
 }
 

@@ -17,12 +17,19 @@
 use std::collections::BTreeMap;
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 const MAX_CHALLENGE_LEN: usize = 128;
 const MAX_KEY_LEN: usize = 1024;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-slack-signature",
+    prefix: "v0=",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct Slack;
 
@@ -49,6 +56,13 @@ fn is_challenge(challenge: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The bytes Slack signs: `v0:{timestamp}:{body}`.
+fn signed_bytes(timestamp: &str, body: &[u8]) -> Vec<u8> {
+    let mut signed = format!("v0:{timestamp}:").into_bytes();
+    signed.extend_from_slice(body);
+    signed
+}
+
 fn bounded(value: Option<&str>) -> Option<&str> {
     value.filter(|v| v.len() <= MAX_KEY_LEN)
 }
@@ -68,8 +82,8 @@ impl Plugin for Slack {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let (Some(signature), Some(t)) = (
-            request.header("x-slack-signature"),
+        let (Some(_), Some(t)) = (
+            request.header(SIGNATURE.name),
             request.header("x-slack-request-timestamp"),
         ) else {
             return Verdict::reject("missing signature");
@@ -77,14 +91,9 @@ impl Plugin for Slack {
         let Ok(timestamp) = t.parse::<i64>() else {
             return Verdict::reject("malformed timestamp");
         };
-        let mut signed = format!("v0:{t}:").into_bytes();
-        signed.extend_from_slice(&request.body);
-        let genuine = signature
-            .strip_prefix("v0=")
-            .and_then(hex_decode)
-            .is_some_and(|sig| config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, &sig));
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        // Any active secret (rotation) may have signed it.
+        if let Err(reject) = SIGNATURE.verify(request, config, &signed_bytes(t, &request.body)) {
+            return reject;
         }
         if !request.is_fresh(timestamp, config) {
             return Verdict::reject("timestamp outside the replay window");
@@ -129,18 +138,12 @@ impl Plugin for Slack {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Slack {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
         let t = request.received_at.to_string();
-        let mut signed = format!("v0:{t}:").into_bytes();
-        signed.extend_from_slice(&request.body);
-        let signature =
-            inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &signed));
+        let signed = signed_bytes(&t, &request.body);
         request
             .headers
             .push(("x-slack-request-timestamp".into(), t));
-        request
-            .headers
-            .push(("x-slack-signature".into(), format!("v0={signature}")));
+        SIGNATURE.sign(request, config, &signed);
     }
 }
 

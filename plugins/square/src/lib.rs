@@ -14,11 +14,18 @@
 //!   `event_id`, read from the JSON object after the signature is verified.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict, base64_decode};
+use inlet_sdk::{Alphabet, Config, ConfigField, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
 
 /// The host refuses event types and keys longer than this.
 const MAX_LEN: usize = 1024;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-square-hmacsha256-signature",
+    prefix: "",
+    alphabet: Alphabet::Base64,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct Square;
 
@@ -52,15 +59,9 @@ impl Plugin for Square {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("x-square-hmacsha256-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let signed = signed_bytes(request, config);
-        let genuine = base64_decode(header).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        // Any active secret (rotation) may have signed it.
+        if let Err(reject) = SIGNATURE.verify(request, config, &signed_bytes(request, config)) {
+            return reject;
         }
         let event = serde_json::from_slice::<Event>(&request.body).ok();
         let event = event.as_ref();
@@ -87,15 +88,8 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Square {
     fn sign(request: &mut Request, config: &Config) {
-        let key = config.secret().unwrap_or_default();
-        let url = config.get("notification_url").unwrap_or(&request.url);
-        let mut data = url.as_bytes().to_vec();
-        data.extend_from_slice(&request.body);
-        let signature =
-            inlet_sdk::base64_encode(&inlet_sdk::crypto::hmac_sha256(key.as_bytes(), &data));
-        request
-            .headers
-            .push(("x-square-hmacsha256-signature".into(), signature));
+        let signed = signed_bytes(request, config);
+        SIGNATURE.sign(request, config, &signed);
     }
 }
 

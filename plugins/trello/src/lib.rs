@@ -13,10 +13,17 @@
 //!   idempotency key `action.id`, the action's id, which a redelivery keeps.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict, base64_decode};
+use inlet_sdk::{Alphabet, Config, ConfigField, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 
 /// The host refuses longer event types and keys.
 const MAX_LEN: usize = 1024;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-trello-webhook",
+    prefix: "",
+    alphabet: Alphabet::Base64,
+    algorithm: HashAlgorithm::Sha1,
+};
 
 pub struct Trello;
 
@@ -52,18 +59,9 @@ impl Plugin for Trello {
                 state: None,
             };
         }
-        let Some(header) = request.header("x-trello-webhook") else {
-            return Verdict::reject("missing signature");
-        };
-        let callback_url = config.get("callback_url").unwrap_or(&request.url);
-        let mut signed = request.body.clone();
-        signed.extend_from_slice(callback_url.as_bytes());
         // Any active secret (rotation) may have signed it.
-        let genuine = base64_decode(header).is_some_and(|signature| {
-            config.signed_by_any_secret(HashAlgorithm::Sha1, &signed, &signature)
-        });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &signed_bytes(request, config)) {
+            return reject;
         }
         let action = serde_json::from_slice::<Body>(&request.body)
             .map(|body| body.action)
@@ -74,6 +72,14 @@ impl Plugin for Trello {
             .with_event_type(event_type.as_deref())
             .with_idempotency_key(id.as_deref())
     }
+}
+
+/// The raw body followed by the callback URL.
+fn signed_bytes(request: &Request, config: &Config) -> Vec<u8> {
+    let callback_url = config.get("callback_url").unwrap_or(&request.url);
+    let mut signed = request.body.clone();
+    signed.extend_from_slice(callback_url.as_bytes());
+    signed
 }
 
 /// The part of Trello's payload the plugin reads: `{"action": {"id", "type", ...}, "model": ...}`.
@@ -94,15 +100,8 @@ struct Action {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Trello {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let callback_url = config.get("callback_url").unwrap_or(&request.url);
-        let mut content = request.body.clone();
-        content.extend_from_slice(callback_url.as_bytes());
-        let signature = inlet_sdk::crypto::hmac(HashAlgorithm::Sha1, secret.as_bytes(), &content);
-        request.headers.push((
-            "x-trello-webhook".into(),
-            inlet_sdk::base64_encode(&signature),
-        ));
+        let signed = signed_bytes(request, config);
+        SIGNATURE.sign(request, config, &signed);
     }
 }
 

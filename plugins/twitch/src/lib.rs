@@ -19,7 +19,7 @@
 //!   keeps when it resends a message.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict, hex_decode};
+use inlet_sdk::{Alphabet, Config, ConfigField, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -29,6 +29,13 @@ const MAX_LEN: usize = 1024;
 const DEFAULT_TOLERANCE_SECONDS: u64 = 600;
 /// The longest challenge echoed (Twitch's are a few dozen characters).
 const MAX_CHALLENGE_LEN: usize = 1024;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "twitch-eventsub-message-signature",
+    prefix: "sha256=",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct Twitch;
 
@@ -77,22 +84,17 @@ impl Plugin for Twitch {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let (Some(header), Some(id), Some(timestamp)) = (
-            request.header("twitch-eventsub-message-signature"),
+        let (Some(_), Some(id), Some(timestamp)) = (
+            request.header(SIGNATURE.name),
             request.header("twitch-eventsub-message-id"),
             request.header("twitch-eventsub-message-timestamp"),
         ) else {
             return Verdict::reject("missing signature");
         };
+        // Any active secret (rotation) may have signed it.
         let signed = signed_bytes(id, timestamp, &request.body);
-        let genuine = header
-            .strip_prefix("sha256=")
-            .and_then(hex_decode)
-            .is_some_and(|signature| {
-                config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, &signature)
-            });
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        if let Err(reject) = SIGNATURE.verify(request, config, &signed) {
+            return reject;
         }
         let Some(sent_at) = inlet_sdk::unix_from_rfc3339(timestamp) else {
             return Verdict::reject("malformed timestamp");
@@ -134,7 +136,6 @@ fn bounded(value: Option<&str>) -> Option<&str> {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Twitch {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
         let id = match request.header("twitch-eventsub-message-id") {
             Some(id) => id.to_string(),
             None => {
@@ -149,15 +150,10 @@ impl inlet_sdk::conformance::Signer for Twitch {
         let timestamp = inlet_sdk::conformance::sign::rfc3339(request.received_at, 0)
             .replace('Z', ".634234626Z");
         let signed = signed_bytes(&id, &timestamp, &request.body);
-        let signature =
-            inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &signed));
         request
             .headers
             .push(("twitch-eventsub-message-timestamp".into(), timestamp));
-        request.headers.push((
-            "twitch-eventsub-message-signature".into(),
-            format!("sha256={signature}"),
-        ));
+        SIGNATURE.sign(request, config, &signed);
     }
 }
 

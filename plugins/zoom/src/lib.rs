@@ -18,11 +18,18 @@
 //!   sends no delivery id that survives a retry), when all three are present.
 
 use inlet_sdk::crypto::{HashAlgorithm, hmac_sha256};
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, hex_decode, hex_encode};
+use inlet_sdk::{Alphabet, Config, HmacHeader, Plugin, PluginInfo, Request, Verdict, hex_encode};
 use serde::Deserialize;
 
 const MAX_TOKEN_LEN: usize = 128;
 const MAX_KEY_LEN: usize = 1024;
+
+const SIGNATURE: HmacHeader = HmacHeader {
+    name: "x-zm-signature",
+    prefix: "v0=",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+};
 
 pub struct Zoom;
 
@@ -39,6 +46,13 @@ struct Payload {
     plain_token: Option<String>,
     #[serde(rename = "account_id")]
     account_id: Option<String>,
+}
+
+/// The bytes Zoom signs: `v0:{timestamp}:{body}`.
+fn signed_bytes(timestamp: &str, body: &[u8]) -> Vec<u8> {
+    let mut signed = format!("v0:{timestamp}:").into_bytes();
+    signed.extend_from_slice(body);
+    signed
 }
 
 /// A plain token the handshake may sign: never contains `:`, so never `v0:{ts}:{body}`.
@@ -64,8 +78,8 @@ impl Plugin for Zoom {
         let Some(current) = config.secret() else {
             return Verdict::misconfigured("secret");
         };
-        let (Some(signature), Some(t)) = (
-            request.header("x-zm-signature"),
+        let (Some(_), Some(t)) = (
+            request.header(SIGNATURE.name),
             request.header("x-zm-request-timestamp"),
         ) else {
             return Verdict::reject("missing signature");
@@ -73,14 +87,9 @@ impl Plugin for Zoom {
         let Ok(timestamp) = t.parse::<i64>() else {
             return Verdict::reject("malformed timestamp");
         };
-        let mut signed = format!("v0:{t}:").into_bytes();
-        signed.extend_from_slice(&request.body);
-        let genuine = signature
-            .strip_prefix("v0=")
-            .and_then(hex_decode)
-            .is_some_and(|sig| config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, &sig));
-        if !genuine {
-            return Verdict::reject("invalid signature");
+        // Any active secret (rotation) may have signed it.
+        if let Err(reject) = SIGNATURE.verify(request, config, &signed_bytes(t, &request.body)) {
+            return reject;
         }
         if !request.is_fresh(timestamp, config) {
             return Verdict::reject("timestamp outside the replay window");
@@ -121,15 +130,10 @@ impl Plugin for Zoom {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Zoom {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
         let t = request.received_at.to_string();
-        let mut signed = format!("v0:{t}:").into_bytes();
-        signed.extend_from_slice(&request.body);
-        let signature = hex_encode(&hmac_sha256(secret.as_bytes(), &signed));
+        let signed = signed_bytes(&t, &request.body);
         request.headers.push(("x-zm-request-timestamp".into(), t));
-        request
-            .headers
-            .push(("x-zm-signature".into(), format!("v0={signature}")));
+        SIGNATURE.sign(request, config, &signed);
     }
 }
 
