@@ -54,7 +54,7 @@ mod signature;
 mod types;
 
 pub use encoding::Alphabet;
-pub use signature::HmacHeader;
+pub use signature::{HmacHeader, TimestampedHeader};
 pub use types::{
     Config, ConfigField, DEFAULT_TOLERANCE_SECONDS, PluginInfo, Request, TEST_URL, Verdict,
 };

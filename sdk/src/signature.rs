@@ -56,6 +56,94 @@ impl HmacHeader {
     }
 }
 
+/// A header carrying a timestamp and one or more signatures of `<timestamp><joiner><body>`,
+/// as Stripe's `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>]` or Paddle's
+/// `Paddle-Signature: ts=<unix>;h1=<hex>`. Several signatures appear while the provider
+/// rolls its secret: one made with any active secret is enough.
+#[derive(Debug, Clone, Copy)]
+pub struct TimestampedHeader {
+    /// Lower-case header name.
+    pub name: &'static str,
+    /// Between the items (`','` or `';'`).
+    pub separator: char,
+    /// The timestamp's key (`"t"`), its value Unix seconds.
+    pub timestamp: &'static str,
+    /// The signatures' key (`"v1"`); items of other keys are ignored.
+    pub signature: &'static str,
+    pub alphabet: Alphabet,
+    pub algorithm: HashAlgorithm,
+    /// What the provider puts between the timestamp and the body when it signs (`"."`).
+    pub joiner: &'static str,
+}
+
+/// More than this many items, or a longer header, is not a provider's.
+const MAX_ITEMS: usize = 16;
+const MAX_HEADER_LEN: usize = 4096;
+
+impl TimestampedHeader {
+    /// The signed timestamp, once a signature verifies and the timestamp is within the
+    /// source's replay window; `Err` is the reject to answer with. A second timestamp makes
+    /// the header ambiguous and is refused.
+    pub fn verify(&self, request: &Request, config: &Config) -> Result<i64, Verdict> {
+        let header = request
+            .header(self.name)
+            .ok_or_else(|| Verdict::reject("missing signature"))?;
+        let malformed = || Verdict::reject("malformed signature header");
+        if header.len() > MAX_HEADER_LEN || header.split(self.separator).count() > MAX_ITEMS {
+            return Err(malformed());
+        }
+        let mut timestamp = None;
+        let mut signatures = Vec::new();
+        for (key, value) in crate::header_params(header, self.separator) {
+            if key == self.timestamp {
+                if timestamp.replace(value).is_some() {
+                    return Err(malformed());
+                }
+            } else if key == self.signature {
+                signatures.extend(crate::encoding::decode(self.alphabet, value));
+            }
+        }
+        let t = timestamp.ok_or_else(malformed)?;
+        let seconds: i64 = t.parse().map_err(|_| malformed())?;
+        let signed = self.signed(t, &request.body);
+        let genuine = signatures
+            .iter()
+            .any(|signature| config.signed_by_any_secret(self.algorithm, &signed, signature));
+        if !genuine {
+            return Err(Verdict::reject("invalid signature"));
+        }
+        if !request.is_fresh(seconds, config) {
+            return Err(Verdict::reject("timestamp outside the replay window"));
+        }
+        Ok(seconds)
+    }
+
+    fn signed(&self, timestamp: &str, body: &[u8]) -> Vec<u8> {
+        [timestamp.as_bytes(), self.joiner.as_bytes(), body].concat()
+    }
+
+    /// Adds the header as the provider sends it at `request.received_at`, signed with the
+    /// current secret (for a plugin's `Signer`).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn sign(&self, request: &mut Request, config: &Config) {
+        let t = request.received_at.to_string();
+        let secret = config.secret().unwrap_or_default();
+        let mac = crate::crypto::hmac(
+            self.algorithm,
+            secret.as_bytes(),
+            &self.signed(&t, &request.body),
+        );
+        let value = format!(
+            "{}={t}{}{}={}",
+            self.timestamp,
+            self.separator,
+            self.signature,
+            crate::encoding::encode(self.alphabet, &mac)
+        );
+        request.headers.push((self.name.to_string(), value));
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -66,6 +154,59 @@ mod tests {
         alphabet: Alphabet::Hex,
         algorithm: HashAlgorithm::Sha256,
     };
+
+    const STRIPE: TimestampedHeader = TimestampedHeader {
+        name: "stripe-signature",
+        separator: ',',
+        timestamp: "t",
+        signature: "v1",
+        alphabet: Alphabet::Hex,
+        algorithm: HashAlgorithm::Sha256,
+        joiner: ".",
+    };
+
+    #[test]
+    fn timestamped_headers_verify_any_signature_within_the_window() {
+        let config = Config {
+            secrets: vec!["new".into(), "old".into()],
+            ..Config::default()
+        };
+        let mut signed = Request::post("{}").received(1000);
+        STRIPE.sign(&mut signed, &Config::with_secret("old"));
+        assert_eq!(STRIPE.verify(&signed, &config), Ok(1000));
+        let header = signed.header("stripe-signature").unwrap().to_string();
+        assert!(header.starts_with("t=1000,v1="), "{header}");
+        // A second, unknown signature beside a good one is fine; a stale one is not.
+        let both = |header: &str, at: i64| {
+            Request::post("{}")
+                .received(at)
+                .with_header("stripe-signature", header)
+        };
+        let extra = format!("{header},v1=00ff,v0=zz");
+        assert_eq!(STRIPE.verify(&both(&extra, 1000), &config), Ok(1000));
+        assert_eq!(
+            STRIPE.verify(&both(&header, 1301), &config),
+            Err(Verdict::reject("timestamp outside the replay window"))
+        );
+        let tampered = Request::post("[]")
+            .received(1000)
+            .with_header("stripe-signature", &header);
+        assert_eq!(
+            STRIPE.verify(&tampered, &config),
+            Err(Verdict::reject("invalid signature"))
+        );
+        for malformed in ["v1=00", "t=x,v1=00", "t=1,t=1000,v1=00", &"t=1,".repeat(20)] {
+            assert_eq!(
+                STRIPE.verify(&both(malformed, 1000), &config),
+                Err(Verdict::reject("malformed signature header")),
+                "{malformed:?}"
+            );
+        }
+        assert_eq!(
+            STRIPE.verify(&Request::post("{}"), &config),
+            Err(Verdict::reject("missing signature"))
+        );
+    }
 
     #[test]
     fn verifies_githubs_published_example_and_what_it_signs() {

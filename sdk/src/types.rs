@@ -96,6 +96,25 @@ impl Request {
             .collect()
     }
 
+    /// The values at these JSON pointers (RFC 6901: `"/type"`, `"/event/id"`) of the body,
+    /// parsed once: strings as they are, numbers and booleans as written, anything else (and
+    /// a body that is not JSON) `None`; a value longer than 1 KiB (more than Inlet takes as
+    /// an event type or key) is `None` too. What most plugins read their event type and id
+    /// with.
+    pub fn json_values<const N: usize>(&self, pointers: [&str; N]) -> [Option<String>; N] {
+        let body = serde_json::from_slice::<serde_json::Value>(&self.body).ok();
+        pointers.map(|pointer| {
+            let value = body.as_ref()?.pointer(pointer)?;
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            (text.len() <= MAX_EVENT_FIELD_LEN).then_some(text)
+        })
+    }
+
     /// Whether a provider's timestamp (Unix seconds) is within the source's replay window
     /// of the receive time, in either direction: `tolerance_seconds` from the config,
     /// [`DEFAULT_TOLERANCE_SECONDS`] when unset. Declare the field with
@@ -104,6 +123,9 @@ impl Request {
         self.received_at.abs_diff(timestamp) <= config.tolerance_seconds()
     }
 }
+
+/// The longest event type or idempotency key Inlet accepts from a plugin.
+pub const MAX_EVENT_FIELD_LEN: usize = 1024;
 
 /// The replay window of a timestamped signature, unless a source sets `tolerance_seconds`.
 pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
@@ -403,6 +425,22 @@ mod tests {
             r.form(),
             [("a".into(), "1".into()), ("b".into(), "+".into())]
         );
+    }
+
+    #[test]
+    fn json_values_read_the_body_once() {
+        let r = Request::post(r#"{"type":"a.b","id":7,"ok":true,"event":{"id":"e1"},"o":{}}"#);
+        let [kind, id, ok, nested, object, missing] =
+            r.json_values(["/type", "/id", "/ok", "/event/id", "/o", "/nope"]);
+        assert_eq!((kind.as_deref(), id.as_deref()), (Some("a.b"), Some("7")));
+        assert_eq!(
+            (ok.as_deref(), nested.as_deref()),
+            (Some("true"), Some("e1"))
+        );
+        assert_eq!((object, missing), (None, None));
+        let long = format!(r#"{{"type":"{}"}}"#, "x".repeat(MAX_EVENT_FIELD_LEN + 1));
+        assert_eq!(Request::post(long).json_values(["/type"]), [None]);
+        assert_eq!(Request::post("not json").json_values(["/type"]), [None]);
     }
 
     #[test]
