@@ -103,17 +103,19 @@ mod tests {
     #[test]
     fn ids_come_only_from_a_json_object_and_are_bounded() {
         let config = Config::with_secret("s");
-        for body in ["not json", "[1]", r#"{"event_id":[1]}"#, r#"{"event_id":""}"#] {
+        for body in [
+            "not json",
+            "[1]",
+            r#"{"event_id":[1]}"#,
+            r#"{"event_id":""}"#,
+        ] {
             assert_eq!(
                 Typeform::verify(&signed(body), &config),
                 Verdict::accept(),
                 "{body}"
             );
         }
-        let long = format!(
-            r#"{{"event_id":"{}","event_type":"x"}}"#,
-            "a".repeat(1025)
-        );
+        let long = format!(r#"{{"event_id":"{}","event_type":"x"}}"#, "a".repeat(1025));
         assert_eq!(
             Typeform::verify(&signed(&long), &config),
             Verdict::accept().with_event_type("x")
