@@ -3,7 +3,8 @@
 //! - Header checked: `Mux-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
 //!   over the `t` value as sent, a `.` and the raw body. Only the `v1` scheme is supported;
 //!   entries of other versions are ignored, and a header may list several `v1` (any one
-//!   matching an active secret is enough; at most [`MAX_ENTRIES`] entries are read).
+//!   matching an active secret is enough); a second `t`, or a header of more than 16 entries
+//!   or 4 KiB, is refused.
 //! - Replay window: `t` must be within the source's `tolerance_seconds` (default 300, Mux's
 //!   own SDK default) of the receive time, checked after the signature.
 //! - No handshake: every verdict is an accept or a reject, so nothing the plugin answers signs
@@ -12,22 +13,19 @@
 //!   `id`, the event's id, which Mux keeps across retries.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
-use serde::Deserialize;
+use inlet_sdk::{Alphabet, Config, Plugin, PluginInfo, Request, TimestampedHeader, Verdict};
 
-/// The host refuses event types and keys longer than this.
-const MAX_LEN: usize = 1024;
-/// Bounds the work a forged header can cause.
-const MAX_ENTRIES: usize = 8;
+const SIGNATURE: TimestampedHeader = TimestampedHeader {
+    name: "mux-signature",
+    separator: ',',
+    timestamp: "t",
+    signature: "v1",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+    joiner: ".",
+};
 
 pub struct Mux;
-
-#[derive(Deserialize)]
-struct Body {
-    #[serde(rename = "type")]
-    event_type: Option<String>,
-    id: Option<String>,
-}
 
 impl Plugin for Mux {
     fn describe() -> PluginInfo {
@@ -44,43 +42,13 @@ impl Plugin for Mux {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("mux-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        let mut timestamp = None;
-        let mut signatures = Vec::new();
-        // The first MAX_ENTRIES entries, counted before they are parsed.
-        let entries = header.split(',').take(MAX_ENTRIES);
-        for entry in entries.flat_map(|entry| header_params(entry, ',')) {
-            match entry {
-                // A second `t` makes the header ambiguous.
-                ("t", t) if timestamp.is_none() => timestamp = Some(t),
-                ("t", _) => return Verdict::reject("malformed signature header"),
-                ("v1", s) => signatures.extend(hex_decode(s)),
-                _ => {}
-            }
+        if let Err(reject) = SIGNATURE.verify(request, config) {
+            return reject;
         }
-        let Some(t) = timestamp else {
-            return Verdict::reject("malformed signature header");
-        };
-        let Ok(seconds) = t.parse::<i64>() else {
-            return Verdict::reject("malformed signature header");
-        };
-        let mut signed = format!("{t}.").into_bytes();
-        signed.extend_from_slice(&request.body);
-        let genuine = signatures
-            .iter()
-            .any(|s| config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, s));
-        if !genuine {
-            return Verdict::reject("invalid signature");
-        }
-        if !request.is_fresh(seconds, config) {
-            return Verdict::reject("stale timestamp");
-        }
-        let body = serde_json::from_slice::<Body>(&request.body).ok();
+        let [kind, id] = request.json_values(["/type", "/id"]);
         Verdict::accept()
-            .with_event_type(bounded(body.as_ref().and_then(|b| b.event_type.as_ref())))
-            .with_idempotency_key(bounded(body.as_ref().and_then(|b| b.id.as_ref())))
+            .with_event_type(kind.as_deref())
+            .with_idempotency_key(id.as_deref())
     }
 }
 
@@ -88,21 +56,8 @@ impl Plugin for Mux {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Mux {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let t = request.received_at;
-        let mut signed = format!("{t}.").into_bytes();
-        signed.extend_from_slice(&request.body);
-        let signature =
-            inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &signed));
-        request
-            .headers
-            .push(("mux-signature".into(), format!("t={t},v1={signature}")));
+        SIGNATURE.sign(request, config);
     }
-}
-
-/// A value the host takes: at most [`MAX_LEN`] bytes (a longer one is dropped).
-fn bounded(value: Option<&String>) -> Option<&str> {
-    value.map(String::as_str).filter(|v| v.len() <= MAX_LEN)
 }
 
 inlet_sdk::export_plugin!(Mux);
@@ -157,7 +112,7 @@ mod tests {
         let late = with_header(&format!("t={T},v1={HASH}")).received(T + 360);
         assert_eq!(
             Mux::verify(&late, &config),
-            Verdict::reject("stale timestamp")
+            Verdict::reject("timestamp outside the replay window")
         );
     }
 
@@ -170,7 +125,7 @@ mod tests {
             format!("t=x,v1={HASH}"),
             format!("t={T},t={T},v1={HASH}"),
             format!("v1={HASH},t=99999999999999999999"),
-            format!("{}t={T},v1={HASH}", "x=1,".repeat(MAX_ENTRIES)),
+            format!("{}t={T},v1={HASH}", "x=1,".repeat(16)),
         ] {
             assert!(
                 !Mux::verify(&with_header(&header), &config).is_accept(),

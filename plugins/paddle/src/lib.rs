@@ -14,23 +14,19 @@
 //!   a caller.
 
 use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, header_params, hex_decode};
-use serde::Deserialize;
+use inlet_sdk::{Alphabet, Config, Plugin, PluginInfo, Request, TimestampedHeader, Verdict};
 
-const MAX_HEADER_LEN: usize = 4096;
-const MAX_KEY_LEN: usize = 1024;
+const SIGNATURE: TimestampedHeader = TimestampedHeader {
+    name: "paddle-signature",
+    separator: ';',
+    timestamp: "ts",
+    signature: "h1",
+    alphabet: Alphabet::Hex,
+    algorithm: HashAlgorithm::Sha256,
+    joiner: ":",
+};
 
 pub struct Paddle;
-
-#[derive(Deserialize)]
-struct Notification {
-    event_type: Option<String>,
-    notification_id: Option<String>,
-}
-
-fn bounded(value: &Option<String>) -> Option<&str> {
-    value.as_deref().filter(|v| v.len() <= MAX_KEY_LEN)
-}
 
 impl Plugin for Paddle {
     fn describe() -> PluginInfo {
@@ -47,46 +43,13 @@ impl Plugin for Paddle {
         if config.secret().is_none() {
             return Verdict::misconfigured("secret");
         }
-        let Some(header) = request.header("paddle-signature") else {
-            return Verdict::reject("missing signature");
-        };
-        if header.len() > MAX_HEADER_LEN {
-            return Verdict::reject("malformed signature header");
+        if let Err(reject) = SIGNATURE.verify(request, config) {
+            return reject;
         }
-        let mut ts = None;
-        let mut signatures = Vec::new();
-        for part in header_params(header, ';') {
-            match part {
-                ("ts", value) if ts.is_none() => ts = Some(value),
-                ("h1", value) => signatures.extend(hex_decode(value)),
-                _ => {}
-            }
-        }
-        let Some(ts) = ts else {
-            return Verdict::reject("missing timestamp");
-        };
-        let Ok(timestamp) = ts.parse::<i64>() else {
-            return Verdict::reject("malformed timestamp");
-        };
-        let mut signed = format!("{ts}:").into_bytes();
-        signed.extend_from_slice(&request.body);
-        let genuine = signatures
-            .iter()
-            .any(|sig| config.signed_by_any_secret(HashAlgorithm::Sha256, &signed, sig));
-        if !genuine {
-            return Verdict::reject("invalid signature");
-        }
-        if !request.is_fresh(timestamp, config) {
-            return Verdict::reject("timestamp outside the replay window");
-        }
-        let notification = serde_json::from_slice::<Notification>(&request.body).ok();
+        let [kind, id] = request.json_values(["/event_type", "/notification_id"]);
         Verdict::accept()
-            .with_event_type(notification.as_ref().and_then(|n| bounded(&n.event_type)))
-            .with_idempotency_key(
-                notification
-                    .as_ref()
-                    .and_then(|n| bounded(&n.notification_id)),
-            )
+            .with_event_type(kind.as_deref())
+            .with_idempotency_key(id.as_deref())
     }
 }
 
@@ -94,14 +57,7 @@ impl Plugin for Paddle {
 #[cfg(not(target_arch = "wasm32"))]
 impl inlet_sdk::conformance::Signer for Paddle {
     fn sign(request: &mut Request, config: &Config) {
-        let secret = config.secret().unwrap_or_default();
-        let ts = request.received_at;
-        let mut signed = format!("{ts}:").into_bytes();
-        signed.extend_from_slice(&request.body);
-        let h1 = inlet_sdk::hex_encode(&inlet_sdk::crypto::hmac_sha256(secret.as_bytes(), &signed));
-        request
-            .headers
-            .push(("paddle-signature".into(), format!("ts={ts};h1={h1}")));
+        SIGNATURE.sign(request, config);
     }
 }
 
@@ -118,7 +74,7 @@ mod tests {
 
     #[test]
     fn malformed_headers_are_rejected() {
-        let long = format!("ts=1698796800;h1={}", "a".repeat(MAX_HEADER_LEN));
+        let long = format!("ts=1698796800;h1={}", "a".repeat(4096));
         for value in [
             "",
             "invalid_header",
@@ -126,6 +82,7 @@ mod tests {
             "ts=1234;h2=00",
             "ts=x;h1=00",
             "ts=1698796800;h1=zz",
+            "ts=1;ts=1698796800;h1=00",
             &long,
         ] {
             let request = Request::post(r#"{"data": ["1", "2"]}"#)
