@@ -249,8 +249,9 @@ mod tests {
             );
         }
         // A boolean timestamp is read as written and signed like any other: still refused.
-        let request = Request::post(r#"{"signature":{"timestamp":true,"token":"t","signature":"00"}}"#)
-            .with_header("Content-Type", "application/json");
+        let request =
+            Request::post(r#"{"signature":{"timestamp":true,"token":"t","signature":"00"}}"#)
+                .with_header("Content-Type", "application/json");
         assert!(!Mailgun::verify(&request, &config).is_accept());
         let multipart =
             Request::post("--b--").with_header("Content-Type", "multipart/form-data; boundary=b");

@@ -18,7 +18,6 @@
 //! only to a caller that knows the verify token. The challenge is bounded and alphanumeric,
 //! so the echo cannot carry markup, and the answer says `nosniff`.
 
-
 use inlet_sdk::crypto::{HashAlgorithm, constant_time_eq};
 use inlet_sdk::{Alphabet, Config, ConfigField, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 

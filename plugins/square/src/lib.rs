@@ -16,7 +16,6 @@
 use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Alphabet, Config, ConfigField, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 
-
 const SIGNATURE: HmacHeader = HmacHeader {
     name: "x-square-hmacsha256-signature",
     prefix: "",

@@ -15,7 +15,6 @@
 use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Alphabet, Config, ConfigField, HmacHeader, Plugin, PluginInfo, Request, Verdict};
 
-
 const SIGNATURE: HmacHeader = HmacHeader {
     name: "x-trello-webhook",
     prefix: "",
