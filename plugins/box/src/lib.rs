@@ -20,24 +20,12 @@
 
 use inlet_sdk::crypto::{constant_time_eq, hmac_sha256};
 use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict, base64_decode};
-use serde::Deserialize;
-use std::borrow::Cow;
-
-/// The most of the event type and id taken (the host refuses longer than 1 KiB).
+/// The longest delivery-id header taken as a key (the host refuses longer than 1 KiB).
 const MAX_LEN: usize = 1024;
 /// Box's documented replay window: ten minutes.
 const DEFAULT_TOLERANCE_SECONDS: u64 = 600;
 
 pub struct BoxPlugin;
-
-/// The part of the webhook event the plugin reads.
-#[derive(Deserialize)]
-struct Body<'a> {
-    #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    trigger: Option<Cow<'a, str>>,
-}
 
 /// The bytes Box signs: the body, then the timestamp header as sent.
 fn signed_bytes(body: &[u8], timestamp: &str) -> Vec<u8> {
@@ -123,20 +111,13 @@ impl Plugin for BoxPlugin {
         if request.received_at.abs_diff(sent_at) > tolerance {
             return Verdict::reject("stale timestamp");
         }
-        let body = serde_json::from_slice::<Body>(&request.body).ok();
-        let key = body
-            .as_ref()
-            .and_then(|b| b.id.as_deref())
-            .or(request.header("box-delivery-id"));
+        let [trigger, id] = request.json_values(["/trigger", "/id"]);
+        let key = id.as_deref().or(request.header("box-delivery-id"));
+        let usable = |v: &&str| !v.is_empty() && v.len() <= MAX_LEN;
         Verdict::accept()
-            .with_event_type(bounded(body.as_ref().and_then(|b| b.trigger.as_deref())))
-            .with_idempotency_key(bounded(key))
+            .with_event_type(trigger.as_deref().filter(usable))
+            .with_idempotency_key(key.filter(usable))
     }
-}
-
-/// A value short and non-empty enough to be an event type or key.
-fn bounded(value: Option<&str>) -> Option<&str> {
-    value.filter(|v| !v.is_empty() && v.len() <= MAX_LEN)
 }
 
 /// Box's side, for the conformance cases: it stamps the delivery (in Pacific time, as Box

@@ -21,8 +21,6 @@ use inlet_sdk::{Config, ConfigField, Plugin, PluginInfo, Request, Verdict};
 
 const CHALLENGE: &str = "x-okta-verification-challenge";
 const MAX_CHALLENGE_LEN: usize = 128;
-/// The host refuses longer event types and keys.
-const MAX_LEN: usize = 1024;
 
 pub struct Okta;
 
@@ -64,7 +62,7 @@ impl Plugin for Okta {
                 None => Verdict::reject("missing verification challenge"),
             };
         }
-        let (event_type, id) = type_and_id(&request.body);
+        let (event_type, id) = type_and_id(request);
         Verdict::accept()
             .with_event_type(event_type.as_deref())
             .with_idempotency_key(id.as_deref())
@@ -78,41 +76,16 @@ fn is_challenge(challenge: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The fields of Okta's delivery the plugin reads.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Delivery {
-    event_type: Option<String>,
-    event_id: Option<String>,
-    data: Option<Data>,
-}
-
-#[derive(serde::Deserialize)]
-struct Data {
-    #[serde(default)]
-    events: Vec<Event>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Event {
-    event_type: Option<String>,
-    uuid: Option<String>,
-}
-
-fn type_and_id(body: &[u8]) -> (Option<String>, Option<String>) {
-    let Ok(delivery) = serde_json::from_slice::<Delivery>(body) else {
-        return (None, None);
-    };
-    let first = delivery
-        .data
-        .and_then(|data| data.events.into_iter().next());
-    let (first_type, first_uuid) = first.map_or((None, None), |e| (e.event_type, e.uuid));
-    let bounded = |v: Option<String>| v.filter(|v| !v.is_empty() && v.len() <= MAX_LEN);
-    (
-        bounded(first_type).or_else(|| bounded(delivery.event_type)),
-        bounded(delivery.event_id).or_else(|| bounded(first_uuid)),
-    )
+fn type_and_id(request: &Request) -> (Option<String>, Option<String>) {
+    let [first_type, event_type, event_id, first_uuid] = request
+        .json_values([
+            "/data/events/0/eventType",
+            "/eventType",
+            "/eventId",
+            "/data/events/0/uuid",
+        ])
+        .map(|v| v.filter(|v| !v.is_empty()));
+    (first_type.or(event_type), event_id.or(first_uuid))
 }
 
 /// Okta's side, for the conformance cases: it sends the configured Authorization value.
@@ -165,12 +138,12 @@ mod tests {
                 None,
                 Some("u1"),
             ),
-            (r#"{"eventType":1}"#, None, None),
+            (r#"{"eventType":1}"#, Some("1"), None),
             ("[]", None, None),
             ("", None, None),
         ];
         for (body, event_type, id) in cases {
-            let (t, i) = type_and_id(body.as_bytes());
+            let (t, i) = type_and_id(&Request::post(body));
             assert_eq!((t.as_deref(), i.as_deref()), (event_type, id), "{body}");
         }
     }

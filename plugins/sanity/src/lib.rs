@@ -16,20 +16,11 @@
 
 use inlet_sdk::crypto::HashAlgorithm;
 use inlet_sdk::{Config, Plugin, PluginInfo, Request, Verdict, base64url_decode};
-use serde::Deserialize;
-use std::borrow::Cow;
 
 /// The most of the event type and id taken (the host refuses longer than 1 KiB).
 const MAX_LEN: usize = 1024;
 
 pub struct Sanity;
-
-/// The part of the (projected) document the plugin reads.
-#[derive(Deserialize)]
-struct Document<'a> {
-    #[serde(borrow, default, rename = "_type")]
-    kind: Option<Cow<'a, str>>,
-}
 
 /// The header's two parts: the millisecond timestamp and the `v1` signature.
 fn parse_header(header: &str) -> Option<(u64, &str)> {
@@ -83,14 +74,10 @@ impl Plugin for Sanity {
         if !request.is_fresh(seconds, config) {
             return Verdict::reject("stale timestamp");
         }
-        let event_type = request
-            .header("sanity-operation")
-            .map(Cow::Borrowed)
-            .or_else(|| {
-                serde_json::from_slice::<Document>(&request.body)
-                    .ok()
-                    .and_then(|d| d.kind)
-            });
+        let event_type = match request.header("sanity-operation") {
+            Some(operation) => Some(operation.to_string()),
+            None => request.json_values(["/_type"]).into_iter().next().flatten(),
+        };
         Verdict::accept()
             .with_event_type(bounded(event_type.as_deref()))
             .with_idempotency_key(bounded(request.header("idempotency-key")))
