@@ -300,6 +300,7 @@ fn shown(verdict: &Verdict) -> String {
 }
 
 /// Checks every case of a plugin's `cases.json` natively; panics listing the failures.
+/// Every accepted request must also be refused with an empty configuration (fail closed).
 /// Also holds the file to the catalogue's minimum: at least one signed accept that runs
 /// over HTTP, and at least one reject.
 ///
@@ -330,6 +331,17 @@ pub fn check<P: Signer>(cases_json: &str) {
         cases.cases.len(),
         failures.join("\n")
     );
+    // Fail closed: what the plugin accepts, a source configured with nothing refuses.
+    for case in &cases.cases {
+        if let Expect::Accept { .. } = case.expect {
+            let (request, _) = case.prepare(P::sign, None, None);
+            assert!(
+                !P::verify(&request, &Config::default()).is_accept(),
+                "{}: accepted by a source with no secret, fields or state",
+                case.name
+            );
+        }
+    }
     assert!(
         cases
             .cases
@@ -494,6 +506,31 @@ mod tests {
         check::<Acme>(
             r#"{"cases": [{"name": "wrong", "origin": "test", "config": {"secrets": ["s"]},
                 "request": {}, "sign": {}, "expect": "reject"}]}"#,
+        );
+    }
+
+    struct Open;
+
+    impl Plugin for Open {
+        fn describe() -> PluginInfo {
+            PluginInfo::new("open", "1", "accepts everything")
+        }
+
+        fn verify(_: &Request, _: &Config) -> Verdict {
+            Verdict::accept()
+        }
+    }
+
+    impl Signer for Open {
+        fn sign(_: &mut Request, _: &Config) {}
+    }
+
+    #[test]
+    #[should_panic(expected = "valid: accepted by a source with no secret, fields or state")]
+    fn a_plugin_that_fails_open_is_refused() {
+        check::<Open>(
+            r#"{"cases": [{"name": "valid", "origin": "test", "config": {"secrets": ["s"]},
+                "request": {}, "sign": {}, "expect": {"accept": {}}}]}"#,
         );
     }
 
