@@ -8,7 +8,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use inlet::config::Settings;
 use inlet::server::RunningServer;
+use inlet_model::outbound::AllowList;
 use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const ADMIN: &str = "bench-admin-token-of-at-least-32-bytes";
@@ -29,6 +32,12 @@ pub struct Bench {
     pub base: String,
     pub http: Http,
     _dir: tempfile::TempDir,
+}
+
+/// Lets Inlet connect to loopback, where the benchmarks' brokers and receivers listen
+/// (outgoing connections are refused by default).
+pub fn allow_loopback(settings: &mut Settings) {
+    settings.allow_outbound = AllowList::parse(["127.0.0.1"]).unwrap();
 }
 
 /// Starts Inlet on loopback with RocksDB in a temporary directory.
@@ -145,4 +154,47 @@ pub fn process_cpu_time() -> Duration {
     // SAFETY: clock_gettime only writes the timespec it is given.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// A bare HTTP/1 server on loopback: reads each request's body, hands it to `handle`, and
+/// answers 200 with an empty body.
+pub struct BareServer {
+    pub addr: SocketAddr,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl BareServer {
+    pub async fn start(handle: impl Fn(Bytes) + Send + Sync + 'static) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = Arc::new(handle);
+        let serving = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let _ = tcp.set_nodelay(true);
+                let handle = handle.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |request: Request<hyper::body::Incoming>| {
+                            let handle = handle.clone();
+                            async move {
+                                handle(request.into_body().collect().await?.to_bytes());
+                                Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::new())))
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                        .await;
+                });
+            }
+        });
+        Self { addr, serving }
+    }
+}
+
+impl Drop for BareServer {
+    /// Stops accepting; open connections are served until their clients close them.
+    fn drop(&mut self) {
+        self.serving.abort();
+    }
 }

@@ -2,6 +2,9 @@
 //! loopback HTTP with concurrent clients, then prints throughput and latency per scenario.
 //!
 //! cargo run --release -p inlet-bench -- [REQUESTS] [CONCURRENCY] [BODY_BYTES]
+//!
+//! The first scenario is the baseline: a bare hyper server in the same process that reads
+//! each body and answers 200, driven by the same generator while Inlet idles.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +15,11 @@ use hyper::{Method, Request};
 use serde_json::{Value, json};
 
 type Headers = Vec<(&'static str, String)>;
-use inlet_bench::{ADMIN, Http, numeric_args, start_inlet};
+use inlet_bench::{ADMIN, BareServer, Http, numeric_args, start_inlet};
+
+const BARE: &str = "bare hyper";
+const HMAC: &str = "ingest hmac-sha256";
+const PLUGIN: &str = "ingest github plugin";
 
 #[tokio::main]
 async fn main() {
@@ -20,6 +27,7 @@ async fn main() {
 
     let bench = start_inlet(|s| s.max_in_flight = concurrency * 2).await;
     let (base, http) = (bench.base.clone(), bench.http.clone());
+    let base_of = |path: String| format!("{base}{path}");
 
     let payload =
         json!({"type": "bench", "pad": "x".repeat(body_bytes.saturating_sub(40))}).to_string();
@@ -76,17 +84,32 @@ async fn main() {
         json!({"owner_id": "bench", "event_type": "bench", "data": serde_json::from_slice::<Value>(&payload).unwrap()}).to_string(),
     );
 
+    // The baseline: hyper alone reading each body and answering 200, in the same process and
+    // under the same generator, with Inlet idle.
+    let bare = BareServer::start(|_| {}).await;
+    let bare_base = format!("http://{}", bare.addr);
     let scenarios: Vec<(&str, String, Headers, Bytes)> = vec![
-        ("ingest noop", ingest_path(&noop), vec![], payload.clone()),
         (
-            "ingest hmac-sha256",
-            ingest_path(&hmac),
+            BARE,
+            format!("{bare_base}/ingest/bare"),
             vec![("x-sig", signature.clone())],
             payload.clone(),
         ),
         (
-            "ingest github plugin",
-            ingest_path(&github),
+            "ingest noop",
+            base_of(ingest_path(&noop)),
+            vec![],
+            payload.clone(),
+        ),
+        (
+            HMAC,
+            base_of(ingest_path(&hmac)),
+            vec![("x-sig", signature.clone())],
+            payload.clone(),
+        ),
+        (
+            PLUGIN,
+            base_of(ingest_path(&github)),
             vec![
                 ("x-hub-signature-256", format!("sha256={signature}")),
                 ("x-github-event", "push".into()),
@@ -95,7 +118,7 @@ async fn main() {
         ),
         (
             "rest api event",
-            rest_path,
+            base_of(rest_path),
             vec![
                 ("authorization", format!("Bearer {key}")),
                 ("content-type", "application/json".into()),
@@ -103,21 +126,23 @@ async fn main() {
             rest_body,
         ),
     ];
-    for (name, path, headers, body) in scenarios {
-        let report = drive(
-            &http,
-            &format!("{base}{path}"),
-            Arc::new(headers),
-            body,
-            requests,
-            concurrency,
-        )
-        .await;
+    let mut rates = std::collections::HashMap::new();
+    for (name, url, headers, body) in scenarios {
+        let report = drive(&http, &url, Arc::new(headers), body, requests, concurrency).await;
         println!(
             "{name:<22} {:>10.0} {:>10.2} {:>10.2} {:>10.2}",
             report.0, report.1, report.2, report.3
         );
+        rates.insert(name, report.0);
     }
+    println!(
+        "ratio hmac-sha256 / bare hyper: {:.2} (target >= 0.6)",
+        rates[HMAC] / rates[BARE]
+    );
+    println!(
+        "ratio github plugin / hmac-sha256: {:.2} (target >= 0.85)",
+        rates[PLUGIN] / rates[HMAC]
+    );
     bench.server.shutdown().await.unwrap();
 }
 

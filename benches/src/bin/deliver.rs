@@ -34,14 +34,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response};
+use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use inlet_bench::{ADMIN, Bench, Http, numeric_args, process_cpu_time, start_inlet};
-use inlet_model::outbound::AllowList;
+use hyper_util::rt::TokioExecutor;
+use inlet_bench::{
+    ADMIN, BareServer, Bench, Http, allow_loopback, numeric_args, process_cpu_time, start_inlet,
+};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -84,7 +83,7 @@ async fn main() {
     let receiver = Receiver::start().await;
     let bench = start_inlet(|s| {
         s.max_in_flight = concurrency * 2;
-        s.allow_outbound = AllowList::parse(["127.0.0.1"]).unwrap();
+        allow_loopback(s);
     })
     .await;
 
@@ -124,8 +123,8 @@ async fn main() {
     };
 
     // The bare baseline, Inlet idle; the same path as Inlet's ingest URLs.
-    let bare_url = |server: &Server| format!("http://{}/ingest/bare", server.addr);
-    let bare = Server::start(|_| {}).await;
+    let bare_url = |server: &BareServer| format!("http://{}/ingest/bare", server.addr);
+    let bare = BareServer::start(|_| {}).await;
     warm_up(
         &generator,
         &receiver,
@@ -666,58 +665,17 @@ impl Generator {
     }
 }
 
-/// A bare HTTP/1 server on loopback: reads each request's body, hands it to `handle`, and
-/// answers 200 with an empty body.
-struct Server {
-    addr: SocketAddr,
-    serving: tokio::task::JoinHandle<()>,
-}
-
-impl Server {
-    async fn start(handle: impl Fn(Bytes) + Send + Sync + 'static) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let handle = Arc::new(handle);
-        let serving = tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let _ = tcp.set_nodelay(true);
-                let handle = handle.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let handle = handle.clone();
-                        async move {
-                            handle(request.into_body().collect().await?.to_bytes());
-                            Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::new())))
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .await;
-                });
-            }
-        });
-        Self { addr, serving }
-    }
-}
-
-impl Drop for Server {
-    /// Stops accepting; open connections are served until their clients close them.
-    fn drop(&mut self) {
-        self.serving.abort();
-    }
-}
-
-/// The bare relay: a [`Server`] that forwards each body to `target` in a spawned task,
+/// The bare relay: a [`BareServer`] that forwards each body to `target` in a spawned task,
 /// after answering, with a pooled keep-alive HTTP/1 client, at most [`RELAY_LIMIT`]
 /// forwards in flight; what failed to forward is missing at the receiver.
-async fn relay(target: SocketAddr) -> Server {
+async fn relay(target: SocketAddr) -> BareServer {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build(connector);
     let uri: Arc<str> = Arc::from(format!("http://{target}/hook"));
     let permits = Arc::new(Semaphore::new(RELAY_LIMIT));
-    Server::start(move |body| {
+    BareServer::start(move |body| {
         let (client, uri, permits) = (client.clone(), uri.clone(), permits.clone());
         tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.unwrap();
@@ -759,14 +717,14 @@ async fn warm_up(
     }
 }
 
-/// A bare [`Server`] that notes when each sequence number first arrived.
+/// A bare [`BareServer`] that notes when each sequence number first arrived.
 struct Receiver {
     addr: SocketAddr,
     arrivals: Arc<Mutex<HashMap<u64, Instant>>>,
     /// Distinct sequence numbers arrived.
     unique: Arc<AtomicUsize>,
     duplicates: Arc<AtomicUsize>,
-    _server: Server,
+    _server: BareServer,
 }
 
 impl Receiver {
@@ -775,7 +733,7 @@ impl Receiver {
         let unique: Arc<AtomicUsize> = Arc::default();
         let duplicates: Arc<AtomicUsize> = Arc::default();
         let (seen, first, again) = (arrivals.clone(), unique.clone(), duplicates.clone());
-        let server = Server::start(move |body| {
+        let server = BareServer::start(move |body| {
             let at = Instant::now();
             let seq = sequence_number(&body).expect("a benchmark body");
             if seen.lock().unwrap().insert(seq, at).is_some() {

@@ -25,8 +25,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Request, StatusCode};
-use inlet_bench::{ADMIN, Bench, numeric_args, process_cpu_time, start_inlet};
-use inlet_model::outbound::AllowList;
+use inlet_bench::{ADMIN, Bench, allow_loopback, numeric_args, process_cpu_time, start_inlet};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -77,10 +76,7 @@ async fn main() {
         "plain producer, {PER_ENDPOINT} in flight: {shaped:>9.0} msg/s, {shaped_cpu:5.1} µs CPU/msg"
     );
 
-    let bench = start_inlet(|s| {
-        s.allow_outbound = AllowList::parse(["127.0.0.1"]).unwrap();
-    })
-    .await;
+    let bench = start_inlet(allow_loopback).await;
     let (ingest, delivered, inlet_cpu) = inlet(&bench, &brokers, &topic, events, &body).await;
     println!("Inlet, storing the events:   {ingest:>9.0} events/s (REST API, {CLIENTS} clients)");
     println!(

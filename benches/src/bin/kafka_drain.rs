@@ -23,7 +23,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use inlet_bench::{numeric_args, start_inlet};
+use inlet_bench::{allow_loopback, numeric_args, start_inlet};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
@@ -67,7 +67,7 @@ async fn main() {
         "plain rdkafka consumer (consume + commit): {plain:>9.0} msg/s, {plain_cpu:5.1} µs CPU/msg"
     );
 
-    let bench = start_inlet(|_| {}).await;
+    let bench = start_inlet(allow_loopback).await;
     let cpu = cpu_time();
     let source = bench
         .pub_sub_source(json!({"type": "kafka", "workers": workers, "kafka": {

@@ -19,7 +19,7 @@ use google_cloud_auth::credentials::anonymous;
 use google_cloud_pubsub::client::Subscriber;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request};
-use inlet_bench::{Http, numeric_args, start_inlet};
+use inlet_bench::{Http, allow_loopback, numeric_args, start_inlet};
 use serde_json::{Value, json};
 
 const PROJECT: &str = "inlet-bench";
@@ -30,7 +30,7 @@ async fn main() {
     let endpoint =
         std::env::var("PUBSUB_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8085".into());
     println!("emulator: {endpoint}; {messages} messages of ~{bytes} bytes, {workers} workers");
-    let bench = start_inlet(|_| {}).await;
+    let bench = start_inlet(allow_loopback).await;
     let run = std::process::id();
     let (topic, plain_sub, inlet_sub) = (
         format!("bench-{run}"),

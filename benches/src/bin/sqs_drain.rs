@@ -16,7 +16,7 @@ use std::time::Instant;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
-use inlet_bench::{numeric_args, start_inlet};
+use inlet_bench::{allow_loopback, numeric_args, start_inlet};
 use serde_json::json;
 
 const REGION: &str = "us-east-1";
@@ -41,7 +41,7 @@ async fn main() {
     println!("plain aws-sdk-sqs (receive + delete): {plain:>7.0} msg/s");
 
     let inlet_queue = fill(&client, &format!("inlet-{run}"), messages, bytes, workers).await;
-    let bench = start_inlet(|_| {}).await;
+    let bench = start_inlet(allow_loopback).await;
     let source = bench
         .pub_sub_source(json!({"type": "sqs", "workers": workers, "sqs": {
             "access_key_id": "bench", "secret_key": "bench", "default_region": REGION,
