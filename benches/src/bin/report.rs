@@ -1,6 +1,6 @@
-//! The benchmark report: runs every scenario side by side, several times, and writes
-//! `benches/report.md` (medians, spread, ratios) and `benches/report.svg` (a chart of the
-//! same medians, Inlet beside its baseline).
+//! The benchmark report: runs every scenario side by side, several times, and writes its
+//! tables (medians, spread, ratios) into benches/README.md, between the report's markers,
+//! and `benches/report.svg` (a chart of the same medians, Inlet beside its baseline).
 //!
 //! cargo build --release -p inlet-bench --bins && target/release/report [RUNS]
 //!
@@ -62,10 +62,12 @@ fn main() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR"));
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let markdown = markdown(&rates, runs, load.split_whitespace().next().unwrap_or("?"));
-    std::fs::write(out.join("report.md"), &markdown).expect("writing benches/report.md");
+    let readme = out.join("README.md");
+    let text = std::fs::read_to_string(&readme).expect("reading benches/README.md");
+    std::fs::write(&readme, between_markers(&text, &markdown)).expect("writing benches/README.md");
     std::fs::write(out.join("report.svg"), chart(&rates)).expect("writing benches/report.svg");
     print!("{markdown}");
-    eprintln!("wrote benches/report.md and benches/report.svg");
+    eprintln!("wrote the report's tables into benches/README.md, and benches/report.svg");
 }
 
 fn programs() -> Vec<Program> {
@@ -150,6 +152,19 @@ fn parse(output: &str) -> Vec<(String, f64)> {
     rows
 }
 
+const BEGIN: &str = "<!-- report: begin -->\n";
+const END: &str = "<!-- report: end -->";
+
+/// The README with what is between the report's markers replaced by `report`.
+fn between_markers(readme: &str, report: &str) -> String {
+    let (Some(begin), Some(end)) = (readme.find(BEGIN), readme.find(END)) else {
+        panic!(
+            "benches/README.md has lost the report's markers ({BEGIN:?} … {END:?}): put them back where the report goes"
+        );
+    };
+    format!("{}{BEGIN}{report}{}", &readme[..begin], &readme[end..])
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -218,11 +233,11 @@ fn markdown(rates: &Rates, runs: usize, load: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Benchmark report\n\nWritten by `report {runs}` (benches/src/bin/report.rs): every \
+        "Written by `report {runs}` (benches/src/bin/report.rs): every \
          scenario run {runs} times, one after another, on one machine; medians, and the lowest \
          and highest run (load average {load} when it started, {cores} cores). Rates are \
          requests, messages or deliveries per second.\n\n\
-         ![events/s by scenario](report.svg)\n"
+         ![events/s by scenario, Inlet beside its baseline](report.svg)\n"
     );
     let mut group = "";
     for ((row_group, scenario), values) in rates {
@@ -230,7 +245,7 @@ fn markdown(rates: &Rates, runs: usize, load: &str) -> String {
             group = row_group;
             let _ = writeln!(
                 out,
-                "\n## {group}\n\n| scenario | median | lowest – highest |\n| --- | --- | --- |"
+                "\n### {group}\n\n| scenario | median | lowest – highest |\n| --- | --- | --- |"
             );
         }
         let (low, high) = spread(values);
@@ -242,7 +257,7 @@ fn markdown(rates: &Rates, runs: usize, load: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "\n## Ratios (of medians)\n\n| group | Inlet | baseline | ratio | target |\n| --- | --- | --- | --- | --- |"
+        "\n### Ratios (of medians)\n\n| group | Inlet | baseline | ratio | target |\n| --- | --- | --- | --- | --- |"
     );
     for (group, inlet, baseline, target) in RATIOS {
         if let (Some(a), Some(b)) = (row(rates, group, inlet), row(rates, group, baseline)) {
@@ -365,6 +380,15 @@ mod tests {
                 ("plain producer, unbounded".to_string(), 307402.0),
                 ("Inlet, delivering them".to_string(), 8785.0),
             ]
+        );
+    }
+
+    #[test]
+    fn the_report_replaces_only_what_is_between_its_markers() {
+        let readme = format!("# Benchmarks\n{BEGIN}old\n{END}\n## After\n");
+        assert_eq!(
+            between_markers(&readme, "new\n"),
+            format!("# Benchmarks\n{BEGIN}new\n{END}\n## After\n")
         );
     }
 
