@@ -81,6 +81,20 @@ const MAX_ITEMS: usize = 16;
 const MAX_HEADER_LEN: usize = 4096;
 
 impl TimestampedHeader {
+    /// Stripe's convention, which Calendly and Mux follow under their own header names:
+    /// `t=<unix>,v1=<hex>[,v1=<hex>]`, HMAC-SHA256 of `<t>.<body>`.
+    pub const fn stripe_style(name: &'static str) -> Self {
+        Self {
+            name,
+            separator: ',',
+            timestamp: "t",
+            signature: "v1",
+            alphabet: Alphabet::Hex,
+            algorithm: HashAlgorithm::Sha256,
+            joiner: ".",
+        }
+    }
+
     /// The signed timestamp, once a signature verifies and the timestamp is within the
     /// source's replay window; `Err` is the reject to answer with. A second timestamp makes
     /// the header ambiguous and is refused.
@@ -155,15 +169,7 @@ mod tests {
         algorithm: HashAlgorithm::Sha256,
     };
 
-    const STRIPE: TimestampedHeader = TimestampedHeader {
-        name: "stripe-signature",
-        separator: ',',
-        timestamp: "t",
-        signature: "v1",
-        alphabet: Alphabet::Hex,
-        algorithm: HashAlgorithm::Sha256,
-        joiner: ".",
-    };
+    const STRIPE: TimestampedHeader = TimestampedHeader::stripe_style("stripe-signature");
 
     #[test]
     fn timestamped_headers_verify_any_signature_within_the_window() {

@@ -14,18 +14,9 @@
 //!   sends no delivery or event id, so there is no idempotency key; the signed timestamp and
 //!   the window bound replays.
 
-use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Alphabet, Config, Plugin, PluginInfo, Request, TimestampedHeader, Verdict};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, TimestampedHeader, Verdict};
 
-const SIGNATURE: TimestampedHeader = TimestampedHeader {
-    name: "calendly-webhook-signature",
-    separator: ',',
-    timestamp: "t",
-    signature: "v1",
-    alphabet: Alphabet::Hex,
-    algorithm: HashAlgorithm::Sha256,
-    joiner: ".",
-};
+const SIGNATURE: TimestampedHeader = TimestampedHeader::stripe_style("calendly-webhook-signature");
 
 pub struct Calendly;
 

@@ -12,18 +12,9 @@
 //! - Event type: the body's `type` (`video.asset.ready`, ...). Idempotency key: the body's
 //!   `id`, the event's id, which Mux keeps across retries.
 
-use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Alphabet, Config, Plugin, PluginInfo, Request, TimestampedHeader, Verdict};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, TimestampedHeader, Verdict};
 
-const SIGNATURE: TimestampedHeader = TimestampedHeader {
-    name: "mux-signature",
-    separator: ',',
-    timestamp: "t",
-    signature: "v1",
-    alphabet: Alphabet::Hex,
-    algorithm: HashAlgorithm::Sha256,
-    joiner: ".",
-};
+const SIGNATURE: TimestampedHeader = TimestampedHeader::stripe_style("mux-signature");
 
 pub struct Mux;
 

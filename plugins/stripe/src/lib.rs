@@ -12,18 +12,9 @@
 //! - Handshake: none; every verdict is an accept or a reject, so nothing is ever signed for
 //!   a caller.
 
-use inlet_sdk::crypto::HashAlgorithm;
-use inlet_sdk::{Alphabet, Config, Plugin, PluginInfo, Request, TimestampedHeader, Verdict};
+use inlet_sdk::{Config, Plugin, PluginInfo, Request, TimestampedHeader, Verdict};
 
-const SIGNATURE: TimestampedHeader = TimestampedHeader {
-    name: "stripe-signature",
-    separator: ',',
-    timestamp: "t",
-    signature: "v1",
-    alphabet: Alphabet::Hex,
-    algorithm: HashAlgorithm::Sha256,
-    joiner: ".",
-};
+const SIGNATURE: TimestampedHeader = TimestampedHeader::stripe_style("stripe-signature");
 
 pub struct Stripe;
 
