@@ -27,11 +27,25 @@ pub fn numeric_args<const N: usize>(defaults: [usize; N]) -> [usize; N] {
     std::array::from_fn(|i| given.get(i).copied().unwrap_or(defaults[i]))
 }
 
-pub struct Bench {
-    pub server: RunningServer,
+/// Inlet's HTTP API at `base`, in this process or another.
+pub struct Api {
     pub base: String,
     pub http: Http,
+}
+
+/// An in-process Inlet and its API.
+pub struct Bench {
+    pub server: RunningServer,
+    api: Api,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Bench {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 /// Lets Inlet connect to loopback, where the benchmarks' brokers and receivers listen
@@ -49,14 +63,20 @@ pub async fn start_inlet(configure: impl FnOnce(&mut Settings)) -> Bench {
     configure(&mut settings);
     let server = inlet::server::start(settings).await.unwrap();
     Bench {
-        base: format!("http://{}", server.addr),
+        api: Api::new(format!("http://{}", server.addr)),
         server,
-        http: Client::builder(TokioExecutor::new()).build_http(),
         _dir: dir,
     }
 }
 
-impl Bench {
+impl Api {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            http: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
     /// POSTs a JSON body with a bearer token; expects 201 and returns `data`.
     pub async fn create(&self, path: &str, token: &str, body: Value) -> Value {
         let request = Request::builder()
@@ -125,9 +145,7 @@ impl Bench {
             .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
             .unwrap_or(0.0)
     }
-}
 
-impl Bench {
     /// Several samples' values from one scrape of `/metrics` (0 for each one absent).
     pub async fn metrics(&self, samples: &[&str]) -> Vec<f64> {
         let uri = format!("{}/metrics", self.base);
@@ -143,6 +161,14 @@ impl Bench {
             })
             .collect()
     }
+}
+
+/// A body's HMAC-SHA256 under `secret`, in hex: what a provider signing webhooks sends.
+pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The calling process's CPU time (every thread), from its start.

@@ -15,7 +15,7 @@ use hyper::{Method, Request};
 use serde_json::{Value, json};
 
 type Headers = Vec<(&'static str, String)>;
-use inlet_bench::{ADMIN, BareServer, Http, numeric_args, start_inlet};
+use inlet_bench::{ADMIN, BareServer, Http, hmac_hex, numeric_args, start_inlet};
 
 const BARE: &str = "bare hyper";
 const HMAC: &str = "ingest hmac-sha256";
@@ -148,13 +148,6 @@ async fn main() {
 
 fn ingest_path(source: &Value) -> String {
     format!("/ingest/{}", source["mask_id"].as_str().unwrap())
-}
-
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Sends `total` requests from `concurrency` clients; returns (req/s, p50, p99, max) in ms.

@@ -39,7 +39,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use inlet_bench::{
-    ADMIN, BareServer, Bench, Http, allow_loopback, numeric_args, process_cpu_time, start_inlet,
+    ADMIN, BareServer, Bench, Http, allow_loopback, hmac_hex, numeric_args, process_cpu_time,
+    start_inlet,
 };
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -394,13 +395,6 @@ async fn hmac_source(bench: &Bench, name: &str) -> (String, (String, String)) {
     let uid = source["uid"].as_str().unwrap().to_string();
     let mask = source["mask_id"].as_str().unwrap().to_string();
     (project, (uid, mask))
-}
-
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// What one scenario measured.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures_util::{FutureExt, StreamExt};
 use inlet_model::BrokerMetadata;
 use inlet_model::outbound::{AllowList, Destination};
-use inlet_model::pub_sub::{KafkaConfig, kafka_security};
+use inlet_model::pub_sub::{KafkaConfig, kafka_broker_address, kafka_security};
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{
@@ -173,15 +173,12 @@ async fn join(config: &KafkaConfig, allow: &AllowList, worker: &Worker) -> Joine
     }
 }
 
-/// The brokers of a metadata answer, as `host:port` (an IPv6 host in brackets).
+/// The brokers of a metadata answer.
 fn advertised(metadata: &rdkafka::metadata::Metadata) -> Vec<String> {
     metadata
         .brokers()
         .iter()
-        .map(|broker| match broker.host() {
-            host if host.contains(':') => format!("[{host}]:{}", broker.port()),
-            host => format!("{host}:{}", broker.port()),
-        })
+        .map(|broker| kafka_broker_address(broker.host(), broker.port()))
         .collect()
 }
 

@@ -33,7 +33,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use inlet_model::delivery::{EVENT_ID_KEY, KafkaDestination};
 use inlet_model::outbound::{ALLOW_OUTBOUND_ENV, ALLOW_OUTBOUND_FLAG, Destination};
-use inlet_model::pub_sub::kafka_security;
+use inlet_model::pub_sub::{kafka_broker_address, kafka_security};
 use inlet_model::{Event, FieldError, Invalid};
 use inlet_payload::{LazyJson, Location};
 use rdkafka::ClientConfig;
@@ -268,7 +268,12 @@ type Client = FutureProducer<Reports>;
 struct Producer {
     /// Taken by `drop`, which destroys it off the async workers.
     client: Option<Client>,
-    brokers_checked: tokio::sync::Mutex<Option<Instant>>,
+    /// Read by every attempt without waiting: an async lock taken by each of hundreds of
+    /// attempts in flight hands itself from task to task through the scheduler, one at a
+    /// time.
+    brokers_checked_at: Mutex<Option<Instant>>,
+    /// Held by the attempt that checks the brokers.
+    checking: tokio::sync::Mutex<()>,
 }
 
 impl Producer {
@@ -430,7 +435,8 @@ impl Producers {
                     .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
                 let created = Producer {
                     client: Some(client),
-                    brokers_checked: tokio::sync::Mutex::new(None),
+                    brokers_checked_at: Mutex::new(None),
+                    checking: tokio::sync::Mutex::new(()),
                 };
                 self.insert(&message.endpoint_id, settings, created)
             }
@@ -452,8 +458,16 @@ impl Producers {
         topic: &str,
         timeout: Duration,
     ) -> Result<(), Unallowed> {
-        let mut checked = producer.brokers_checked.lock().await;
-        if checked.is_some_and(|at| at.elapsed() < BROKER_CHECK_INTERVAL) {
+        let checked_recently = || {
+            lock(&producer.brokers_checked_at)
+                .is_some_and(|at| at.elapsed() < BROKER_CHECK_INTERVAL)
+        };
+        if checked_recently() {
+            return Ok(());
+        }
+        // One attempt checks; the others wait for it, then find the check done.
+        let _checking = producer.checking.lock().await;
+        if checked_recently() {
             return Ok(());
         }
         let client = producer.client().clone();
@@ -485,7 +499,7 @@ impl Producers {
                     unresolved => unresolved,
                 })?;
         }
-        *checked = Some(Instant::now());
+        *lock(&producer.brokers_checked_at) = Some(Instant::now());
         Ok(())
     }
 
@@ -579,15 +593,12 @@ fn kafka_headers(headers: &HeaderMap) -> OwnedHeaders {
     )
 }
 
-/// The brokers of a metadata answer, as `host:port` (an IPv6 host in brackets).
+/// The brokers of a metadata answer.
 fn advertised(metadata: &rdkafka::metadata::Metadata) -> Vec<String> {
     metadata
         .brokers()
         .iter()
-        .map(|broker| match broker.host() {
-            host if host.contains(':') => format!("[{host}]:{}", broker.port()),
-            host => format!("{host}:{}", broker.port()),
-        })
+        .map(|broker| kafka_broker_address(broker.host(), broker.port()))
         .collect()
 }
 

@@ -33,8 +33,7 @@ use inlet_delivery::retry::{Jitter, retry_after};
 use inlet_delivery::send::{Outcome, Outgoing, Sender};
 use inlet_metrics::Metrics;
 use inlet_model::delivery::{
-    Attempt, CircuitState, Delivery, DeliveryStatus, Endpoint, EndpointHealth, EndpointStatus,
-    EndpointType,
+    Attempt, Delivery, DeliveryStatus, Endpoint, EndpointHealth, EndpointStatus, EndpointType,
 };
 use inlet_model::{Project, new_uid, rfc3339};
 use inlet_store::{AttemptRecord, Queued, QueuedEndpoint, Store, StoreError};
@@ -563,7 +562,7 @@ impl Dispatcher {
         let health = gate.health.clone();
         self.metrics.endpoint_health(
             &endpoint.uid,
-            circuit_label(health.cb_state),
+            health.cb_state,
             health.failure_rate().unwrap_or(0.0),
         );
         (health, transition)
@@ -879,14 +878,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn unix_seconds(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-fn circuit_label(state: CircuitState) -> &'static str {
-    match state {
-        CircuitState::Closed => "closed",
-        CircuitState::Open => "open",
-        CircuitState::HalfOpen => "half-open",
-    }
 }
 
 fn duration_ms(wait: Duration) -> u64 {

@@ -8,15 +8,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use inlet_model::delivery::CircuitState;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-/// The states of an endpoint's circuit, as labels.
-pub const CIRCUIT_STATES: [&str; 3] = ["closed", "open", "half-open"];
 
 /// The label of what is not in a bounded set: an unknown source, an unknown method.
 pub const OTHER: &str = "other";
@@ -295,12 +293,12 @@ impl Metrics {
             .inc();
     }
 
-    /// An endpoint's circuit state (one of [`CIRCUIT_STATES`]) and failure rate.
-    pub fn endpoint_health(&self, endpoint: &str, state: &'static str, failure_rate: f64) {
-        for known in CIRCUIT_STATES {
+    /// An endpoint's circuit state and failure rate.
+    pub fn endpoint_health(&self, endpoint: &str, state: CircuitState, failure_rate: f64) {
+        for known in CircuitState::ALL {
             let labels = CircuitLabels {
                 endpoint: endpoint.to_string(),
-                state: known,
+                state: known.label(),
             };
             self.endpoint_circuit
                 .get_or_create(&labels)
@@ -315,10 +313,10 @@ impl Metrics {
 
     /// Removes the series of a deleted endpoint.
     pub fn forget_endpoint(&self, endpoint: &str) {
-        for state in CIRCUIT_STATES {
+        for state in CircuitState::ALL {
             self.endpoint_circuit.remove(&CircuitLabels {
                 endpoint: endpoint.to_string(),
-                state,
+                state: state.label(),
             });
         }
         self.endpoint_failure_rate.remove(&EndpointLabels {

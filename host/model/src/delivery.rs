@@ -109,6 +109,19 @@ pub enum CircuitState {
     HalfOpen,
 }
 
+impl CircuitState {
+    pub const ALL: [Self; 3] = [Self::Closed, Self::Open, Self::HalfOpen];
+
+    /// Its `cb_state` name, which is also its metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half-open",
+        }
+    }
+}
+
 /// How an endpoint has been answering, as the delivery worker keeps it (stored with each
 /// attempt's outcome, so it survives a restart).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

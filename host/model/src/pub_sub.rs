@@ -228,6 +228,16 @@ pub fn kafka_security(tls: bool, auth: Option<&KafkaAuth>) -> Vec<(&'static str,
     }
 }
 
+/// A broker's address as a cluster's metadata advertises it, as `host:port` (an IPv6 host
+/// in brackets): the form the outbound policy judges.
+pub fn kafka_broker_address(host: &str, port: i32) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 impl KafkaConfig {
     pub fn validate(&self) -> Result<(), FieldError> {
         let field = |name, message: &str| Err(FieldError::new(name, message));

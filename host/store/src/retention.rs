@@ -3,8 +3,9 @@
 //! still needs.
 //!
 //! Removed: events, their per-source index entries and idempotency keys, dead letters,
-//! deliveries, the event → deliveries index and attempts. Never removed: projects, sources,
-//! endpoints, subscriptions, API keys, jobs, endpoint health, the delivery queue.
+//! deliveries, the event → deliveries index and attempts, and bulk jobs finished (done or
+//! failed) for longer than the retention. Never removed: projects, sources, endpoints,
+//! subscriptions, API keys, running jobs, endpoint health, the delivery queue.
 //!
 //! Each of those is keyed `project uid ++ record uid` (the per-source index: `source uid ++
 //! event uid`), and uids are ULIDs, so everything a project stored before a time is one key
@@ -42,9 +43,10 @@ use rocksdb::{CompactOptions, IteratorMode, ReadOptions, WriteBatch};
 use serde::Deserialize;
 
 use inlet_metrics::Metrics;
-use inlet_model::rfc3339;
+use inlet_model::{parse_rfc3339, rfc3339};
 
 use super::delivery::parse_queue_entry;
+use super::jobs::{BulkJob, JobStatus};
 use super::writer::unix_ms;
 use super::{Cf, Result, Store, key};
 
@@ -64,6 +66,7 @@ struct Removed {
     dead_letters: u64,
     deliveries: u64,
     attempts: u64,
+    jobs: u64,
 }
 
 impl Removed {
@@ -72,6 +75,7 @@ impl Removed {
         self.dead_letters += other.dead_letters;
         self.deliveries += other.deliveries;
         self.attempts += other.attempts;
+        self.jobs += other.jobs;
     }
 
     fn is_empty(&self) -> bool {
@@ -84,6 +88,7 @@ impl Removed {
             ("dead_letters", self.dead_letters),
             ("deliveries", self.deliveries),
             ("attempts", self.attempts),
+            ("jobs", self.jobs),
         ] {
             if removed > 0 {
                 metrics.retention_removed(kind, removed);
@@ -227,14 +232,15 @@ impl Store {
             if stopping.load(Ordering::Relaxed) {
                 break;
             }
-            let target = uid_at(
-                now.checked_sub(*retention)
-                    .unwrap_or(SystemTime::UNIX_EPOCH),
-            );
+            let expired_before = now
+                .checked_sub(*retention)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            let target = uid_at(expired_before);
             let floor = floors.remove(project_id).filter(|floor| floor.uid < target);
             let cutoff = floor.as_ref().map_or(&target, |floor| &floor.uid);
-            // Dead letters have no deliveries: nothing holds them back.
-            let removed = self.expire_project(project_id, cutoff, &target, stopping)?;
+            // Dead letters and jobs have no deliveries: nothing holds them back.
+            let mut removed = self.expire_project(project_id, cutoff, &target, stopping)?;
+            removed.jobs = self.expire_jobs(project_id, &target, expired_before)?;
             if !removed.is_empty() {
                 tracing::info!(
                     project = %project_id,
@@ -242,6 +248,7 @@ impl Store {
                     deliveries = removed.deliveries,
                     attempts = removed.attempts,
                     dead_letters = removed.dead_letters,
+                    jobs = removed.jobs,
                     before = %time_of(cutoff),
                     held_back_by_delivery = floor.as_ref().map(|f| f.delivery_id.as_str()),
                     "retention removed expired records"
@@ -436,6 +443,38 @@ impl Store {
         removed.deliveries += deliveries;
         removed.attempts += attempts;
         Ok((until, done))
+    }
+
+    /// Removes a project's jobs created before `cutoff` (a uid) that finished before
+    /// `finished_before`: a running job is never removed, and a finished one stays for the
+    /// retention after it finished, for its operator to read its outcome. Jobs are few (an
+    /// operator makes each): they are read one by one.
+    fn expire_jobs(
+        &self,
+        project_id: &str,
+        cutoff: &str,
+        finished_before: SystemTime,
+    ) -> Result<u64> {
+        let mut batch = WriteBatch::default();
+        for item in self.db.iterator_cf_opt(
+            self.cf(Cf::Jobs),
+            bounded(key(project_id, b""), key(project_id, cutoff.as_bytes())),
+            IteratorMode::Start,
+        ) {
+            let (k, v) = item?;
+            let job: BulkJob = serde_json::from_slice(&v)?;
+            let finished_at = parse_rfc3339(&job.updated_at).map(SystemTime::from);
+            if job.status != JobStatus::Running
+                && finished_at.is_some_and(|at| at < finished_before)
+            {
+                batch.delete_cf(self.cf(Cf::Jobs), k);
+            }
+        }
+        let removed = batch.len() as u64;
+        if removed > 0 {
+            self.db.write(batch)?;
+        }
+        Ok(removed)
     }
 
     /// How many keys lie in `[start, end)`.
@@ -652,7 +691,8 @@ mod tests {
                 events: 2,
                 dead_letters: 1,
                 deliveries: 2,
-                attempts: 2
+                attempts: 2,
+                jobs: 0
             }
         );
         assert_eq!(swept.shortest, Some(HOUR));
@@ -720,7 +760,8 @@ mod tests {
                 events: 2,
                 dead_letters: 0,
                 deliveries: 2,
-                attempts: 2
+                attempts: 2,
+                jobs: 0
             }
         );
         assert_eq!(keys(&store, Cf::Events, p), 0);
@@ -777,6 +818,40 @@ mod tests {
         succeed_all_but(&store, &[]).await;
         let swept = sweep(&store, later);
         assert_eq!((swept.removed.events, swept.removed.deliveries), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn finished_jobs_go_once_finished_for_the_retention_and_running_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(open(dir.path()));
+        let (project, _) = stored_project(&store, Some("1h")).await;
+        let retry = || crate::JobWork::BatchRetry {
+            filter: crate::DeliveryQuery::default(),
+            force: false,
+            requeued: 0,
+        };
+        let finished = store.create_job(&project.uid, retry()).await.unwrap();
+        let running = store.create_job(&project.uid, retry()).await.unwrap();
+        let created = moment().await;
+        let (p, j) = (project.uid.clone(), finished.uid.clone());
+        // Nothing matches its filter: its first page finishes it.
+        let done = tokio::task::spawn_blocking({
+            let store = store.clone();
+            move || store.advance_job(&p, &j).unwrap().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(done.status, JobStatus::Done);
+        let ended = moment().await;
+
+        // Both were created more than an hour before, but it finished less than an hour ago.
+        assert_eq!(sweep(&store, created + HOUR).removed.jobs, 0);
+        let swept = sweep(&store, ended + HOUR);
+        assert_eq!(swept.removed.jobs, 1);
+        assert_eq!(store.job(&project.uid, &finished.uid).unwrap(), None);
+        let kept = store.job(&project.uid, &running.uid).unwrap().unwrap();
+        assert_eq!(kept.status, JobStatus::Running);
+        assert_eq!(sweep(&store, ended + 2 * HOUR).removed.jobs, 0);
     }
 
     #[test]
