@@ -417,7 +417,7 @@ impl Watch {
                 }
                 let rss = rss_mib(pid);
                 samples[minute].0 = samples[minute].0.max(rss);
-                if tick % 10 == 0 {
+                if tick.is_multiple_of(10) {
                     samples[minute].1 = dir_bytes(&data.join("store"), |_| true);
                 }
                 tick += 1;
