@@ -92,6 +92,30 @@ impl Api {
         serde_json::from_slice::<Value>(&bytes).unwrap()["data"].clone()
     }
 
+    /// An incoming project with an HMAC-SHA256 source (`X-Sig`, hex) under `secret`, both
+    /// named `name`: the project's uid and the source's (uid, mask_id).
+    pub async fn hmac_source(&self, name: &str, secret: &str) -> (String, (String, String)) {
+        let project = self
+            .create(
+                "/api/v1/projects",
+                ADMIN,
+                json!({"name": name, "type": "incoming"}),
+            )
+            .await;
+        let project = project["uid"].as_str().unwrap().to_string();
+        let source = self
+            .create(
+                &format!("/api/v1/projects/{project}/sources"),
+                ADMIN,
+                json!({"name": name, "type": "http", "verifier": {"type": "hmac", "hmac":
+                    {"header": "X-Sig", "hash": "SHA256", "encoding": "hex", "secret": secret}}}),
+            )
+            .await;
+        let uid = source["uid"].as_str().unwrap().to_string();
+        let mask = source["mask_id"].as_str().unwrap().to_string();
+        (project, (uid, mask))
+    }
+
     /// Creates an outgoing project with a `pub_sub` source of this configuration (Convoy's
     /// `pub_sub` object); returns the source's uid.
     pub async fn pub_sub_source(&self, pub_sub: Value) -> String {

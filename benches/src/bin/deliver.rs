@@ -89,8 +89,8 @@ async fn main() {
     .await;
 
     // Two incoming projects with an HMAC source each; only the second one's is subscribed.
-    let (_, unsubscribed) = hmac_source(&bench, "ingest-only").await;
-    let (project, routed) = hmac_source(&bench, "deliver").await;
+    let (_, unsubscribed) = bench.hmac_source("ingest-only", SECRET).await;
+    let (project, routed) = bench.hmac_source("deliver", SECRET).await;
     let endpoint = bench
         .create(
             &format!("/api/v1/projects/{project}/endpoints"),
@@ -371,30 +371,6 @@ fn verdict(met: bool) -> &'static str {
 /// Lets the delivery worker record what it sent before the next scenario.
 async fn settle() {
     tokio::time::sleep(Duration::from_secs(1)).await;
-}
-
-/// An incoming project with an HMAC-SHA256 source (as in the loopback benchmark); the
-/// project's uid and the source's (uid, mask_id).
-async fn hmac_source(bench: &Bench, name: &str) -> (String, (String, String)) {
-    let project = bench
-        .create(
-            "/api/v1/projects",
-            ADMIN,
-            json!({"name": name, "type": "incoming"}),
-        )
-        .await;
-    let project = project["uid"].as_str().unwrap().to_string();
-    let source = bench
-        .create(
-            &format!("/api/v1/projects/{project}/sources"),
-            ADMIN,
-            json!({"name": name, "type": "http", "verifier": {"type": "hmac", "hmac":
-                {"header": "X-Sig", "hash": "SHA256", "encoding": "hex", "secret": SECRET}}}),
-        )
-        .await;
-    let uid = source["uid"].as_str().unwrap().to_string();
-    let mask = source["mask_id"].as_str().unwrap().to_string();
-    (project, (uid, mask))
 }
 
 /// What one scenario measured.

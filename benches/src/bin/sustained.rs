@@ -46,8 +46,8 @@ async fn main() {
     let dir = tempfile::tempdir_in(parent).unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data, &dir.path().join("inlet.log")).await;
-    let (project, source, ingest) = hmac_source(&server.api).await;
-    let load = Load::new(format!("{}{ingest}", server.api.base));
+    let (project, (source, mask)) = server.api.hmac_source("sustained", SECRET).await;
+    let load = Load::new(format!("{}/ingest/{mask}", server.api.base));
 
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!(
@@ -202,28 +202,6 @@ fn rss_mib(pid: u32) -> f64 {
                 .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// An incoming project with an HMAC source: (project uid, source uid, ingest path).
-async fn hmac_source(api: &Api) -> (String, String, String) {
-    let project = api
-        .create(
-            "/api/v1/projects",
-            ADMIN,
-            json!({"name": "sustained", "type": "incoming"}),
-        )
-        .await;
-    let project = project["uid"].as_str().unwrap().to_string();
-    let source = api
-        .create(
-            &format!("/api/v1/projects/{project}/sources"),
-            ADMIN,
-            json!({"name": "hmac", "type": "http", "verifier": {"type": "hmac",
-                "hmac": {"header": "X-Sig", "hash": "SHA256", "encoding": "hex", "secret": SECRET}}}),
-        )
-        .await;
-    let ingest = format!("/ingest/{}", source["mask_id"].as_str().unwrap());
-    (project, source["uid"].as_str().unwrap().to_string(), ingest)
 }
 
 /// The signed requests the clients send, and where.

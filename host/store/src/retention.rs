@@ -462,7 +462,11 @@ impl Store {
             IteratorMode::Start,
         ) {
             let (k, v) = item?;
-            let job: BulkJob = serde_json::from_slice(&v)?;
+            // One record that does not read as a job is kept, not made a failure of the
+            // whole sweep (which would stop every project's retention).
+            let Ok(job) = serde_json::from_slice::<BulkJob>(&v) else {
+                continue;
+            };
             let finished_at = parse_rfc3339(&job.updated_at).map(SystemTime::from);
             if job.status != JobStatus::Running
                 && finished_at.is_some_and(|at| at < finished_before)
@@ -844,6 +848,13 @@ mod tests {
         assert_eq!(done.status, JobStatus::Done);
         let ended = moment().await;
 
+        // A record that does not read as a job neither fails the sweep nor goes.
+        let unreadable = key(&project.uid, b"00000000000000000000000000");
+        store
+            .db
+            .put_cf(store.cf(Cf::Jobs), &unreadable, b"not a job")
+            .unwrap();
+
         // Both were created more than an hour before, but it finished less than an hour ago.
         assert_eq!(sweep(&store, created + HOUR).removed.jobs, 0);
         let swept = sweep(&store, ended + HOUR);
@@ -852,6 +863,8 @@ mod tests {
         let kept = store.job(&project.uid, &running.uid).unwrap().unwrap();
         assert_eq!(kept.status, JobStatus::Running);
         assert_eq!(sweep(&store, ended + 2 * HOUR).removed.jobs, 0);
+        let still = store.db.get_cf(store.cf(Cf::Jobs), &unreadable).unwrap();
+        assert_eq!(still.as_deref(), Some(&b"not a job"[..]));
     }
 
     #[test]
