@@ -526,25 +526,69 @@ impl Dispatcher {
         let observed = outcome
             .as_ref()
             .map(|outcome| self.observe(endpoint, project, outcome.is_success()));
-        let failed = (delivery.status == DeliveryStatus::Failure).then(|| delivery.clone());
+        let (health, transition) = observed.unzip();
+        let transition = transition.flatten();
+        let failed = delivery.status == DeliveryStatus::Failure;
+        // What the attempt causes is stored with it: a crash cannot keep the outcome and
+        // lose its meta events or the endpoint's disabling.
+        let disabled = if failed && project.config.disable_endpoint {
+            self.disabled(endpoint)?
+        } else {
+            None
+        };
+        let mut meta = Vec::with_capacity(3);
+        if let (Some(health), Some(Transition::Opened)) = (&health, transition) {
+            meta.push(MetaEvent::CircuitOpened {
+                endpoint,
+                health,
+                error_timeout: project.config.circuit_breaker.error_timeout,
+            });
+        }
+        // A failing meta endpoint must not feed itself.
+        if failed && !event.is_meta_event {
+            meta.push(MetaEvent::DeliveryFailed(&delivery));
+        }
+        if let Some(disabled) = &disabled {
+            meta.push(MetaEvent::EndpointDisabled(disabled));
+        }
+        let meta_events: Vec<_> = meta.iter().filter_map(|m| m.event(project)).collect();
+        drop(meta);
+        let delivery_id = delivery.uid.clone();
         self.store
             .record_attempt(AttemptRecord {
                 delivery,
                 attempt,
                 queued: queued.clone(),
                 next_due_ms,
-                health: observed.as_ref().map(|(health, _)| health.clone()),
+                health: health.clone(),
+                endpoint: disabled.clone(),
+                meta_events,
             })
             .await?;
-        if let Some((health, Some(transition))) = &observed {
-            self.circuit_changed(endpoint, project, health, *transition)
-                .await;
+        if let (Some(health), Some(transition)) = (&health, transition) {
+            log_circuit_change(endpoint, project, health, transition);
         }
-        if let Some(failed) = failed {
-            self.failed_for_good(endpoint, project, &failed, event.is_meta_event)
-                .await;
+        if disabled.is_some() {
+            tracing::warn!(
+                project = %project.uid, endpoint = %endpoint.uid, delivery = %delivery_id,
+                "an endpoint was disabled: a delivery failed with no retry left \
+                 (config.disable_endpoint); its deliveries are discarded until it is activated"
+            );
         }
         Ok(())
+    }
+
+    /// The endpoint as stored, made inactive; `None` when it is gone or inactive already.
+    fn disabled(&self, endpoint: &Endpoint) -> Result<Option<Endpoint>, StoreError> {
+        let Some(mut stored) = self.store.endpoint(&endpoint.project_id, &endpoint.uid)? else {
+            return Ok(None);
+        };
+        if stored.status == EndpointStatus::Inactive {
+            return Ok(None);
+        }
+        stored.status = EndpointStatus::Inactive;
+        stored.updated_at = inlet_model::now_rfc3339();
+        Ok(Some(stored))
     }
 
     /// Counts an attempt's outcome against its endpoint's circuit: the endpoint's health
@@ -566,87 +610,6 @@ impl Dispatcher {
             health.failure_rate().unwrap_or(0.0),
         );
         (health, transition)
-    }
-
-    /// Logs a circuit's change once, and reports an opening as a meta event.
-    async fn circuit_changed(
-        &self,
-        endpoint: &Endpoint,
-        project: &Project,
-        health: &EndpointHealth,
-        transition: Transition,
-    ) {
-        let error_timeout = project.config.circuit_breaker.error_timeout;
-        match transition {
-            Transition::Opened => {
-                tracing::warn!(
-                    project = %project.uid, endpoint = %endpoint.uid,
-                    consecutive_failures = health.consecutive_failures, error_timeout,
-                    "an endpoint's circuit opened: its deliveries wait, then one probe is sent"
-                );
-                let meta = MetaEvent::CircuitOpened {
-                    endpoint,
-                    health,
-                    error_timeout,
-                };
-                self.send_meta(project, meta).await;
-            }
-            Transition::Reopened => {
-                tracing::debug!(endpoint = %endpoint.uid, "an endpoint's probe failed; its circuit stays open");
-            }
-            Transition::Closed => {
-                tracing::info!(project = %project.uid, endpoint = %endpoint.uid, "an endpoint's circuit closed: its deliveries go out again");
-            }
-        }
-    }
-
-    /// A delivery failed with no retry left: reported as a meta event (unless it carried
-    /// one: a failing meta endpoint must not feed itself), and its endpoint disabled when
-    /// the project says so.
-    async fn failed_for_good(
-        &self,
-        endpoint: &Endpoint,
-        project: &Project,
-        delivery: &Delivery,
-        meta_event: bool,
-    ) {
-        if !meta_event {
-            self.send_meta(project, MetaEvent::DeliveryFailed(delivery))
-                .await;
-        }
-        if !project.config.disable_endpoint {
-            return;
-        }
-        match self
-            .store
-            .set_endpoint_status(&project.uid, &endpoint.uid, EndpointStatus::Inactive)
-            .await
-        {
-            Ok(Some(disabled)) => {
-                tracing::warn!(
-                    project = %project.uid, endpoint = %endpoint.uid, delivery = %delivery.uid,
-                    "an endpoint was disabled: a delivery failed with no retry left \
-                     (config.disable_endpoint); its deliveries are discarded until it is activated"
-                );
-                self.send_meta(project, MetaEvent::EndpointDisabled(&disabled))
-                    .await;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(endpoint = %endpoint.uid, error = %e, "disabling an endpoint failed");
-            }
-        }
-    }
-
-    /// Stores a meta event when the project asks for it (it is then delivered like any).
-    async fn send_meta(&self, project: &Project, meta: MetaEvent<'_>) {
-        let Some(event) = meta.event(project) else {
-            return;
-        };
-        let kind = event.event_type.clone();
-        if let Err(e) = self.store.append_event(event).await {
-            tracing::warn!(project = %project.uid, meta_event = %kind, error = %e, "storing a meta event failed");
-        }
     }
 
     /// The endpoint's gate, made from its stored health on first use.
@@ -779,6 +742,29 @@ impl Dispatcher {
             .projects
             .insert(project_id.to_string(), found.clone());
         Ok(found)
+    }
+}
+
+/// Logs a circuit's change, once: after the attempt that changed it is stored.
+fn log_circuit_change(
+    endpoint: &Endpoint,
+    project: &Project,
+    health: &EndpointHealth,
+    transition: Transition,
+) {
+    match transition {
+        Transition::Opened => tracing::warn!(
+            project = %project.uid, endpoint = %endpoint.uid,
+            consecutive_failures = health.consecutive_failures,
+            error_timeout = project.config.circuit_breaker.error_timeout,
+            "an endpoint's circuit opened: its deliveries wait, then one probe is sent"
+        ),
+        Transition::Reopened => {
+            tracing::debug!(endpoint = %endpoint.uid, "an endpoint's probe failed; its circuit stays open")
+        }
+        Transition::Closed => {
+            tracing::info!(project = %project.uid, endpoint = %endpoint.uid, "an endpoint's circuit closed: its deliveries go out again")
+        }
     }
 }
 

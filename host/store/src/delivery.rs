@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use rocksdb::{IteratorMode, ReadOptions};
 
 use inlet_model::delivery::{
-    Attempt, Delivery, DeliveryStatus, Endpoint, EndpointHealth, EndpointStatus, Subscription,
+    Attempt, Delivery, DeliveryStatus, Endpoint, EndpointHealth, Subscription,
 };
 use inlet_model::{Event, with_secrets_exposed};
 use inlet_route::{ProjectRoutes, Route};
@@ -66,6 +66,11 @@ pub struct AttemptRecord {
     pub next_due_ms: Option<u64>,
     /// The endpoint's health after the attempt, stored with it.
     pub health: Option<EndpointHealth>,
+    /// The endpoint as the attempt leaves it when it changed it (disabled after a delivery
+    /// failed for good): stored with it, unless the endpoint was deleted meanwhile.
+    pub endpoint: Option<Endpoint>,
+    /// The meta events the attempt caused, stored (and routed) in the same write.
+    pub meta_events: Vec<Event>,
 }
 
 /// Which deliveries to list (and which a bulk retry requeues: kept with its job).
@@ -180,29 +185,6 @@ impl Store {
 
     pub fn endpoint(&self, project_id: &str, endpoint_id: &str) -> Result<Option<Endpoint>> {
         self.get_json(Cf::Endpoints, &key(project_id, endpoint_id.as_bytes()))
-    }
-
-    /// Sets an endpoint's status (the delivery worker disabling it); `None` when it is gone
-    /// or had that status already, else the endpoint as stored.
-    pub async fn set_endpoint_status(
-        &self,
-        project_id: &str,
-        endpoint_id: &str,
-        status: EndpointStatus,
-    ) -> Result<Option<Endpoint>> {
-        let Some(mut endpoint) = self.endpoint(project_id, endpoint_id)? else {
-            return Ok(None);
-        };
-        if endpoint.status == status {
-            return Ok(None);
-        }
-        endpoint.status = status;
-        endpoint.updated_at = inlet_model::now_rfc3339();
-        match self.update_endpoint(&endpoint).await {
-            Ok(()) => Ok(Some(endpoint)),
-            Err(super::StoreError::Missing(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// How the endpoint has been answering; `None` before its first attempt.
@@ -463,9 +445,10 @@ impl Store {
             })
     }
 
-    /// Stores an attempt's outcome: the attempt, the delivery as it now is, and its queue
-    /// entry moved to the next due time or removed. Refused ([`StoreError::Missing`]) when
-    /// the delivery is gone (its project was deleted).
+    /// Stores an attempt's outcome in one write: the attempt, the delivery as it now is,
+    /// its queue entry moved to the next due time or removed, and what the attempt caused
+    /// (the endpoint's health and status, meta events). Refused ([`StoreError::Missing`])
+    /// when the delivery is gone (its project was deleted).
     pub async fn record_attempt(&self, record: AttemptRecord) -> Result<()> {
         let AttemptRecord {
             delivery,
@@ -473,6 +456,8 @@ impl Store {
             queued,
             next_due_ms,
             health,
+            endpoint,
+            meta_events,
         } = record;
         let project = &queued.project_id;
         let own = key(project, queued.delivery_id.as_bytes());
@@ -491,8 +476,16 @@ impl Store {
                 serde_json::to_vec(&health)?,
             ));
         }
+        if let Some(endpoint) = endpoint {
+            let value = endpoint_value(&endpoint)?;
+            changes.push(Change::Update(
+                Cf::Endpoints,
+                endpoint_key(&endpoint),
+                value,
+            ));
+        }
         changes.extend(queue_moves(&queued, next_due_ms));
-        self.commit(changes).await
+        self.commit_causing(changes, meta_events).await
     }
 
     /// Ends a queued delivery without an attempt: stored as `delivery` (e.g. `Discarded`
@@ -583,8 +576,13 @@ fn subscription_endpoint_key(subscription: &Subscription) -> Vec<u8> {
 }
 
 fn put_endpoint(endpoint: &Endpoint) -> Result<Change> {
-    let value = with_secrets_exposed(|| serde_json::to_vec(endpoint))?;
+    let value = endpoint_value(endpoint)?;
     Ok(Change::put(Cf::Endpoints, endpoint_key(endpoint), value))
+}
+
+/// As stored: with its secrets, which every answer masks.
+fn endpoint_value(endpoint: &Endpoint) -> Result<Vec<u8>> {
+    Ok(with_secrets_exposed(|| serde_json::to_vec(endpoint))?)
 }
 
 fn put_subscription(subscription: &Subscription) -> Result<Change> {
@@ -598,6 +596,7 @@ pub(super) mod tests {
     use std::time::Duration;
 
     use inlet_metrics::Metrics;
+    use inlet_model::delivery::EndpointStatus;
     use inlet_model::{Project, ProjectType, new_uid};
 
     use super::*;
@@ -639,6 +638,16 @@ pub(super) mod tests {
 
     pub(crate) fn open(dir: &std::path::Path) -> Store {
         Store::open(dir, Arc::new(Metrics::default())).unwrap()
+    }
+
+    /// An attempt of a queued delivery, succeeded or not.
+    fn attempt(queued: &Queued, status: bool) -> Attempt {
+        serde_json::from_value(serde_json::json!({
+            "uid": new_uid(), "url": "u", "method": "POST", "endpoint_id": queued.endpoint_id,
+            "project_id": queued.project_id, "msg_id": queued.delivery_id,
+            "request_http_header": {}, "requested_at": "", "status": status
+        }))
+        .unwrap()
     }
 
     /// Every delivery due within a second, read as the worker reads the queue.
@@ -705,18 +714,15 @@ pub(super) mod tests {
             .unwrap()
             .unwrap();
         delivery.status = DeliveryStatus::Success;
-        let attempt: Attempt = serde_json::from_value(serde_json::json!({
-            "uid": new_uid(), "url": "u", "method": "POST", "endpoint_id": endpoint.uid,
-            "project_id": project.uid, "msg_id": done.delivery_id,
-            "request_http_header": {}, "requested_at": "", "status": true
-        }))
-        .unwrap();
+        let attempt = attempt(done, true);
         let record = |queued: &Queued, delivery: Delivery, next_due_ms| AttemptRecord {
             delivery,
             attempt: attempt.clone(),
             queued: queued.clone(),
             next_due_ms,
             health: None,
+            endpoint: None,
+            meta_events: Vec::new(),
         };
         store
             .record_attempt(record(done, delivery, None))
@@ -742,6 +748,98 @@ pub(super) mod tests {
                 .len(),
             1
         );
+    }
+
+    /// What an attempt causes is stored in its write or not at all: its meta events, routed
+    /// to the endpoint they name, and its endpoint's disabling, which never brings back an
+    /// endpoint deleted meanwhile.
+    #[tokio::test]
+    async fn an_attempt_stores_what_it_caused_in_the_same_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let project = project();
+        store.create_project(&project, None).await.unwrap();
+        let failing = endpoint(&project);
+        let all = subscription(&failing, serde_json::json!({}));
+        store.create_endpoint(&failing, Some(&all)).await.unwrap();
+        let meta_target = endpoint(&project);
+        store.create_endpoint(&meta_target, None).await.unwrap();
+        let meta_event = || {
+            let mut meta = event(&project, "eventdelivery.failed");
+            meta.is_meta_event = true;
+            meta.endpoint_id = Some(meta_target.uid.clone());
+            meta
+        };
+        let stored = store.append_event(event(&project, "t")).await.unwrap();
+        let queued = due_now(&store).pop().unwrap();
+        let mut delivery = store
+            .delivery(&project.uid, &queued.delivery_id)
+            .unwrap()
+            .unwrap();
+        delivery.status = DeliveryStatus::Failure;
+        let attempt = attempt(&queued, false);
+        let mut disabled = failing.clone();
+        disabled.status = EndpointStatus::Inactive;
+        let record = |delivery: Delivery, endpoint: Endpoint| AttemptRecord {
+            delivery,
+            attempt: attempt.clone(),
+            queued: queued.clone(),
+            next_due_ms: None,
+            health: None,
+            endpoint: Some(endpoint),
+            meta_events: vec![meta_event()],
+        };
+        store
+            .record_attempt(record(delivery.clone(), disabled.clone()))
+            .await
+            .unwrap();
+        let events = |store: &Store| {
+            let page = store
+                .list_events(
+                    &project.uid,
+                    &crate::ListQuery {
+                        per_page: 100,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            page.items
+        };
+        let listed = events(&store);
+        assert_eq!(listed.len(), 2);
+        let meta = listed.iter().find(|e| e.is_meta_event).unwrap();
+        let meta_deliveries = store.event_deliveries(&project.uid, &meta.uid).unwrap();
+        assert_eq!(meta_deliveries.len(), 1);
+        assert_eq!(meta_deliveries[0].endpoint_id, meta_target.uid);
+        assert_eq!(meta_deliveries[0].status, DeliveryStatus::Scheduled);
+        let now_stored = store.endpoint(&project.uid, &failing.uid).unwrap().unwrap();
+        assert_eq!(now_stored.status, EndpointStatus::Inactive);
+
+        // Refused (the delivery is gone with a deleted project's data): none of it stays.
+        let mut gone = delivery.clone();
+        gone.uid = new_uid();
+        let mut refused = record(gone, disabled.clone());
+        refused.queued.delivery_id = refused.delivery.uid.clone();
+        assert!(matches!(
+            store.record_attempt(refused).await,
+            Err(crate::StoreError::Missing("delivery"))
+        ));
+        assert_eq!(events(&store).len(), 2);
+
+        // An endpoint deleted before the attempt is stored stays deleted.
+        store.delete_endpoint(&failing).await.unwrap();
+        store
+            .record_attempt(record(delivery, disabled))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .endpoint(&project.uid, &failing.uid)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(events(&store).len(), 3);
+        assert!(events(&store).iter().any(|e| e.uid == stored.uid));
     }
 
     /// The worker learns of every committed queue entry (new deliveries, retries) with its

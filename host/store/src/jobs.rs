@@ -464,7 +464,11 @@ impl Store {
     fn commit_blocking(&self, changes: Vec<Change>) -> Result<()> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .blocking_send(Job::Changes { changes, reply })
+            .blocking_send(Job::Changes {
+                changes,
+                caused: Vec::new(),
+                reply,
+            })
             .map_err(|_| StoreError::Closed)?;
         answer.blocking_recv().map_err(|_| StoreError::Closed)?
     }
@@ -584,6 +588,8 @@ mod tests {
                     queued,
                     next_due_ms: None,
                     health: None,
+                    endpoint: None,
+                    meta_events: Vec::new(),
                 };
                 store.record_attempt(record).await.unwrap();
             });

@@ -488,18 +488,7 @@ impl Store {
         records: Vec<Incoming>,
         source: Option<Vec<u8>>,
     ) -> Result<Vec<Stored>> {
-        // Routed and serialized here, on the caller's task: the writer, which every write
-        // waits for, then only assigns keys.
-        let records = records
-            .into_iter()
-            .map(|incoming| {
-                let routes = match &incoming.record {
-                    Record::Event(event) => self.routes(event)?,
-                    Record::DeadLetter(_) => Vec::new(),
-                };
-                Prepared::new(incoming, routes)
-            })
-            .collect::<Result<_>>()?;
+        let records = self.prepare(records)?;
         let (reply, answer) = oneshot::channel();
         self.send(Job::Records {
             records,
@@ -510,10 +499,44 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Routed and serialized here, on the caller's task: the writer, which every write
+    /// waits for, then only assigns keys.
+    fn prepare(&self, records: Vec<Incoming>) -> Result<Vec<Prepared>> {
+        records
+            .into_iter()
+            .map(|incoming| {
+                let routes = match &incoming.record {
+                    Record::Event(event) => self.routes(event)?,
+                    Record::DeadLetter(_) => Vec::new(),
+                };
+                Prepared::new(incoming, routes)
+            })
+            .collect()
+    }
+
     /// Applies configuration changes atomically and durably.
     async fn commit(&self, changes: Vec<Change>) -> Result<()> {
+        self.commit_causing(changes, Vec::new()).await
+    }
+
+    /// Applies changes and stores the events they caused (routed as any event) in one
+    /// write: none of those events is lost to a crash after the changes.
+    async fn commit_causing(&self, changes: Vec<Change>, caused: Vec<Event>) -> Result<()> {
+        let caused = caused
+            .into_iter()
+            .map(|event| Incoming {
+                record: Record::Event(event),
+                receipt: None,
+            })
+            .collect();
+        let caused = self.prepare(caused)?;
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Changes { changes, reply }).await?;
+        self.send(Job::Changes {
+            changes,
+            caused,
+            reply,
+        })
+        .await?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 

@@ -641,6 +641,8 @@ mod tests {
                 queued,
                 next_due_ms: None,
                 health: None,
+                endpoint: None,
+                meta_events: Vec::new(),
             };
             store.record_attempt(record).await.unwrap();
         }

@@ -147,6 +147,10 @@ pub(super) enum Change {
     /// Refuses the whole job ([`StoreError::Missing`]) unless the project (`Cf::Projects`)
     /// or source (`Cf::Sources`) of this key exists, as the jobs before it leave it.
     Require(Cf, Vec<u8>),
+    /// Puts the value only if the key exists, as the jobs before it leave it: a change made
+    /// by Inlet itself (an endpoint disabled) that must not bring back what a user deleted
+    /// meanwhile.
+    Update(Cf, Vec<u8>, Vec<u8>),
     /// Deletes every source of the project with this uid, and the indexes pointing at them,
     /// as the jobs before it leave them: a source created just before is deleted too.
     DeleteSourcesOf(Vec<u8>),
@@ -176,6 +180,8 @@ pub(super) enum Job {
     },
     Changes {
         changes: Vec<Change>,
+        /// Events the changes caused (meta events), stored with them or not at all.
+        caused: Vec<Prepared>,
         reply: oneshot::Sender<Result<()>>,
     },
 }
@@ -363,17 +369,36 @@ fn run(
                     }
                     Err(e) => drop(reply.send(Err(e))),
                 },
-                Job::Changes { changes, reply } => match staged.settle(db, changes) {
-                    Ok(writes) => {
-                        for write in writes {
-                            touched.note(&write);
-                            staged.note(&write);
-                            apply(db, &mut batch, write);
+                Job::Changes {
+                    changes,
+                    mut caused,
+                    reply,
+                } => {
+                    let settled = staged.settle(db, changes).and_then(|writes| {
+                        let checked = check(db, &staged, None, &claimed, &mut caused)?;
+                        Ok((writes, checked))
+                    });
+                    match settled {
+                        Ok((writes, (redelivered, claims))) => {
+                            for write in writes {
+                                touched.note(&write);
+                                staged.note(&write);
+                                apply(db, &mut batch, write);
+                            }
+                            stage(
+                                db,
+                                &mut batch,
+                                &mut uids,
+                                caused,
+                                &redelivered,
+                                &mut touched.queued,
+                            );
+                            claimed.extend(claims);
+                            pending.push(Pending::Changes(reply));
                         }
-                        pending.push(Pending::Changes(reply));
+                        Err(e) => drop(reply.send(Err(e))),
                     }
-                    Err(e) => drop(reply.send(Err(e))),
-                },
+                }
             }
         }
 
@@ -751,6 +776,11 @@ impl Staged {
         for change in changes {
             match change {
                 Change::Require(cf, key) => self.require(db, cf, &key)?,
+                Change::Update(cf, key, value) => {
+                    if self.exists(db, cf, &key)? {
+                        settled.push(Write::Put(cf, key, value));
+                    }
+                }
                 Change::DeleteSourcesOf(project) => {
                     for (key, value) in self.sources_of(db, &project)? {
                         match serde_json::from_slice::<Source>(&value) {
@@ -816,41 +846,53 @@ fn apply(db: &DB, batch: &mut WriteBatch, write: Write) {
     }
 }
 
-impl Job {
-    /// About what the job adds to a `WriteBatch`.
+/// Each batch entry also holds a type tag, a column family id and two lengths (varints).
+const ENTRY_OVERHEAD: usize = 16;
+
+impl Prepared {
+    /// About what the record adds to a `WriteBatch`.
     fn bytes(&self) -> usize {
-        // Each entry also holds a type tag, a column family id and two lengths (varints).
-        const ENTRY_OVERHEAD: usize = 16;
         // A record's other entries: its time index, receipt or idempotency key, each a
         // composite key of uids and a uid or offset.
         const RECORD_INDEXES: usize = 2 * (2 * UID_LEN + UID_LEN + ENTRY_OVERHEAD);
         // A delivery's record, its event index and its queue entry.
         const DELIVERY_BYTES: usize = 512;
+        2 * UID_LEN
+            + self.value.len()
+            + ENTRY_OVERHEAD
+            + RECORD_INDEXES
+            + self.routes.len() * DELIVERY_BYTES
+    }
+}
+
+impl Job {
+    /// About what the job adds to a `WriteBatch`.
+    fn bytes(&self) -> usize {
+        let records = |records: &[Prepared]| records.iter().map(Prepared::bytes).sum::<usize>();
         match self {
-            Job::Records { records, .. } => records
-                .iter()
-                .map(|r| {
-                    2 * UID_LEN
-                        + r.value.len()
-                        + ENTRY_OVERHEAD
-                        + RECORD_INDEXES
-                        + r.routes.len() * DELIVERY_BYTES
-                })
-                .sum(),
-            Job::Changes { changes, .. } => changes
-                .iter()
-                .map(|change| {
-                    ENTRY_OVERHEAD
-                        + match change {
-                            Change::Write(Write::Put(_, k, v)) => k.len() + v.len(),
-                            Change::Write(Write::Delete(_, k)) => k.len(),
-                            Change::Write(Write::DeletePrefix(_, prefix)) => 2 * prefix.len() + 1,
-                            Change::Require(..) => 0,
-                            // Expanded later; about one source's row and indexes.
-                            Change::DeleteSourcesOf(prefix) => 8 * prefix.len(),
-                        }
-                })
-                .sum(),
+            Job::Records { records: r, .. } => records(r),
+            Job::Changes {
+                changes, caused, ..
+            } => {
+                let changes: usize = changes
+                    .iter()
+                    .map(|change| {
+                        ENTRY_OVERHEAD
+                            + match change {
+                                Change::Write(Write::Put(_, k, v)) => k.len() + v.len(),
+                                Change::Write(Write::Delete(_, k)) => k.len(),
+                                Change::Write(Write::DeletePrefix(_, prefix)) => {
+                                    2 * prefix.len() + 1
+                                }
+                                Change::Require(..) => 0,
+                                Change::Update(_, k, v) => k.len() + v.len(),
+                                // Expanded later; about one source's row and indexes.
+                                Change::DeleteSourcesOf(prefix) => 8 * prefix.len(),
+                            }
+                    })
+                    .sum();
+                changes + records(caused)
+            }
         }
     }
 }
