@@ -536,24 +536,24 @@ impl Dispatcher {
         } else {
             None
         };
-        let mut meta = Vec::with_capacity(3);
-        if let (Some(health), Some(Transition::Opened)) = (&health, transition) {
-            meta.push(MetaEvent::CircuitOpened {
-                endpoint,
-                health,
-                error_timeout: project.config.circuit_breaker.error_timeout,
-            });
-        }
-        // A failing meta endpoint must not feed itself.
-        if failed && !event.is_meta_event {
-            meta.push(MetaEvent::DeliveryFailed(&delivery));
-        }
-        if let Some(disabled) = &disabled {
-            meta.push(MetaEvent::EndpointDisabled(disabled));
-        }
-        let meta_events: Vec<_> = meta.iter().filter_map(|m| m.event(project)).collect();
-        drop(meta);
-        let delivery_id = delivery.uid.clone();
+        let meta_events = {
+            let mut meta = Vec::with_capacity(3);
+            if let (Some(health), Some(Transition::Opened)) = (&health, transition) {
+                meta.push(MetaEvent::CircuitOpened {
+                    endpoint,
+                    health,
+                    error_timeout: project.config.circuit_breaker.error_timeout,
+                });
+            }
+            // A failing meta endpoint must not feed itself.
+            if failed && !event.is_meta_event {
+                meta.push(MetaEvent::DeliveryFailed(&delivery));
+            }
+            if let Some(disabled) = &disabled {
+                meta.push(MetaEvent::EndpointDisabled(disabled));
+            }
+            meta.iter().filter_map(|m| m.event(project)).collect()
+        };
         self.store
             .record_attempt(AttemptRecord {
                 delivery,
@@ -570,7 +570,7 @@ impl Dispatcher {
         }
         if disabled.is_some() {
             tracing::warn!(
-                project = %project.uid, endpoint = %endpoint.uid, delivery = %delivery_id,
+                project = %project.uid, endpoint = %endpoint.uid, delivery = %queued.delivery_id,
                 "an endpoint was disabled: a delivery failed with no retry left \
                  (config.disable_endpoint); its deliveries are discarded until it is activated"
             );
